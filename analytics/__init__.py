@@ -1,0 +1,1 @@
+"""Road network, map matching, speeds, congestion, incidents and the worker processes."""

@@ -1,0 +1,1 @@
+"""Worker processes: Kafka consumer groups that turn feeds into stored traffic state."""

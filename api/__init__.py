@@ -1,0 +1,1 @@
+"""FastAPI public and operator API."""

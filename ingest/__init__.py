@@ -1,0 +1,1 @@
+"""Feed contracts, validation, dead-letter, Kafka plumbing and feed gateways."""

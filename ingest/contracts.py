@@ -1,0 +1,145 @@
+"""Feed contracts: the JSON messages that enter the system, version 1.
+
+Each message is one JSON object (UTF-8). Coordinates are WGS 84 (EPSG:4326)
+decimal degrees, speeds km/h, times RFC 3339 with a UTC offset or integer
+epoch milliseconds. The optional ``v`` field names the contract version
+(default 1). Unknown fields are ignored by default and rejected when
+``ITMS_UNKNOWN_FIELDS=reject``. The README documents every field.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+#: Epoch milliseconds below this (2001-09-09) are almost surely epoch *seconds*.
+_MIN_PLAUSIBLE_EPOCH_MS = 1_000_000_000_000
+_MAX_ID_LEN = 64
+
+
+def _parse_ts(value: Any) -> datetime:
+    """RFC 3339 string (offset required) or integer epoch milliseconds → aware UTC datetime."""
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be an RFC 3339 string or integer epoch milliseconds")
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("timestamp must be finite")
+        if abs(value) < _MIN_PLAUSIBLE_EPOCH_MS:
+            raise ValueError(
+                f"epoch timestamp {value} looks like seconds; epoch milliseconds expected"
+            )
+        try:
+            return datetime.fromtimestamp(value / 1000.0, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValueError(f"epoch milliseconds {value} out of range") from exc
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"timestamp {value!r} is not RFC 3339") from exc
+        if parsed.tzinfo is None:
+            raise ValueError(f"timestamp {value!r} has no UTC offset (add 'Z' or '+07:00')")
+        return parsed.astimezone(UTC)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("timestamp has no time zone")
+        return value.astimezone(UTC)
+    raise ValueError("timestamp must be an RFC 3339 string or integer epoch milliseconds")
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_parse_ts)]
+Identifier = Annotated[str, Field(min_length=1, max_length=_MAX_ID_LEN, pattern=r"^[^\x00-\x1f]+$")]
+
+
+class VehicleType(StrEnum):
+    """Vehicle classes a probe may report."""
+
+    MOTORBIKE = "motorbike"
+    CAR = "car"
+    TAXI = "taxi"
+    BUS = "bus"
+    TRUCK = "truck"
+    VAN = "van"
+    BICYCLE = "bicycle"
+    EMERGENCY = "emergency"
+    OTHER = "other"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, frozen=True)
+
+    v: Literal[1] = 1
+
+    @property
+    def ts_ms(self) -> int:
+        """Timestamp as integer epoch milliseconds (UTC)."""
+        return round(self.ts.timestamp() * 1000)  # type: ignore[attr-defined]
+
+
+class GpsFix(_Message):
+    """One GPS probe fix (contract ``gps-fix`` v1), keyed by ``vehicle_id``."""
+
+    vehicle_id: Identifier
+    ts: Timestamp = Field(description="Time of the fix, RFC 3339 or epoch ms.")
+    lat: float = Field(ge=-90.0, le=90.0, description="Latitude, WGS 84 degrees.")
+    lon: float = Field(ge=-180.0, le=180.0, description="Longitude, WGS 84 degrees.")
+    speed_kmh: float | None = Field(default=None, ge=0.0, le=250.0, description="GNSS speed, km/h.")
+    heading_deg: float | None = Field(
+        default=None, ge=0.0, le=360.0, description="Course over ground, degrees from north."
+    )
+    accuracy_m: float | None = Field(
+        default=None, ge=0.0, le=5000.0, description="Horizontal accuracy, metres."
+    )
+    vehicle_type: VehicleType = VehicleType.OTHER
+    source: str | None = Field(default=None, max_length=_MAX_ID_LEN, description="Feed/provider.")
+
+    @field_validator("lon")
+    @classmethod
+    def _not_null_island(cls, lon: float, info: Any) -> float:
+        lat = info.data.get("lat")
+        if lat is not None and lat == 0.0 and lon == 0.0:
+            raise ValueError("position 0,0 means the tracker had no GPS fix")
+        return lon
+
+
+class DetectorReading(_Message):
+    """One detector interval (contract ``detector-reading`` v1), keyed by ``detector_id``."""
+
+    detector_id: Identifier
+    ts: Timestamp = Field(description="End of the counting interval, RFC 3339 or epoch ms.")
+    interval_s: int = Field(ge=1, le=3600, description="Length of the interval, seconds.")
+    volume: int = Field(ge=0, description="Vehicles counted in the interval.")
+    occupancy: float = Field(ge=0.0, le=1.0, description="Share of the interval occupied, 0–1.")
+    speed_kmh: float | None = Field(default=None, ge=0.0, le=250.0, description="Mean speed.")
+    lane: int | None = Field(default=None, ge=0, le=16, description="Lane number; none = all.")
+
+    @field_validator("volume")
+    @classmethod
+    def _plausible_volume(cls, volume: int, info: Any) -> int:
+        interval = info.data.get("interval_s")
+        # 3 vehicles per second per lane is beyond any real lane capacity (~0.7/s).
+        if interval is not None and volume > 3 * interval * 8:
+            raise ValueError(f"volume {volume} is impossible in {interval} s")
+        return volume
+
+
+class _StrictGpsFix(GpsFix):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _StrictDetectorReading(DetectorReading):
+    model_config = ConfigDict(extra="forbid")
+
+
+def contract_model(kind: Literal["gps", "detectors"], *, strict: bool) -> type[_Message]:
+    """The pydantic model for a feed kind; ``strict`` rejects unknown fields."""
+    if kind == "gps":
+        return _StrictGpsFix if strict else GpsFix
+    return _StrictDetectorReading if strict else DetectorReading

@@ -1,0 +1,1 @@
+"""Kafka plumbing: clients, topics and the project-owned local broker."""

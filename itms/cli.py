@@ -1,0 +1,355 @@
+"""The ``itms`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from itms.settings import Settings
+
+log = logging.getLogger("itms")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _stop_event() -> threading.Event:
+    """An event set by SIGINT/SIGTERM."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+# -- stack ---------------------------------------------------------------------------------
+def cmd_stack(args: argparse.Namespace) -> int:
+    from itms import stack
+
+    settings = _settings()
+    if args.action == "up":
+        t0 = time.monotonic()
+        stack.up(settings)
+        print(f"stack up in {time.monotonic() - t0:.1f} s")
+        args.action = "status"
+    if args.action == "down":
+        stack.down(settings)
+        print("stack down")
+        return 0
+    rows = stack.status(settings)
+    if args.json:
+        print(json.dumps(rows, default=str, indent=2))
+    else:
+        for row in rows:
+            state = "running" if row.get("running") else "stopped"
+            where = "external" if row.get("external") else "local"
+            extra = {
+                k: v for k, v in row.items() if k not in {"name", "running", "external", "address"}
+            }
+            print(f"{row['name']:<11} {state:<8} {where:<8} {row.get('address', '')}")
+            for k, v in extra.items():
+                print(f"    {k}: {v}")
+    return 0 if all(r.get("running") for r in rows) or args.action == "status" else 1
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from store.migrate import migrate
+
+    applied = migrate(_settings().dsn)
+    print(f"applied migrations: {applied or 'none (up to date)'}")
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from ingest.kafka.clients import ensure_topics
+
+    for name in ensure_topics(_settings()):
+        print(name)
+    return 0
+
+
+def _network(path: str | None):
+    from analytics.network import load_network
+
+    settings = _settings()
+    return load_network(path or settings.network)
+
+
+def cmd_network(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from store.network_writer import sync_network
+
+    network = _network(args.network)
+    with psycopg.connect(_settings().dsn) as conn:
+        n = sync_network(conn, network)
+    print(f"stored {n} segments from {network.source}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from analytics.workers.probe_worker import build_probe_worker
+    from store.network_writer import sync_network
+
+    settings = _settings()
+    network = _network(args.network)
+    with psycopg.connect(settings.dsn) as conn:
+        sync_network(conn, network)
+    worker = build_probe_worker(settings, network, group=args.group)
+    stop = _stop_event()
+    if args.duration:
+        threading.Timer(args.duration, stop.set).start()
+    log.info("probe worker consuming %s as %s", worker.topic, worker.group)
+    worker.run(stop)
+    log.info("probe worker stopped: %s", worker.stats)
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        log_level="warning",
+    )
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from ingest.kafka.clients import make_producer
+    from simulators.encode import gps_messages
+    from simulators.random_drive import RandomDriveFleet
+
+    settings = _settings()
+    fleet = RandomDriveFleet(
+        _network(args.network),
+        n_vehicles=args.vehicles,
+        interval_s=args.interval,
+        gps_sigma_m=args.gps_sigma,
+        seed=args.seed,
+    )
+    out = open(args.out, "w", encoding="utf-8") if args.out else None  # noqa: SIM115
+    producer = None if args.out else make_producer(settings)
+    topic = settings.topic("gps")
+    stop = _stop_event()
+    start_ms = int(time.time() * 1000)
+    wall0 = time.monotonic()
+    sent = 0
+    try:
+        for batch in fleet.run(start_ms, args.duration):
+            if stop.is_set():
+                break
+            if args.speedup:
+                delay = wall0 + (batch.ts_ms - start_ms) / 1000 / args.speedup - time.monotonic()
+                if delay > 0 and stop.wait(delay):
+                    break
+            for key, value in gps_messages(batch):
+                if out:
+                    out.write(value.decode() + "\n")
+                else:
+                    producer.send(topic, value=value, key=key)
+                sent += 1
+    finally:
+        if producer is not None:
+            producer.flush()
+            producer.close()
+        if out:
+            out.close()
+    print(f"published {sent} fixes", file=sys.stderr)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from ingest.kafka.clients import make_producer
+    from ingest.records import read_records
+    from ingest.replay import replay
+
+    settings = _settings()
+    producer = make_producer(settings)
+    topic = settings.topic(args.kind)
+    try:
+        replay(
+            read_records(args.file),
+            lambda key, value: producer.send(topic, value=value, key=key),
+            kind=args.kind,
+            speedup=None if args.fast else args.speedup,
+            shift_to_now=args.shift_to_now,
+        )
+    finally:
+        producer.flush()
+        producer.close()
+    return 0
+
+
+def cmd_deadletter(args: argparse.Namespace) -> int:
+    from ingest.deadletter import parse_headers
+    from ingest.kafka.clients import make_consumer
+
+    settings = _settings()
+    consumer = make_consumer(settings, None, consumer_timeout_ms=3000)
+    from kafka.structs import TopicPartition
+
+    topic = settings.topic("deadletter")
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+    consumer.assign(parts)
+    ends = consumer.end_offsets(parts)
+    for tp in parts:
+        consumer.seek(tp, max(0, ends[tp] - args.n))
+    for rec in consumer:
+        meta = parse_headers(rec.headers)
+        value = (rec.value or b"")[:200].decode("utf-8", "replace")
+        print(f"{meta.get('source.topic')}[{meta.get('source.partition')}]@"
+              f"{meta.get('source.offset')} {meta.get('code')}: {meta.get('reason')}\n    {value}")
+    consumer.close()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from itms import stack
+
+    settings = _settings()
+    print("starting the local stack (first run downloads Kafka; a few minutes)...", flush=True)
+    stack.up(settings)
+    env = dict(os.environ)
+    exe = [sys.executable, "-m", "itms.cli"]
+    net = ["--network", args.network] if args.network else []
+    procs = [
+        subprocess.Popen([*exe, "worker", "probe", *net], env=env),
+        subprocess.Popen([*exe, "api"], env=env),
+    ]
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    print(
+        f"\nITMS demo running.\n  API docs:       {api}/docs\n"
+        f"  Segment speeds: {api}/v1/segments/current\nPress Ctrl-C to stop.\n",
+        flush=True,
+    )
+    sim = [
+        *exe, "simulate", *net, "--vehicles", str(args.vehicles), "--speedup", "1",
+        "--duration", str(args.duration or 365 * 86400),
+    ]
+    procs.append(subprocess.Popen(sim, env=env))
+    stop = _stop_event()
+    deadline = time.monotonic() + args.duration if args.duration else None
+    try:
+        while not stop.is_set():
+            if deadline and time.monotonic() >= deadline:
+                break
+            if any(p.poll() not in (None, 0) for p in procs):
+                print("a demo process failed; stopping", file=sys.stderr)
+                return 1
+            stop.wait(1.0)
+        time.sleep(3.0 if deadline else 0)  # let the worker store the last fixes
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if args.stop_stack:
+            stack.down(settings)
+    print("demo stopped")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``itms``."""
+    p = argparse.ArgumentParser(prog="itms", description="Intelligent Transport Monitoring System")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("stack", help="start, stop or inspect the local Kafka and PostgreSQL")
+    s.add_argument("action", choices=["up", "down", "status"])
+    s.add_argument("--json", action="store_true", help="status as JSON")
+    s.set_defaults(func=cmd_stack)
+
+    s = sub.add_parser("db", help="database schema")
+    s.add_argument("action", choices=["migrate"])
+    s.set_defaults(func=cmd_db)
+
+    s = sub.add_parser("topics", help="create the Kafka topics")
+    s.add_argument("action", choices=["create"])
+    s.set_defaults(func=cmd_topics)
+
+    s = sub.add_parser("network", help="store the road network in the database")
+    s.add_argument("action", choices=["sync"])
+    s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
+    s.set_defaults(func=cmd_network)
+
+    s = sub.add_parser("worker", help="run an analytics worker")
+    s.add_argument("kind", choices=["probe"])
+    s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
+    s.add_argument("--group", default="itms-probe", help="consumer group")
+    s.add_argument("--duration", type=float, help="stop after this many seconds")
+    s.set_defaults(func=cmd_worker)
+
+    s = sub.add_parser("api", help="serve the HTTP API")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_api)
+
+    s = sub.add_parser("simulate", help="simulate GPS probes driving on the network")
+    s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
+    s.add_argument("--vehicles", type=int, default=500)
+    s.add_argument("--interval", type=float, default=5.0, help="seconds between fixes")
+    s.add_argument("--gps-sigma", type=float, default=5.0, help="GPS error, metres")
+    s.add_argument("--duration", type=float, default=600.0, help="simulated seconds")
+    s.add_argument("--speedup", type=float, default=0.0, help="0 = as fast as possible")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", help="write JSON lines to this file instead of Kafka")
+    s.set_defaults(func=cmd_simulate)
+
+    s = sub.add_parser("replay", help="publish a recorded CSV/JSON-lines feed to Kafka")
+    s.add_argument("kind", choices=["gps", "detectors"])
+    s.add_argument("file")
+    s.add_argument("--speedup", type=float, default=1.0, help="replay N times faster")
+    s.add_argument("--fast", action="store_true", help="as fast as possible")
+    s.add_argument("--shift-to-now", action="store_true", help="restamp so the feed starts now")
+    s.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("deadletter", help="show the latest dead letters")
+    s.add_argument("-n", type=int, default=20, help="per partition")
+    s.set_defaults(func=cmd_deadletter)
+
+    s = sub.add_parser("demo", help="stack + simulated Hai Phong feed + worker + API")
+    s.add_argument("--duration", type=float, help="stop after this many seconds")
+    s.add_argument("--vehicles", type=int, default=800)
+    s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
+    s.add_argument("--stop-stack", action="store_true", help="stop Kafka and PostgreSQL at the end")
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``itms`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""Runtime settings, read from the environment (prefix ``ITMS_``).
+
+Every part of the system takes a :class:`Settings` instance; nothing reads the
+environment at import time. Point ``ITMS_KAFKA_BOOTSTRAP`` and
+``ITMS_DATABASE_URL`` at existing services to use them instead of the local
+stack.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DEV_SECRET = "itms-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """All knobs of the system; see the configuration table in README.md."""
+
+    model_config = SettingsConfigDict(env_prefix="ITMS_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    state_dir: Path = Field(default=REPO_ROOT / ".itms", description="Local stack data and logs.")
+
+    # Kafka
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port list of an existing cluster; unset = local broker."
+    )
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    topic_prefix: str = "itms."
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+
+    # PostgreSQL / TimescaleDB
+    database_url: str | None = Field(
+        default=None, description="libpq URL of an existing database; unset = local cluster."
+    )
+    pg_port: int = 55432
+    pg_database: str = "itms"
+    pg_user: str = "itms"
+
+    # Feed validation
+    max_future_s: float = Field(default=300.0, ge=0, description="Reject fixes this far ahead of now.")
+    max_age_s: float = Field(
+        default=7 * 86400.0, ge=0, description="Reject fixes older than this (seconds)."
+    )
+    unknown_fields: Literal["ignore", "reject"] = "ignore"
+    max_message_bytes: int = Field(default=64 * 1024, ge=256)
+
+    # Road network used by workers and simulators (GeoJSON or OSM); unset = bundled demo.
+    network: Path | None = None
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    secret_key: str = DEFAULT_DEV_SECRET
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.env == "production" and self.secret_key == DEFAULT_DEV_SECRET:
+            raise ValueError("ITMS_SECRET_KEY must be set to a non-default value in production")
+        return self
+
+    @property
+    def uses_local_kafka(self) -> bool:
+        """True when the project starts its own broker."""
+        return not self.kafka_bootstrap
+
+    @property
+    def uses_local_postgres(self) -> bool:
+        """True when the project starts its own PostgreSQL cluster."""
+        return not self.database_url
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Kafka bootstrap servers to connect to."""
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def dsn(self) -> str:
+        """libpq connection string of the database."""
+        if self.database_url:
+            return self.database_url
+        return f"postgresql://{self.pg_user}@127.0.0.1:{self.pg_port}/{self.pg_database}"
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a logical topic (``gps``, ``detectors``, ``deadletter`` ...)."""
+        from ingest.topics import TOPICS
+
+        return self.topic_prefix + TOPICS[name].name

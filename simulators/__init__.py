@@ -1,0 +1,1 @@
+"""Simulated city feeds (GPS probes, detectors, incidents) with ground truth, and replays."""

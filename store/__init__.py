@@ -1,0 +1,1 @@
+"""Time-series schema, migrations, writers and queries."""
