@@ -58,7 +58,9 @@ def observation_rows(
             "n": 1,
             "n_speed": has_speed.astype(int),
             "sum_speed": np.where(has_speed, speed, 0.0),
-            "sum_inv": np.where(has_speed, 1.0 / np.maximum(np.nan_to_num(speed), MIN_SPEED_KMH), 0.0),
+            "sum_inv": np.where(
+                has_speed, 1.0 / np.maximum(np.nan_to_num(speed), MIN_SPEED_KMH), 0.0
+            ),
         }
     )
     agg = frame.groupby(["segment", "minute", "vehicle"], sort=True).agg(
@@ -74,7 +76,12 @@ def observation_rows(
     return [
         (seg, minutes[mm], veh, vt, int(n), int(ns), float(ss), float(si))
         for (seg, mm, veh), vt, n, ns, ss, si in zip(
-            agg.index, agg["vtype"], agg["n"], agg["n_speed"], agg["sum_speed"], agg["sum_inv"],
+            agg.index,
+            agg["vtype"],
+            agg["n"],
+            agg["n_speed"],
+            agg["sum_speed"],
+            agg["sum_inv"],
             strict=True,
         )
     ]

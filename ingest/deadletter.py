@@ -61,7 +61,11 @@ def parse_headers(headers: list[tuple[str, bytes]] | None) -> dict[str, str]:
 
 class _Producer(Protocol):
     def send(
-        self, topic: str, value: bytes | None = ..., key: bytes | None = ..., headers: list | None = ...
+        self,
+        topic: str,
+        value: bytes | None = ...,
+        key: bytes | None = ...,
+        headers: list | None = ...,
     ) -> object: ...
     def flush(self, timeout: float | None = ...) -> None: ...
 

@@ -53,7 +53,11 @@ def read_records(path: str | Path) -> Iterator[dict[str, Any] | str]:
     with _open_text(path) as fh:
         if stem.endswith(".csv"):
             for row in csv.DictReader(fh):
-                yield {k.strip(): _convert(k.strip(), v.strip()) for k, v in row.items() if k and v not in (None, "")}
+                yield {
+                    k.strip(): _convert(k.strip(), v.strip())
+                    for k, v in row.items()
+                    if k and v not in (None, "")
+                }
         elif stem.endswith((".jsonl", ".ndjson", ".json")):
             for line in fh:
                 line = line.strip()

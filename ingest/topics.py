@@ -23,7 +23,9 @@ class TopicSpec:
 TOPICS: dict[str, TopicSpec] = {
     "gps": TopicSpec("gps.fixes.v1", "vehicle_id", "GPS probe fixes (contract gps-fix v1)."),
     "detectors": TopicSpec(
-        "detector.readings.v1", "detector_id", "Loop detector / camera readings (detector-reading v1)."
+        "detector.readings.v1",
+        "detector_id",
+        "Loop detector / camera readings (detector-reading v1).",
     ),
     "deadletter": TopicSpec(
         "deadletter.v1",

@@ -1,3 +1,3 @@
-"""ITMS command line and settings: the small package that wires ingest, analytics, store and api together."""
+"""ITMS command line and settings: the small package that wires the stages together."""
 
 __version__ = "0.1.0"

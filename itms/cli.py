@@ -216,8 +216,10 @@ def cmd_deadletter(args: argparse.Namespace) -> int:
     for rec in consumer:
         meta = parse_headers(rec.headers)
         value = (rec.value or b"")[:200].decode("utf-8", "replace")
-        print(f"{meta.get('source.topic')}[{meta.get('source.partition')}]@"
-              f"{meta.get('source.offset')} {meta.get('code')}: {meta.get('reason')}\n    {value}")
+        print(
+            f"{meta.get('source.topic')}[{meta.get('source.partition')}]@"
+            f"{meta.get('source.offset')} {meta.get('code')}: {meta.get('reason')}\n    {value}"
+        )
     consumer.close()
     return 0
 
@@ -242,8 +244,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         flush=True,
     )
     sim = [
-        *exe, "simulate", *net, "--vehicles", str(args.vehicles), "--speedup", "1",
-        "--duration", str(args.duration or 365 * 86400),
+        *exe,
+        "simulate",
+        *net,
+        "--vehicles",
+        str(args.vehicles),
+        "--speedup",
+        "1",
+        "--duration",
+        str(args.duration or 365 * 86400),
     ]
     procs.append(subprocess.Popen(sim, env=env))
     stop = _stop_event()

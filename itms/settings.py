@@ -45,7 +45,9 @@ class Settings(BaseSettings):
     pg_user: str = "itms"
 
     # Feed validation
-    max_future_s: float = Field(default=300.0, ge=0, description="Reject fixes this far ahead of now.")
+    max_future_s: float = Field(
+        default=300.0, ge=0, description="Reject fixes this far ahead of now."
+    )
     max_age_s: float = Field(
         default=7 * 86400.0, ge=0, description="Reject fixes older than this (seconds)."
     )

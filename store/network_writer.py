@@ -25,11 +25,19 @@ def sync_network(conn: psycopg.Connection, network: RoadNetwork) -> int:
     conn.execute("ALTER TABLE _road_segment_in ALTER COLUMN geom TYPE text")
     with conn.cursor().copy(f"COPY _road_segment_in ({_COLUMNS}) FROM STDIN") as copy:
         for row in zip(
-            seg[m.SEGMENT_ID], seg[m.WAY_ID], seg[m.NAME], seg[m.ROAD_CLASS],
-            seg[m.LANES].astype(int), seg[m.ONEWAY].astype(bool),
-            seg[m.SPEED_LIMIT].astype(float), seg[m.FREE_FLOW].astype(float),
-            seg[m.LENGTH].astype(float), seg[m.FROM_NODE].astype(int), seg[m.TO_NODE].astype(int),
-            wkb, strict=True,
+            seg[m.SEGMENT_ID],
+            seg[m.WAY_ID],
+            seg[m.NAME],
+            seg[m.ROAD_CLASS],
+            seg[m.LANES].astype(int),
+            seg[m.ONEWAY].astype(bool),
+            seg[m.SPEED_LIMIT].astype(float),
+            seg[m.FREE_FLOW].astype(float),
+            seg[m.LENGTH].astype(float),
+            seg[m.FROM_NODE].astype(int),
+            seg[m.TO_NODE].astype(int),
+            wkb,
+            strict=True,
         ):
             copy.write_row(row)
     conn.execute(

@@ -48,9 +48,7 @@ def add_observations(conn: psycopg.Connection, rows: Iterable[ObservationRow]) -
 _REFRESH_LOCK = 0x17_75_0002
 
 
-def refresh_segment_minutes(
-    conn: psycopg.Connection, keys: Iterable[tuple[str, datetime]]
-) -> int:
+def refresh_segment_minutes(conn: psycopg.Connection, keys: Iterable[tuple[str, datetime]]) -> int:
     """Recompute ``segment_minute`` rows for ``(segment_id, minute)`` keys from the observations.
 
     Run it in the transaction that added the observations: a transaction-scoped

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import geopandas as gpd
 import numpy as np
@@ -70,7 +71,7 @@ def build_network(ways: Sequence[Way], *, source: str = "") -> m.RoadNetwork:
     pieces: list[np.ndarray] = []
     for w, s, n in zip(ways, starts, counts, strict=True):
         split_at = np.flatnonzero(is_node[s : s + n])
-        for k, (a, b) in enumerate(zip(split_at[:-1], split_at[1:], strict=True)):
+        for k, (a, b) in enumerate(pairwise(split_at)):
             piece = coords[s + a : s + b + 1]
             u, v = node_of_vertex[vertex_id[s + a]], node_of_vertex[vertex_id[s + b]]
             if u == v and len(piece) < 3:
@@ -81,7 +82,15 @@ def build_network(ways: Sequence[Way], *, source: str = "") -> m.RoadNetwork:
             lanes = w.lanes or m.DEFAULT_LANES.get(w.road_class, 1)
             if w.oneway == 0 and w.lanes:
                 lanes = max(1, w.lanes // 2)
-            common = (w.name, w.road_class, lanes, w.oneway != 0, w.maxspeed_kmh, free_flow, w.way_id)
+            common = (
+                w.name,
+                w.road_class,
+                lanes,
+                w.oneway != 0,
+                w.maxspeed_kmh,
+                free_flow,
+                w.way_id,
+            )
             if w.oneway >= 0:
                 rows.append((f"{w.way_id}:{k}:f", u, v, *common))
                 pieces.append(piece)
@@ -97,8 +106,16 @@ def build_network(ways: Sequence[Way], *, source: str = "") -> m.RoadNetwork:
     lengths = geodesic_lengths(flat, piece_starts)
     geoms = shapely.linestrings(flat, indices=np.repeat(np.arange(len(pieces)), piece_counts))
     columns = [
-        m.SEGMENT_ID, m.FROM_NODE, m.TO_NODE, m.NAME, m.ROAD_CLASS, m.LANES, m.ONEWAY,
-        m.SPEED_LIMIT, m.FREE_FLOW, m.WAY_ID,
+        m.SEGMENT_ID,
+        m.FROM_NODE,
+        m.TO_NODE,
+        m.NAME,
+        m.ROAD_CLASS,
+        m.LANES,
+        m.ONEWAY,
+        m.SPEED_LIMIT,
+        m.FREE_FLOW,
+        m.WAY_ID,
     ]
     frame = gpd.GeoDataFrame(
         dict(zip(columns, zip(*rows, strict=True), strict=True)), geometry=geoms, crs="EPSG:4326"

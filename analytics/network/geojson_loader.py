@@ -61,7 +61,9 @@ def ways_from_geojson(data: dict[str, Any]) -> list[Way]:
                 Way(
                     way_id=way_id if len(parts) == 1 else f"{way_id}.{j}",
                     lonlat=np.asarray(part, float)[:, :2],
-                    road_class=str(props.get("road_class") or props.get("highway") or "residential"),
+                    road_class=str(
+                        props.get("road_class") or props.get("highway") or "residential"
+                    ),
                     name=str(props.get("name") or ""),
                     lanes=int(lanes) if lanes else None,
                     oneway=_oneway(props.get("oneway")),

@@ -138,8 +138,11 @@ class RoadNetwork:
 
 
 def load_network(path: str | Path | None = None) -> RoadNetwork:
-    """Load a network from GeoJSON (``.geojson``/``.json``) or OpenStreetMap (``.osm``, ``.osm.pbf``,
-    ``.osm.bz2``); ``None`` loads the bundled Hai Phong demo network."""
+    """Load a network from GeoJSON (``.geojson``/``.json``) or OpenStreetMap.
+
+    OpenStreetMap extracts may be ``.osm``, ``.osm.pbf`` or ``.osm.bz2``; ``None``
+    loads the bundled Hai Phong demo network.
+    """
     from analytics.network.geojson_loader import load_geojson_network
 
     if path is None:

@@ -35,4 +35,6 @@ class Projector:
 
     def geoms_to_metric(self, geoms: np.ndarray) -> np.ndarray:
         """Project an array of shapely geometries from WGS 84 to this CRS."""
-        return shapely.transform(geoms, lambda xy: np.column_stack(self.to_metric(xy[:, 0], xy[:, 1])))
+        return shapely.transform(
+            geoms, lambda xy: np.column_stack(self.to_metric(xy[:, 0], xy[:, 1]))
+        )

@@ -15,6 +15,7 @@ Guarantees, per partition:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -130,10 +131,8 @@ class TransactionalWorker:
 
     def _drop_db(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 self._conn.close()
-            except psycopg.Error:
-                pass
         self._conn = None
 
     def resume_from_checkpoints(self, assigned: Sequence[TopicPartition]) -> None:
@@ -244,8 +243,6 @@ class TransactionalWorker:
 
     def close(self) -> None:
         """Leave the group and close connections."""
-        try:
+        with contextlib.suppress(KafkaError):
             self.consumer.close(autocommit=False)
-        except KafkaError:
-            pass
         self._drop_db()

@@ -63,14 +63,18 @@ def make_consumer(
     return consumer
 
 
-def ensure_topics(settings: Settings, names: list[str] | None = None, *, timeout_s: float = 60.0) -> list[str]:
+def ensure_topics(
+    settings: Settings, names: list[str] | None = None, *, timeout_s: float = 60.0
+) -> list[str]:
     """Create the system's topics (all by default) if missing; returns their full names."""
     names = names or list(TOPICS)
     wanted = {settings.topic(n): TOPICS[n] for n in names}
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="itms-admin")
+            admin = KafkaAdminClient(
+                bootstrap_servers=settings.bootstrap_servers, client_id="itms-admin"
+            )
             break
         except KafkaError:
             if time.monotonic() > deadline:

@@ -1,8 +1,8 @@
-"""Project-owned single-node Apache Kafka 4.x broker (KRaft, combined broker+controller).
+"""Project-owned single-node Kafka 4.x broker (KRaft, combined broker+controller).
 
-Jars come from Maven (``pom.xml`` beside this file) into ``<state_dir>/kafka/libs``; the
-broker runs as a background ``java kafka.Kafka`` process in its own session, with data,
-config, logs and pid file all under ``<state_dir>/kafka``.
+Jars come from Maven (``pom.xml`` beside this file); the broker runs as a background
+``java kafka.Kafka`` in its own session, with jars, data, config, logs and pid file under
+``<state_dir>/kafka``.
 """
 
 from __future__ import annotations
@@ -55,10 +55,10 @@ def render_server_properties(*, port: int, controller_port: int, log_dir: Path) 
 
 
 def _java() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and (Path(java_home) / "bin" / "java").is_file():
-        return str(Path(java_home) / "bin" / "java")
-    found = shutil.which("java")
+    """$JAVA_HOME/bin/java when present, else java from PATH."""
+    home = os.environ.get("JAVA_HOME")
+    home_java = Path(home, "bin", "java") if home else None
+    found = str(home_java) if home_java and home_java.is_file() else shutil.which("java")
     if not found:
         raise RuntimeError("java not found on PATH or in $JAVA_HOME (Kafka 4.1 needs Java 17+)")
     return found
@@ -176,6 +176,7 @@ class LocalKafkaBroker:
             raise RuntimeError(f"kafka storage format failed:\n{res.stdout}{res.stderr}")
 
     def _read_pid(self) -> int | None:
+        """The pid recorded in the pid file, if any (may be stale: see is_running)."""
         try:
             return int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
@@ -221,9 +222,8 @@ class LocalKafkaBroker:
         with (self.logs / "stdout.log").open("ab") as out:
             out.write(f"--- {time.ctime()}: starting {' '.join(cmd)}\n".encode())
             out.flush()
-            self._proc = subprocess.Popen(cmd, cwd=self.home, stdin=subprocess.DEVNULL,
-                                          stdout=out, stderr=subprocess.STDOUT,
-                                          start_new_session=True)
+            self._proc = subprocess.Popen(cmd, cwd=self.home, stdin=subprocess.DEVNULL, stdout=out,
+                                          stderr=subprocess.STDOUT, start_new_session=True)
         self.pid_file.write_text(f"{self._proc.pid}\n")
         log.info("started Kafka broker pid %d on %s", self._proc.pid, self.address)
 

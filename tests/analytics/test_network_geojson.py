@@ -18,18 +18,32 @@ def _fc(*features: dict) -> dict:
 
 
 def _line(coords: list, **props: object) -> dict:
-    return {"type": "Feature", "properties": props,
-            "geometry": {"type": "LineString", "coordinates": coords}}
+    return {
+        "type": "Feature",
+        "properties": props,
+        "geometry": {"type": "LineString", "coordinates": coords},
+    }
 
 
 @pytest.fixture
 def cross(tmp_path: Path) -> Path:
     """A two-way east-west road crossed in its middle vertex by a one-way north-south road."""
     path = tmp_path / "cross.geojson"
-    ew = _line([[106.680, 20.850], [106.685, 20.850], [106.690, 20.850]],
-               id="ew", name="Đông Tây", road_class="primary", lanes=4)
-    ns = _line([[106.685, 20.845], [106.685, 20.850], [106.685, 20.855]],
-               id="ns", name="Bắc Nam", road_class="secondary", oneway=True, maxspeed=30)
+    ew = _line(
+        [[106.680, 20.850], [106.685, 20.850], [106.690, 20.850]],
+        id="ew",
+        name="Đông Tây",
+        road_class="primary",
+        lanes=4,
+    )
+    ns = _line(
+        [[106.685, 20.845], [106.685, 20.850], [106.685, 20.855]],
+        id="ns",
+        name="Bắc Nam",
+        road_class="secondary",
+        oneway=True,
+        maxspeed=30,
+    )
     path.write_text(json.dumps(_fc(ew, ns)), encoding="utf-8")
     return path
 

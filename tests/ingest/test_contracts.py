@@ -60,9 +60,7 @@ def test_rfc3339_with_offset_is_normalised_to_utc(validator: FeedValidator) -> N
         ({"v": 2}, "schema", "v"),
     ],
 )
-def test_invalid_fix_reasons(
-    validator: FeedValidator, fields: dict, code: str, words: str
-) -> None:
+def test_invalid_fix_reasons(validator: FeedValidator, fields: dict, code: str, words: str) -> None:
     with pytest.raises(InvalidMessage) as err:
         validator.validate(gps(**fields))
     assert err.value.code == code

@@ -46,8 +46,16 @@ def _segment_point(network: RoadNetwork, segment_id: str) -> tuple[float, float]
 
 
 def _fix(vehicle: str, ts_ms: int, lonlat: tuple[float, float], speed: float) -> bytes:
-    return json.dumps({"vehicle_id": vehicle, "ts": ts_ms, "lon": lonlat[0], "lat": lonlat[1],
-                       "speed_kmh": speed, "vehicle_type": "motorbike"}).encode()
+    return json.dumps(
+        {
+            "vehicle_id": vehicle,
+            "ts": ts_ms,
+            "lon": lonlat[0],
+            "lat": lonlat[1],
+            "speed_kmh": speed,
+            "vehicle_type": "motorbike",
+        }
+    ).encode()
 
 
 def _publish(settings: Settings, values: list[tuple[bytes | None, bytes]]) -> None:
@@ -105,7 +113,9 @@ def test_fixes_flow_to_segment_state_and_bad_ones_to_dead_letter(slice_setup, ne
     values: list[tuple[bytes | None, bytes]] = []
     for k in range(5):  # 5 fixes per vehicle, 4 vehicles, inside one minute
         for v, speed in enumerate(speeds):
-            values.append((f"veh-{v}".encode(), _fix(f"veh-{v}", minute0 + k * 10_000, point, speed)))
+            values.append(
+                (f"veh-{v}".encode(), _fix(f"veh-{v}", minute0 + k * 10_000, point, speed))
+            )
         if k == 2:  # malformed messages mixed into valid traffic
             values.append((b"veh-0", b"\xff\x00 not json"))
             values.append((b"veh-1", _fix("veh-1", minute0, (106.68, 95.0), 10.0)))
@@ -144,8 +154,11 @@ def test_fixes_flow_to_segment_state_and_bad_ones_to_dead_letter(slice_setup, ne
 
 def test_worker_dying_before_or_after_commit_never_loses_or_double_counts(slice_setup, network):
     settings, seg_id, minute0, point = slice_setup
-    values = [(f"v{v}".encode(), _fix(f"v{v}", minute0 + k * 5_000, point, 30.0))
-              for k in range(6) for v in range(10)]
+    values = [
+        (f"v{v}".encode(), _fix(f"v{v}", minute0 + k * 5_000, point, 30.0))
+        for k in range(6)
+        for v in range(10)
+    ]
     _publish(settings, values)
 
     # 1. The worker dies inside its transaction: nothing is stored, nothing committed.
