@@ -1,0 +1,65 @@
+"""``itms demo`` end to end: the real stack, simulator, worker and API processes together."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import psycopg
+import pytest
+
+from itms.settings import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_demo_stores_segment_state_and_the_api_serves_it(itms_settings: Settings) -> None:
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(
+        ITMS_KAFKA_BOOTSTRAP=itms_settings.bootstrap_servers,
+        ITMS_DATABASE_URL=itms_settings.dsn,
+        ITMS_TOPIC_PREFIX=itms_settings.topic_prefix,
+        ITMS_API_PORT=str(port),
+    )
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "itms.cli", "demo", "--duration", "40", "--vehicles", "300"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    served: list = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and demo.poll() is None and not served:
+            time.sleep(2)
+            try:
+                reply = httpx.get(f"http://127.0.0.1:{port}/v1/segments/current", timeout=5)
+            except httpx.HTTPError:
+                continue
+            if reply.status_code == 200:
+                served = reply.json()
+        out, _ = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0, out
+    assert served, f"the API never served segment state\n{out}"
+    assert all(s["speed_kmh"] > 0 and s["n_vehicles"] >= 1 for s in served)
+    with psycopg.connect(itms_settings.dsn) as conn:
+        n_rows, n_fixes = conn.execute(
+            "SELECT count(*), sum(n_fixes) FROM segment_minute"
+        ).fetchone()
+    assert n_rows >= len(served)
+    assert n_fixes == 300 * 8  # 300 vehicles, one fix each per 5 s for 40 s, all stored once
