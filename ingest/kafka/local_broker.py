@@ -98,8 +98,9 @@ def _probe(bootstrap: str) -> bool:
         if PROBE_TOPIC not in admin.list_topics():  # create it: auto-create logs client errors
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(PROBE_TOPIC, 1, 1)])
-        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=5000,
-                                 max_block_ms=5000)
+        producer = KafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", request_timeout_ms=5000, max_block_ms=5000
+        )
         producer.send(PROBE_TOPIC, b"ping").get(timeout=10)
         return True
     except (KafkaError, OSError) as exc:  # not ready yet: metadata, leader election, ...
@@ -114,8 +115,14 @@ def _probe(bootstrap: str) -> bool:
 class LocalKafkaBroker:
     """Project-owned single-node KRaft broker under <state_dir>/kafka."""
 
-    def __init__(self, *, state_dir: Path, port: int = 19092, controller_port: int = 19093,
-                 heap_mb: int = 512) -> None:
+    def __init__(
+        self,
+        *,
+        state_dir: Path,
+        port: int = 19092,
+        controller_port: int = 19093,
+        heap_mb: int = 512,
+    ) -> None:
         self.home = Path(state_dir).resolve() / "kafka"
         self.port, self.controller_port, self.heap_mb = port, controller_port, heap_mb
         self.address = f"127.0.0.1:{port}"
@@ -133,10 +140,20 @@ class LocalKafkaBroker:
             yield
 
     def _jvm(self, main: str, *args: str, heap_mb: int) -> list[str]:
-        return [_java(), f"-Xms{heap_mb}m", f"-Xmx{heap_mb}m", "-XX:+UseG1GC",
-                "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}", f"-Dkafka.logs.dir={self.logs}",
-                "-cp", f"{self.libs}/*", main, *args]
+        return [
+            _java(),
+            f"-Xms{heap_mb}m",
+            f"-Xmx{heap_mb}m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
+            f"-Dkafka.logs.dir={self.logs}",
+            "-cp",
+            f"{self.libs}/*",
+            main,
+            *args,
+        ]
 
     def install(self) -> None:
         """Copy the broker's runtime jars into libs/ via Maven; no-op when pom is unchanged."""
@@ -150,9 +167,17 @@ class LocalKafkaBroker:
         partial = self.home / "libs.partial"
         shutil.rmtree(partial, ignore_errors=True)
         log.info("fetching Kafka jars with Maven into %s", self.libs)
-        cmd = [mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(POM),
-               "dependency:copy-dependencies", "-DincludeScope=runtime",
-               f"-DoutputDirectory={partial}"]
+        cmd = [
+            mvn,
+            "-q",
+            "-B",
+            "-Dstyle.color=never",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={partial}",
+        ]
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if res.returncode != 0 or not list(partial.glob("kafka_2.13-*.jar")):
             tail = "\n".join((res.stdout + res.stderr).splitlines()[-40:])
@@ -168,9 +193,17 @@ class LocalKafkaBroker:
         """Format the KRaft storage once (fixed cluster id, dynamic standalone quorum)."""
         if (self.data_dir / "meta.properties").is_file():
             return
-        cmd = self._jvm("kafka.tools.StorageTool", "format", "--config", str(self.config),
-                        "--cluster-id", CLUSTER_ID, "--standalone", "--ignore-formatted",
-                        heap_mb=256)
+        cmd = self._jvm(
+            "kafka.tools.StorageTool",
+            "format",
+            "--config",
+            str(self.config),
+            "--cluster-id",
+            CLUSTER_ID,
+            "--standalone",
+            "--ignore-formatted",
+            heap_mb=256,
+        )
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=self.home, check=False)
         if res.returncode != 0:
             raise RuntimeError(f"kafka storage format failed:\n{res.stdout}{res.stderr}")
@@ -210,20 +243,31 @@ class LocalKafkaBroker:
 
     def _start(self) -> None:
         if _port_open(self.port) or _port_open(self.controller_port):
-            raise RuntimeError(f"port {self.port} or {self.controller_port} is already in use "
-                               "by another process; pick other ports or stop it")
+            raise RuntimeError(
+                f"port {self.port} or {self.controller_port} is already in use "
+                "by another process; pick other ports or stop it"
+            )
         self.install()
         for d in (self.data_dir, self.logs):
             d.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(render_server_properties(
-            port=self.port, controller_port=self.controller_port, log_dir=self.data_dir))
+        self.config.write_text(
+            render_server_properties(
+                port=self.port, controller_port=self.controller_port, log_dir=self.data_dir
+            )
+        )
         self._format()
         cmd = self._jvm("kafka.Kafka", str(self.config), heap_mb=self.heap_mb)
         with (self.logs / "stdout.log").open("ab") as out:
             out.write(f"--- {time.ctime()}: starting {' '.join(cmd)}\n".encode())
             out.flush()
-            self._proc = subprocess.Popen(cmd, cwd=self.home, stdin=subprocess.DEVNULL, stdout=out,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
+            self._proc = subprocess.Popen(
+                cmd,
+                cwd=self.home,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.pid_file.write_text(f"{self._proc.pid}\n")
         log.info("started Kafka broker pid %d on %s", self._proc.pid, self.address)
 
@@ -237,9 +281,11 @@ class LocalKafkaBroker:
         self._fail(f"Kafka broker not accepting produce requests on {self.address} in time")
 
     def _fail(self, message: str) -> None:
-        raise RuntimeError(f"{message}\n--- {self.logs / 'server.log'} (tail) ---\n"
-                           f"{_tail(self.logs / 'server.log')}\n--- stdout.log (tail) ---\n"
-                           f"{_tail(self.logs / 'stdout.log', 20)}")
+        raise RuntimeError(
+            f"{message}\n--- {self.logs / 'server.log'} (tail) ---\n"
+            f"{_tail(self.logs / 'server.log')}\n--- stdout.log (tail) ---\n"
+            f"{_tail(self.logs / 'stdout.log', 20)}"
+        )
 
     def down(self, *, timeout_s: float = 60.0) -> None:
         """SIGTERM the broker, SIGKILL it after timeout_s seconds; idempotent."""
@@ -273,6 +319,11 @@ class LocalKafkaBroker:
         """Name, running flag, address, Kafka version (from the jar name), pid and data dir."""
         jar = self._kafka_jar()
         running = self.is_running()
-        return {"name": "kafka", "running": running, "address": self.address,
-                "version": jar.stem.removeprefix("kafka_2.13-") if jar else None,
-                "pid": self._read_pid() if running else None, "data_dir": str(self.data_dir)}
+        return {
+            "name": "kafka",
+            "running": running,
+            "address": self.address,
+            "version": jar.stem.removeprefix("kafka_2.13-") if jar else None,
+            "pid": self._read_pid() if running else None,
+            "data_dir": str(self.data_dir),
+        }

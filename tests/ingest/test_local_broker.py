@@ -40,8 +40,11 @@ def test_render_server_properties_standalone_kraft(tmp_path: Path) -> None:
     assert props["controller.listener.names"] == "CONTROLLER"
     assert props["log.dirs"] == str(tmp_path / "data")
     assert props["num.partitions"] == "6"
-    for key in ("offsets.topic.replication.factor", "transaction.state.log.replication.factor",
-                "transaction.state.log.min.isr"):
+    for key in (
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+    ):
         assert props[key] == "1"
     assert props["group.initial.rebalance.delay.ms"] == "0"
     assert props["auto.create.topics.enable"] == "true"
@@ -61,8 +64,9 @@ def test_status_before_install(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_local_broker_lifecycle(tmp_path: Path) -> None:
-    broker = LocalKafkaBroker(state_dir=tmp_path, port=PORT, controller_port=CONTROLLER_PORT,
-                              heap_mb=384)
+    broker = LocalKafkaBroker(
+        state_dir=tmp_path, port=PORT, controller_port=CONTROLLER_PORT, heap_mb=384
+    )
     topic = f"itms_broker_test_{uuid.uuid4().hex[:8]}"
     try:
         broker.up(timeout_s=180)
