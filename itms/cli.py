@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from itms.settings import Settings
 
@@ -135,45 +136,45 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from ingest.kafka.clients import make_producer
-    from simulators.encode import gps_messages
-    from simulators.random_drive import RandomDriveFleet
+    from simulators.scenario import Scenario, load_scenario
+    from simulators.simulation import Simulation
+    from simulators.sinks import FileSink, KafkaSink, MultiSink
+    from simulators.truth import TruthWriter
 
     settings = _settings()
-    fleet = RandomDriveFleet(
-        _network(args.network),
-        n_vehicles=args.vehicles,
-        interval_s=args.interval,
-        gps_sigma_m=args.gps_sigma,
-        seed=args.seed,
-    )
-    out = open(args.out, "w", encoding="utf-8") if args.out else None  # noqa: SIM115
-    producer = None if args.out else make_producer(settings)
-    topic = settings.topic("gps")
+    scenario = load_scenario(args.scenario) if args.scenario else Scenario()
+    updates = {
+        k: v
+        for k, v in {
+            "vehicles": args.vehicles, "duration_s": args.duration, "seed": args.seed,
+            "network": args.network, "start": args.start,
+        }.items()
+        if v is not None
+    }  # fmt: skip
+    data = scenario.model_dump()
+    data.update(updates)
+    if args.gps_sigma is not None:
+        data["gps"]["sigma_m"] = args.gps_sigma
+    if args.interval is not None:
+        for vtype in ("motorbike", "car", "taxi", "bus", "truck"):
+            data["fleet"].setdefault(vtype, {})["interval_s"] = args.interval
+    scenario = Scenario.model_validate(data)
+    network = _network(scenario.network)
+    sinks = []
+    producer = None
+    if args.out_dir:
+        sinks.append(FileSink(args.out_dir))
+    if args.kafka or not args.out_dir:
+        producer = make_producer(settings)
+        sinks.append(KafkaSink(producer, settings.topic("gps"), settings.topic("detectors")))
+    truth = TruthWriter(Path(args.out_dir) / "truth") if args.out_dir else None
     stop = _stop_event()
-    start_ms = int(time.time() * 1000)
-    wall0 = time.monotonic()
-    sent = 0
+    sim = Simulation(scenario, network)
     try:
-        for batch in fleet.run(start_ms, args.duration):
-            if stop.is_set():
-                break
-            if args.speedup:
-                delay = wall0 + (batch.ts_ms - start_ms) / 1000 / args.speedup - time.monotonic()
-                if delay > 0 and stop.wait(delay):
-                    break
-            for key, value in gps_messages(batch):
-                if out:
-                    out.write(value.decode() + "\n")
-                else:
-                    producer.send(topic, value=value, key=key)
-                sent += 1
+        sim.run(MultiSink(*sinks), truth, speedup=args.speedup or None, should_stop=stop.is_set)
     finally:
         if producer is not None:
-            producer.flush()
             producer.close()
-        if out:
-            out.close()
-    print(f"published {sent} fixes", file=sys.stderr)
     return 0
 
 
@@ -252,7 +253,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "--speedup",
         "1",
         "--duration",
-        str(args.duration or 365 * 86400),
+        str(int(args.duration or 365 * 86400)),
     ]
     procs.append(subprocess.Popen(sim, env=env))
     stop = _stop_event()
@@ -317,15 +318,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int)
     s.set_defaults(func=cmd_api)
 
-    s = sub.add_parser("simulate", help="simulate GPS probes driving on the network")
+    s = sub.add_parser("simulate", help="simulated GPS probes and detectors, with ground truth")
+    s.add_argument("--scenario", help="scenario file (YAML or JSON); options below override it")
     s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
-    s.add_argument("--vehicles", type=int, default=500)
-    s.add_argument("--interval", type=float, default=5.0, help="seconds between fixes")
-    s.add_argument("--gps-sigma", type=float, default=5.0, help="GPS error, metres")
-    s.add_argument("--duration", type=float, default=600.0, help="simulated seconds")
-    s.add_argument("--speedup", type=float, default=0.0, help="0 = as fast as possible")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", help="write JSON lines to this file instead of Kafka")
+    s.add_argument("--vehicles", type=int, help="fleet size")
+    s.add_argument("--interval", type=int, help="seconds between fixes, every vehicle type")
+    s.add_argument("--gps-sigma", type=float, help="GPS error per axis, metres")
+    s.add_argument("--duration", type=int, help="simulated seconds")
+    s.add_argument("--start", help="simulated start time, RFC 3339 (default now)")
+    s.add_argument("--speedup", type=float, default=0.0, help="pace to wall time; 0 = flat out")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--out-dir", help="write feeds (JSON lines) and ground truth here")
+    s.add_argument("--kafka", action="store_true", help="also publish to Kafka with --out-dir")
     s.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("replay", help="publish a recorded CSV/JSON-lines feed to Kafka")

@@ -56,10 +56,14 @@ def test_demo_stores_segment_state_and_the_api_serves_it(itms_settings: Settings
             demo.kill()
     assert demo.returncode == 0, out
     assert served, f"the API never served segment state\n{out}"
-    assert all(s["speed_kmh"] > 0 and s["n_vehicles"] >= 1 for s in served)
+    assert all(s["n_vehicles"] >= 1 for s in served)
+    speeds = [s["speed_kmh"] for s in served if s["speed_kmh"] is not None]
+    assert speeds and all(0 < v < 130 for v in speeds)
     with psycopg.connect(itms_settings.dsn) as conn:
         n_rows, n_fixes = conn.execute(
             "SELECT count(*), sum(n_fixes) FROM segment_minute"
         ).fetchone()
     assert n_rows >= len(served)
-    assert n_fixes == 300 * 8  # 300 vehicles, one fix each per 5 s for 40 s, all stored once
+    # every one of the 300 vehicles reports at least once in 40 s (intervals are <= 30 s);
+    # a few fixes are dropped by the simulated channel or land off the network
+    assert 250 <= n_fixes <= 300 * 40 // 10 * 1.1

@@ -101,7 +101,8 @@ def _dead_letters(settings: Settings, expected: int, timeout_s: float = 30.0) ->
 def slice_setup(itms_settings: Settings, network: RoadNetwork):
     with psycopg.connect(itms_settings.dsn) as conn:
         sync_network(conn, network)
-    seg_id = "lach-tray:1:f"
+    seg = network.segments
+    seg_id = seg["segment_id"][(seg["name"] == "Lạch Tray") & (seg["length_m"] > 200)].iloc[0]
     minute0 = (int(time.time()) // 60 - 1) * 60 * 1000  # start of the previous minute
     point = _segment_point(network, seg_id)
     return itms_settings, seg_id, minute0, point

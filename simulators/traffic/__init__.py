@@ -1,0 +1,1 @@
+"""The true traffic state the simulated feeds are drawn from."""
