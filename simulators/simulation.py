@@ -161,6 +161,7 @@ class Simulation:
         flow_sum = np.zeros(len(self.network))
         queue_sum = np.zeros(len(self.network))
         n_model = 0
+        now_s = 0
         wall0 = time.monotonic()
         last_report = wall0
         for t in range(sc.duration_s):
@@ -210,7 +211,7 @@ class Simulation:
             self._write_run_truth(truth)
             truth.close()
         if progress is not None:
-            progress.write(f"\rsimulated {sc.duration_s} s: {self.stats}\n")
+            progress.write(f"\rsimulated {now_s} s: {self.stats}\n")
         return {**self.stats, **self.channel.stats}
 
     def _emit_fixes(self, now_s: int, seg_ids: np.ndarray, truth: TruthWriter | None) -> None:

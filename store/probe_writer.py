@@ -13,6 +13,8 @@ from datetime import datetime
 
 import psycopg
 
+from store.state_writer import StoreWriter
+
 ObservationRow = tuple[str, datetime, str, str, int, int, float, float]
 """(segment_id, minute, vehicle_id, vehicle_type, n_fixes, n_speed, sum_speed_kmh, sum_inv_speed)"""
 
@@ -48,34 +50,36 @@ def add_observations(conn: psycopg.Connection, rows: Iterable[ObservationRow]) -
 _REFRESH_LOCK = 0x17_75_0002
 
 
-def refresh_segment_minutes(conn: psycopg.Connection, keys: Iterable[tuple[str, datetime]]) -> int:
-    """Recompute ``segment_minute`` rows for ``(segment_id, minute)`` keys from the observations.
+def refresh_segment_minutes(
+    conn: psycopg.Connection, keys: Iterable[tuple[str, datetime]], writer: StoreWriter
+) -> int:
+    """Recompute ``segment_state`` rows for ``(segment_id, minute)`` keys from the observations.
 
     Run it in the transaction that added the observations: a transaction-scoped
     advisory lock serialises refreshes, so a later one always sees every
-    observation committed before it. Speed is the harmonic mean of fix speeds (space-mean speed,
-    km/h); travel time is segment length over that speed (seconds).
+    observation committed before it. Speed is the harmonic mean of fix speeds
+    (space-mean speed, km/h); travel time is segment length over that speed (seconds).
     """
     pairs = sorted(set(keys))
     if not pairs:
         return 0
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_REFRESH_LOCK,))
-        cur = conn.execute(
-            "INSERT INTO segment_minute"
-            " (segment_id, minute, n_fixes, n_vehicles, speed_kmh, travel_time_s, updated_at)"
-            " SELECT o.segment_id, o.minute, sum(o.n_fixes), count(*),"
-            "   sum(o.n_speed) / NULLIF(sum(o.sum_inv_speed), 0),"
-            "   s.length_m * 3.6 * NULLIF(sum(o.sum_inv_speed), 0) / NULLIF(sum(o.n_speed), 0),"
-            "   now()"
-            " FROM probe_observation o JOIN road_segment s USING (segment_id)"
-            " WHERE (o.segment_id, o.minute) IN"
-            "   (SELECT * FROM unnest(%s::text[], %s::timestamptz[]))"
-            " GROUP BY o.segment_id, o.minute, s.length_m"
-            " ON CONFLICT (segment_id, minute) DO UPDATE SET"
-            " n_fixes = EXCLUDED.n_fixes, n_vehicles = EXCLUDED.n_vehicles,"
-            " speed_kmh = EXCLUDED.speed_kmh, travel_time_s = EXCLUDED.travel_time_s,"
-            " updated_at = EXCLUDED.updated_at",
-            ([p[0] for p in pairs], [p[1] for p in pairs]),
-        )
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_REFRESH_LOCK,))
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _state_in (LIKE segment_state INCLUDING DEFAULTS)"
+        " ON COMMIT DELETE ROWS"
+    )
+    cur = conn.execute(
+        "INSERT INTO _state_in (segment_id, minute, speed_kmh, travel_time_s, free_flow_kmh,"
+        " n_samples, n_vehicles, source)"
+        " SELECT o.segment_id, o.minute,"
+        "   sum(o.n_speed) / NULLIF(sum(o.sum_inv_speed), 0),"
+        "   s.length_m * 3.6 * NULLIF(sum(o.sum_inv_speed), 0) / NULLIF(sum(o.n_speed), 0),"
+        "   s.free_flow_kmh, sum(o.n_fixes), count(*), 'probe'"
+        " FROM probe_observation o JOIN road_segment s USING (segment_id)"
+        " WHERE (o.segment_id, o.minute) IN"
+        "   (SELECT * FROM unnest(%s::text[], %s::timestamptz[]))"
+        " GROUP BY o.segment_id, o.minute, s.length_m, s.free_flow_kmh",
+        ([p[0] for p in pairs], [p[1] for p in pairs]),
+    )
+    writer.merge_staged_states(conn)
     return cur.rowcount

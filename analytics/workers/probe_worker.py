@@ -22,6 +22,7 @@ from ingest.kafka.clients import make_consumer, make_producer
 from ingest.validation import FeedValidator
 from itms.settings import Settings
 from store.probe_writer import ObservationRow, add_observations, refresh_segment_minutes
+from store.state_writer import StoreWriter
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class ProbeProcessor:
     def __init__(self, network: RoadNetwork, *, max_distance_m: float = 40.0) -> None:
         self.network = network
         self.snapper = NearestSnapper(network, max_distance_m=max_distance_m)
+        self.writer = StoreWriter()
         self.off_network = 0
 
     def process(self, fixes: Sequence[GpsFix]) -> ProbeResult:
@@ -65,6 +67,14 @@ class ProbeProcessor:
         self.off_network += off
         return ProbeResult(rows, off)
 
+    def prepare(self, conn: psycopg.Connection, result: ProbeResult) -> None:
+        """Create the time partitions the batch needs (before the write transaction)."""
+        if result.rows:
+            lo = min(r[1] for r in result.rows)
+            hi = max(r[1] for r in result.rows)
+            self.writer.prepare(conn, "probe_observation", lo, hi)
+            self.writer.prepare(conn, "segment_state", lo, hi)
+
     def store(self, conn: psycopg.Connection, result: ProbeResult) -> None:
         """Add the observations and recompute the touched segment minutes.
 
@@ -72,7 +82,7 @@ class ProbeProcessor:
         observations without their segment state.
         """
         add_observations(conn, result.rows)
-        refresh_segment_minutes(conn, ((r[0], r[1]) for r in result.rows))
+        refresh_segment_minutes(conn, ((r[0], r[1]) for r in result.rows), self.writer)
 
 
 PROBE_GROUP = "itms-probe"

@@ -40,7 +40,11 @@ R = TypeVar("R")
 
 
 class Processor(Protocol, Generic[M, R]):
-    """A worker's logic: pure ``process`` over a batch of valid messages, then ``store``."""
+    """A worker's logic: pure ``process`` over a batch of valid messages, then ``store``.
+
+    A processor may also define ``prepare(conn, result)``, run before the write
+    transaction (e.g. to create time partitions).
+    """
 
     def process(self, messages: Sequence[M]) -> R: ...
 
@@ -126,7 +130,11 @@ class TransactionalWorker:
     # -- database connection -------------------------------------------------------------
     def _db(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            self._conn = self.connect()
+            conn = self.connect()
+            # Statements outside ``conn.transaction()`` commit at once, so each
+            # ``with conn.transaction()`` below is a real transaction, never a savepoint.
+            conn.autocommit = True
+            self._conn = conn
         return self._conn
 
     def _drop_db(self) -> None:
@@ -202,6 +210,9 @@ class TransactionalWorker:
         while True:
             try:
                 conn = self._db()
+                prepare = getattr(self.processor, "prepare", None)
+                if prepare is not None:
+                    prepare(conn, result)
                 with conn.transaction():
                     self.processor.store(conn, result)
                     advance_checkpoints(conn, self.group, self.expected, next_offsets)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import DbDep
+from store.queries import current_state
 
 router = APIRouter(prefix="/v1/segments", tags=["segments"])
 
@@ -31,14 +32,14 @@ def current_speeds(
     db: DbDep,
     max_age_min: int = Query(60, ge=1, le=1440, description="Ignore state older than this."),
 ) -> list[SegmentSpeed]:
-    """Latest per-minute state of every segment with data in the last ``max_age_min`` minutes."""
-    rows = db.execute(
-        "SELECT DISTINCT ON (m.segment_id) m.segment_id, s.name, s.road_class, m.minute,"
-        " m.speed_kmh, s.free_flow_kmh, m.travel_time_s, m.n_vehicles, m.n_fixes"
-        " FROM segment_minute m JOIN road_segment s USING (segment_id)"
-        " WHERE m.minute >= now() - make_interval(mins => %s)"
-        " ORDER BY m.segment_id, m.minute DESC",
-        (max_age_min,),
-    ).fetchall()
-    fields = list(SegmentSpeed.model_fields)
-    return [SegmentSpeed(**dict(zip(fields, r, strict=True))) for r in rows]
+    """Latest state of every segment with data in the last ``max_age_min`` minutes."""
+    rows = current_state(db, max_age=timedelta(minutes=max_age_min))
+    return [
+        SegmentSpeed(
+            segment_id=r["segment_id"], name=r["name"], road_class=r["road_class"],
+            minute=r["minute"], speed_kmh=r["speed_kmh"], free_flow_kmh=r["free_flow_kmh"],
+            travel_time_s=r["travel_time_s"], n_vehicles=r["n_vehicles"], n_fixes=r["n_samples"],
+        )
+        for r in rows
+        if r["minute"] is not None
+    ]  # fmt: skip

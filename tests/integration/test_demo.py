@@ -61,7 +61,7 @@ def test_demo_stores_segment_state_and_the_api_serves_it(itms_settings: Settings
     assert speeds and all(0 < v < 130 for v in speeds)
     with psycopg.connect(itms_settings.dsn) as conn:
         n_rows, n_fixes = conn.execute(
-            "SELECT count(*), sum(n_fixes) FROM segment_minute"
+            "SELECT count(*), sum(n_samples) FROM segment_state"
         ).fetchone()
     assert n_rows >= len(served)
     # every one of the 300 vehicles reports at least once in 40 s (intervals are <= 30 s);

@@ -78,7 +78,7 @@ def _drain(worker, until: Callable[[], bool], timeout_s: float = 60.0) -> None:
 def _stored(settings: Settings, segment_id: str) -> tuple | None:
     with psycopg.connect(settings.dsn) as conn:
         return conn.execute(
-            "SELECT n_fixes, n_vehicles, speed_kmh FROM segment_minute WHERE segment_id = %s",
+            "SELECT n_samples, n_vehicles, speed_kmh FROM segment_state WHERE segment_id = %s",
             (segment_id,),
         ).fetchone()
 
