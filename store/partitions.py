@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -81,22 +82,17 @@ class PartitionManager:
             self._mode = store_mode(conn)
             self._tables = ts_tables(conn)
 
-    def ensure(self, conn: psycopg.Connection, table: str, lo: datetime, hi: datetime) -> int:
-        """Make sure partitions of ``table`` cover ``[lo, hi]``; returns how many were created.
+    def ensure(self, conn: psycopg.Connection, table: str, times: Iterable[datetime]) -> int:
+        """Make sure ``table`` has partitions for rows at ``times``; returns how many were created.
 
-        Runs its own short transactions: call it outside the data transaction.
+        Runs its own short transaction: call it outside the data transaction.
         """
         self._load(conn)
         if self._mode == "timescaledb":
             return 0
         spec = self._tables[table]
         known = self._known.setdefault(table, set())
-        starts = []
-        cur = chunk_start(lo, spec.chunk)
-        while cur <= hi:
-            if cur not in known:
-                starts.append(cur)
-            cur += spec.chunk
+        starts = sorted({chunk_start(t, spec.chunk) for t in times} - known)
         if not starts:
             return 0
         created = 0
@@ -125,7 +121,11 @@ class PartitionManager:
     def create_ahead(self, conn: psycopg.Connection, now: datetime, *, ahead: timedelta) -> int:
         """Partitions of every table from the current chunk to ``now + ahead``."""
         self._load(conn)
-        return sum(self.ensure(conn, t, now, now + ahead) for t in self._tables or {})
+        created = 0
+        for name, spec in (self._tables or {}).items():
+            n = int(ahead / spec.chunk) + 1
+            created += self.ensure(conn, name, [now + k * spec.chunk for k in range(n + 1)])
+        return created
 
     def apply_retention(self, conn: psycopg.Connection, now: datetime) -> list[str]:
         """Drop partitions wholly older than each table's retention; returns their names."""

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import psycopg
 
-from store.state_writer import StoreWriter
+from store.state_writer import StoreWriter, stage, temp_table
 
 ObservationRow = tuple[str, datetime, str, str, int, int, float, float]
 """(segment_id, minute, vehicle_id, vehicle_type, n_fixes, n_speed, sum_speed_kmh, sum_inv_speed)"""
@@ -23,17 +23,12 @@ _OBS_COLUMNS = (
 )
 
 
+_OBS_TYPES = ("text", "timestamptz", "text", "text", "int4", "int4", "float8", "float8")
+
+
 def add_observations(conn: psycopg.Connection, rows: Iterable[ObservationRow]) -> int:
     """Add observation increments inside the caller's transaction; returns rows copied."""
-    conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS _obs_in"
-        " (LIKE probe_observation INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-    )
-    n = 0
-    with conn.cursor().copy(f"COPY _obs_in ({_OBS_COLUMNS}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-            n += 1
+    n = stage(conn, "_obs_in", "probe_observation", _OBS_COLUMNS.split(", "), _OBS_TYPES, rows)
     if n:
         conn.execute(
             f"INSERT INTO probe_observation ({_OBS_COLUMNS})"
@@ -64,10 +59,7 @@ def refresh_segment_minutes(
     if not pairs:
         return 0
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_REFRESH_LOCK,))
-    conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS _state_in (LIKE segment_state INCLUDING DEFAULTS)"
-        " ON COMMIT DELETE ROWS"
-    )
+    temp_table(conn, "_state_in", "segment_state")
     cur = conn.execute(
         "INSERT INTO _state_in (segment_id, minute, speed_kmh, travel_time_s, free_flow_kmh,"
         " n_samples, n_vehicles, source)"

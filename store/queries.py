@@ -33,6 +33,45 @@ def pick_resolution(start: datetime, end: datetime) -> Resolution:
     return "1h"
 
 
+def _current_sql(
+    *,
+    bbox: tuple[float, float, float, float] | None,
+    road_classes: list[str] | None,
+    max_age: timedelta | None,
+    now: datetime | None,
+) -> tuple[str, str, dict[str, Any]]:
+    """SELECT list, FROM/WHERE clause and parameters of the current-state queries."""
+    where, params = ["true"], {}
+    if bbox is not None:
+        where.append("s.geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326)")
+        params.update(x0=bbox[0], y0=bbox[1], x1=bbox[2], y1=bbox[3])
+    if road_classes:
+        where.append("s.road_class = ANY(%(classes)s)")
+        params["classes"] = road_classes
+    fresh = "true"
+    if max_age is not None:
+        fresh = "c.minute >= coalesce(%(now)s, now()) - %(age)s"
+        params.update(now=now, age=max_age)
+    select = (
+        "s.segment_id, s.name, s.road_class, s.length_m, s.lanes,"
+        " coalesce(c.free_flow_kmh, s.free_flow_kmh) AS free_flow_kmh,"
+        f" CASE WHEN {fresh} THEN c.minute END AS minute,"
+        f" CASE WHEN {fresh} THEN c.speed_kmh END AS speed_kmh,"
+        f" CASE WHEN {fresh} THEN c.travel_time_s END AS travel_time_s,"
+        f" CASE WHEN {fresh} THEN c.n_samples ELSE 0 END AS n_samples,"
+        f" CASE WHEN {fresh} THEN c.n_vehicles ELSE 0 END AS n_vehicles,"
+        f" CASE WHEN {fresh} THEN c.congestion_level END AS congestion_level,"
+        f" CASE WHEN {fresh} THEN c.jam_factor END AS jam_factor,"
+        f" CASE WHEN {fresh} THEN c.confidence END AS confidence,"
+        f" CASE WHEN {fresh} THEN c.source END AS source, c.updated_at"
+    )
+    source = (
+        " FROM road_segment s LEFT JOIN segment_current c USING (segment_id)"
+        f" WHERE {' AND '.join(where)}"
+    )
+    return select, source, params
+
+
 def current_state(
     conn: psycopg.Connection,
     *,
@@ -47,36 +86,28 @@ def current_state(
     ``bbox`` is (min_lon, min_lat, max_lon, max_lat); ``max_age`` drops states
     older than that (relative to ``now``, default the database clock).
     """
-    where, params = ["true"], {}
-    if bbox is not None:
-        where.append("s.geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326)")
-        params.update(x0=bbox[0], y0=bbox[1], x1=bbox[2], y1=bbox[3])
-    if road_classes:
-        where.append("s.road_class = ANY(%(classes)s)")
-        params["classes"] = road_classes
-    fresh = "true"
-    if max_age is not None:
-        fresh = "c.minute >= coalesce(%(now)s, now()) - %(age)s"
-        params.update(now=now, age=max_age)
-    geom = ", ST_AsGeoJSON(s.geom, 6) AS geometry" if with_geometry else ""
-    query = (
-        "SELECT s.segment_id, s.name, s.road_class, s.length_m, s.lanes,"
-        " coalesce(c.free_flow_kmh, s.free_flow_kmh) AS free_flow_kmh,"
-        f" CASE WHEN {fresh} THEN c.minute END AS minute,"
-        f" CASE WHEN {fresh} THEN c.speed_kmh END AS speed_kmh,"
-        f" CASE WHEN {fresh} THEN c.travel_time_s END AS travel_time_s,"
-        f" CASE WHEN {fresh} THEN c.n_samples ELSE 0 END AS n_samples,"
-        f" CASE WHEN {fresh} THEN c.n_vehicles ELSE 0 END AS n_vehicles,"
-        f" CASE WHEN {fresh} THEN c.congestion_level END AS congestion_level,"
-        f" CASE WHEN {fresh} THEN c.jam_factor END AS jam_factor,"
-        f" CASE WHEN {fresh} THEN c.confidence END AS confidence,"
-        f" CASE WHEN {fresh} THEN c.source END AS source,"
-        f" c.updated_at{geom}"
-        " FROM road_segment s LEFT JOIN segment_current c USING (segment_id)"
-        f" WHERE {' AND '.join(where)} ORDER BY s.segment_id"
+    select, source, params = _current_sql(
+        bbox=bbox, road_classes=road_classes, max_age=max_age, now=now
     )
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query, params).fetchall()
+    geom = ", ST_AsGeoJSON(s.geom, 6) AS geometry" if with_geometry else ""
+    # binary results and plain tuples: this query returns every segment of the city
+    cur = conn.execute(f"SELECT {select}{geom}{source} ORDER BY s.segment_id", params, binary=True)
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+CURRENT_COLUMNS = (
+    "segment_id", "minute", "speed_kmh", "travel_time_s", "free_flow_kmh", "n_samples",
+    "n_vehicles", "congestion_level", "jam_factor", "confidence", "source",
+)  # fmt: skip
+
+
+def current_rows(conn: psycopg.Connection) -> list[tuple]:
+    """The latest state of every segment that has one, as tuples in :data:`CURRENT_COLUMNS`
+    order: the lean form for callers that keep the static network in memory (the API)."""
+    return conn.execute(
+        f"SELECT {', '.join(CURRENT_COLUMNS)} FROM segment_current", binary=True
+    ).fetchall()
 
 
 def segment_history(

@@ -28,6 +28,34 @@ _AGGREGATES = (
 )
 
 
+def mark_dirty(conn: psycopg.Connection, staged_table: str = "_state_in") -> None:
+    """Record the hours touched by the staged states (inside the writer's transaction)."""
+    conn.execute(
+        "INSERT INTO rollup_dirty (hour) SELECT DISTINCT date_trunc('hour', minute)"
+        f" FROM {staged_table} ON CONFLICT DO NOTHING"
+    )
+
+
+def refresh_dirty_rollups(conn: psycopg.Connection, *, max_hours: int = 48) -> int:
+    """Recompute the rollups of up to ``max_hours`` dirty hours; returns how many were done.
+
+    Runs in its own transaction: the hours are claimed with ``SKIP LOCKED`` so
+    several workers may call it at once.
+    """
+    with conn.transaction():
+        hours = [
+            r[0]
+            for r in conn.execute(
+                "DELETE FROM rollup_dirty WHERE hour IN (SELECT hour FROM rollup_dirty"
+                " ORDER BY hour LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING hour",
+                (max_hours,),
+            ).fetchall()
+        ]
+        for hour in sorted(hours):
+            refresh_rollups(conn, hour, hour + timedelta(minutes=59))
+    return len(hours)
+
+
 def refresh_rollups(conn: psycopg.Connection, lo: datetime, hi: datetime) -> None:
     """Recompute every rollup bucket overlapping minutes ``[lo, hi]`` (inside a transaction)."""
     for table, width in ROLLUPS.items():

@@ -1,50 +1,91 @@
 """Writers of segment state, network KPIs and detector readings: batched COPY, idempotent.
 
-Every writer stages rows with COPY into a temporary table and merges them with
-``INSERT … ON CONFLICT``: rewriting the same batch (a replay, a restarted
-worker) leaves the same rows. Call them inside the worker's checkpoint
-transaction; call :meth:`StoreWriter.prepare` before it, which creates any
-missing time partitions (plain-PostgreSQL path).
+Rows go to the database with binary COPY. New rows are copied straight into
+their table inside a savepoint; when the batch overlaps stored rows (a replay,
+a restarted worker, a revised minute) the savepoint is rolled back and the rows
+are staged in a temporary table and merged with ``INSERT … ON CONFLICT``.
+Either way, writing the same batch again leaves the same rows. Call the
+writers inside the worker's checkpoint transaction, and :meth:`StoreWriter.prepare`
+before it: it creates missing time partitions (plain-PostgreSQL path). On that
+path the rollups are recomputed later, for the hours the writes marked dirty,
+by :func:`store.rollups.refresh_dirty_rollups` (workers call it periodically).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import psycopg
+from psycopg import errors
 
 from store.partitions import PartitionManager, store_mode
-from store.rollups import ROLLUPS, refresh_rollups
+from store.rollups import ROLLUPS, mark_dirty
 
 STATE_COLUMNS = (
     "segment_id", "minute", "speed_kmh", "travel_time_s", "free_flow_kmh", "n_samples",
     "n_vehicles", "congestion_level", "jam_factor", "confidence", "source",
 )  # fmt: skip
+STATE_TYPES = ("text", "timestamptz", "float4", "float4", "float4", "int4", "int4", "int2",
+               "float4", "float4", "text")  # fmt: skip
 StateRow = tuple[str, datetime, float | None, float | None, float | None, int, int,
                  int | None, float | None, float | None, str]  # fmt: skip
 READING_COLUMNS = ("detector_id", "ts", "lane", "interval_s", "volume", "occupancy", "speed_kmh")
+READING_TYPES = ("text", "timestamptz", "int2", "int4", "int4", "float4", "float4")
 ReadingRow = tuple[str, datetime, int, int, int, float, float | None]
 KPI_COLUMNS = (
     "minute", "avg_speed_kmh", "congested_km", "vehicle_km", "vehicle_hours",
     "delay_vehicle_hours", "segments_with_data",
 )  # fmt: skip
+KPI_TYPES = ("timestamptz", "float4", "float4", "float4", "float4", "float4", "int4")
 
 _STATE_SET = ", ".join(f"{c} = EXCLUDED.{c}" for c in STATE_COLUMNS[2:])
 _STATE_COLS = ", ".join(STATE_COLUMNS)
 
 
-def _stage(conn: psycopg.Connection, temp: str, like: str, columns: Sequence[str], rows) -> int:
+def copy_rows(
+    conn: psycopg.Connection, table: str, columns: Sequence[str], types: Sequence[str], rows
+) -> int:
+    """Binary COPY of ``rows`` into ``table``; returns the row count."""
+    n = 0
+    with conn.cursor().copy(
+        f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    ) as cp:
+        cp.set_types(list(types))
+        for row in rows:
+            cp.write_row(row)
+            n += 1
+    return n
+
+
+def temp_table(conn: psycopg.Connection, temp: str, like: str) -> None:
+    """An empty transaction-scoped temporary table shaped like ``like``."""
     conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {temp} (LIKE {like} INCLUDING DEFAULTS)"
         " ON COMMIT DELETE ROWS"
     )
-    n = 0
-    with conn.cursor().copy(f"COPY {temp} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-            n += 1
-    return n
+    conn.execute(f"TRUNCATE {temp}")
+
+
+def stage(
+    conn: psycopg.Connection, temp: str, like: str, columns: Sequence[str],
+    types: Sequence[str], rows,
+) -> int:  # fmt: skip
+    """COPY rows into a temporary table shaped like ``like``, emptied first."""
+    temp_table(conn, temp, like)
+    return copy_rows(conn, temp, columns, types, rows)
+
+
+def _copy_new(
+    conn: psycopg.Connection, table: str, columns: Sequence[str], types: Sequence[str], rows
+) -> bool:
+    """Try to COPY ``rows`` straight into ``table``; ``False`` if some were stored already."""
+    try:
+        with conn.transaction():
+            copy_rows(conn, table, columns, types, rows)
+        return True
+    except errors.UniqueViolation:
+        return False
 
 
 class StoreWriter:
@@ -60,28 +101,48 @@ class StoreWriter:
             self._mode = store_mode(conn)
         return self._mode
 
-    def prepare(self, conn: psycopg.Connection, table: str, lo: datetime, hi: datetime) -> None:
-        """Create missing partitions for ``table`` rows in ``[lo, hi]`` (outside a transaction)."""
-        self.partitions.ensure(conn, table, lo, hi)
+    def prepare(self, conn: psycopg.Connection, table: str, times: Iterable[datetime]) -> None:
+        """Create missing partitions for ``table`` rows at ``times`` (outside a transaction)."""
+        times = set(times)
+        self.partitions.ensure(conn, table, times)
         if table == "segment_state":
             for rollup in ROLLUPS:
-                self.partitions.ensure(conn, rollup, lo, hi)
+                self.partitions.ensure(conn, rollup, times)
 
     def write_states(self, conn: psycopg.Connection, rows: Sequence[StateRow]) -> int:
-        """Upsert per-minute segment states, advance ``segment_current``, refresh rollups."""
+        """Store per-minute segment states, advance ``segment_current``, mark rollups dirty."""
         if not rows:
             return 0
-        n = _stage(conn, "_state_in", "segment_state", STATE_COLUMNS, rows)
-        self.merge_staged_states(conn)
-        return n
+        if not _copy_new(conn, "segment_state", STATE_COLUMNS, STATE_TYPES, rows):
+            stage(conn, "_state_in", "segment_state", STATE_COLUMNS, STATE_TYPES, rows)
+            self.merge_staged_states(conn)
+            return len(rows)
+        latest: dict[str, StateRow] = {}
+        for row in rows:
+            if row[0] not in latest or latest[row[0]][1] < row[1]:
+                latest[row[0]] = row
+        stage(conn, "_state_in", "segment_state", STATE_COLUMNS, STATE_TYPES, latest.values())
+        self._advance_current(conn)
+        if self.mode(conn) == "plain":
+            conn.execute(
+                "INSERT INTO rollup_dirty (hour) SELECT DISTINCT date_trunc('hour', m)"
+                " FROM unnest(%s::timestamptz[]) m ON CONFLICT DO NOTHING",
+                (sorted({r[1] for r in rows}),),
+            )
+        return len(rows)
 
     def merge_staged_states(self, conn: psycopg.Connection) -> None:
-        """Merge the rows staged in ``_state_in`` (see :meth:`write_states`)."""
+        """Merge the rows staged in ``_state_in`` into the state tables."""
         conn.execute(
             f"INSERT INTO segment_state ({_STATE_COLS}) SELECT {_STATE_COLS} FROM _state_in"
             " ORDER BY segment_id, minute"
             f" ON CONFLICT (segment_id, minute) DO UPDATE SET {_STATE_SET}"
         )
+        self._advance_current(conn)
+        if self.mode(conn) == "plain":
+            mark_dirty(conn)
+
+    def _advance_current(self, conn: psycopg.Connection) -> None:
         conn.execute(
             f"INSERT INTO segment_current ({_STATE_COLS}, updated_at)"
             f" SELECT DISTINCT ON (segment_id) {_STATE_COLS}, now() FROM _state_in"
@@ -89,16 +150,14 @@ class StoreWriter:
             f" ON CONFLICT (segment_id) DO UPDATE SET minute = EXCLUDED.minute, {_STATE_SET},"
             " updated_at = now() WHERE segment_current.minute <= EXCLUDED.minute"
         )
-        if self.mode(conn) == "plain":
-            lo, hi = conn.execute("SELECT min(minute), max(minute) FROM _state_in").fetchone()
-            if lo is not None:
-                refresh_rollups(conn, lo, hi)
 
     def write_readings(self, conn: psycopg.Connection, rows: Sequence[ReadingRow]) -> int:
-        """Upsert detector readings (a corrected reading replaces the stored one)."""
+        """Store detector readings (a corrected reading replaces the stored one)."""
         if not rows:
             return 0
-        n = _stage(conn, "_reading_in", "detector_reading", READING_COLUMNS, rows)
+        if _copy_new(conn, "detector_reading", READING_COLUMNS, READING_TYPES, rows):
+            return len(rows)
+        stage(conn, "_reading_in", "detector_reading", READING_COLUMNS, READING_TYPES, rows)
         cols = ", ".join(READING_COLUMNS)
         conn.execute(
             f"INSERT INTO detector_reading ({cols})"
@@ -111,17 +170,17 @@ class StoreWriter:
             " detector_reading.speed_kmh) IS DISTINCT FROM"
             " (EXCLUDED.volume, EXCLUDED.occupancy, EXCLUDED.speed_kmh)"
         )
-        return n
+        return len(rows)
 
     def write_kpis(self, conn: psycopg.Connection, rows: Sequence[tuple]) -> int:
         """Upsert network KPIs per minute."""
         if not rows:
             return 0
         cols = ", ".join(KPI_COLUMNS)
-        n = _stage(conn, "_kpi_in", "network_kpi", KPI_COLUMNS, rows)
+        stage(conn, "_kpi_in", "network_kpi", KPI_COLUMNS, KPI_TYPES, rows)
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in KPI_COLUMNS[1:])
         conn.execute(
             f"INSERT INTO network_kpi ({cols}) SELECT {cols} FROM _kpi_in"
             f" ON CONFLICT (minute) DO UPDATE SET {sets}"
         )
-        return n
+        return len(rows)

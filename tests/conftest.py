@@ -9,6 +9,7 @@ instead. Whatever the session started, it stops at the end.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -64,6 +65,12 @@ def template_db(stack_settings: Settings) -> str:
     with psycopg.connect(stack_settings.dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     migrate(_dsn_with_db(stack_settings.dsn, name))
+    with psycopg.connect(stack_settings.dsn, autocommit=True) as conn:
+        # no one may connect to a template (TimescaleDB's scheduler would, when preloaded)
+        conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
     return name
 
 
@@ -82,8 +89,15 @@ def db_factory(stack_settings: Settings, template_db: str) -> Iterator[Callable[
 
     def make() -> str:
         name = f"itms_t_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(stack_settings.dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        for attempt in range(20):  # autovacuum may briefly hold the template
+            try:
+                with psycopg.connect(stack_settings.dsn, autocommit=True) as conn:
+                    conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+                break
+            except psycopg.errors.ObjectInUse:
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
         made.append(name)
         return _dsn_with_db(stack_settings.dsn, name)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
@@ -22,6 +23,7 @@ from ingest.kafka.clients import make_consumer, make_producer
 from ingest.validation import FeedValidator
 from itms.settings import Settings
 from store.probe_writer import ObservationRow, add_observations, refresh_segment_minutes
+from store.rollups import refresh_dirty_rollups
 from store.state_writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -69,11 +71,14 @@ class ProbeProcessor:
 
     def prepare(self, conn: psycopg.Connection, result: ProbeResult) -> None:
         """Create the time partitions the batch needs (before the write transaction)."""
-        if result.rows:
-            lo = min(r[1] for r in result.rows)
-            hi = max(r[1] for r in result.rows)
-            self.writer.prepare(conn, "probe_observation", lo, hi)
-            self.writer.prepare(conn, "segment_state", lo, hi)
+        minutes = {r[1] for r in result.rows}
+        self.writer.prepare(conn, "probe_observation", minutes)
+        self.writer.prepare(conn, "segment_state", minutes)
+
+    def maintain(self, conn: psycopg.Connection) -> None:
+        """Refresh dirty rollups and keep partitions two days ahead."""
+        refresh_dirty_rollups(conn)
+        self.writer.partitions.create_ahead(conn, datetime.now(UTC), ahead=timedelta(days=2))
 
     def store(self, conn: psycopg.Connection, result: ProbeResult) -> None:
         """Add the observations and recompute the touched segment minutes.

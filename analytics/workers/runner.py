@@ -43,7 +43,8 @@ class Processor(Protocol, Generic[M, R]):
     """A worker's logic: pure ``process`` over a batch of valid messages, then ``store``.
 
     A processor may also define ``prepare(conn, result)``, run before the write
-    transaction (e.g. to create time partitions).
+    transaction (e.g. to create time partitions), and ``maintain(conn)``, run
+    every ``maintain_every_s`` seconds (e.g. to refresh rollups).
     """
 
     def process(self, messages: Sequence[M]) -> R: ...
@@ -111,6 +112,7 @@ class TransactionalWorker:
         stage: str,
         max_records: int = 5000,
         retry_backoff_s: float = 1.0,
+        maintain_every_s: float = 10.0,
     ) -> None:
         self.consumer = consumer
         self.topic = topic
@@ -122,6 +124,8 @@ class TransactionalWorker:
         self.stage = stage
         self.max_records = max_records
         self.retry_backoff_s = retry_backoff_s
+        self.maintain_every_s = maintain_every_s
+        self._last_maintain = 0.0
         self.expected: dict[tuple[str, int], int | None] = {}
         self.stats = WorkerStats()
         self._conn: psycopg.Connection | None = None
@@ -247,10 +251,24 @@ class TransactionalWorker:
         try:
             while not stop.is_set():
                 self.step()
+                self.maintain()
                 if on_idle is not None:
                     on_idle()
         finally:
             self.close()
+
+    def maintain(self, *, force: bool = False) -> None:
+        """Run the processor's periodic ``maintain(conn)`` (rollups, partitions) when due."""
+        fn = getattr(self.processor, "maintain", None)
+        now = time.monotonic()
+        if fn is None or (not force and now - self._last_maintain < self.maintain_every_s):
+            return
+        self._last_maintain = now
+        try:
+            fn(self._db())
+        except psycopg.OperationalError as exc:
+            log.warning("maintenance skipped, database unavailable: %s", exc)
+            self._drop_db()
 
     def close(self) -> None:
         """Leave the group and close connections."""

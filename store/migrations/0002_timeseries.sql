@@ -82,3 +82,9 @@ CREATE TABLE incident_update (
 
 -- The thin slice's per-minute table is replaced by segment_state (0003).
 DROP TABLE segment_minute;
+
+-- Hours whose rollups need recomputing (plain path; written with the states, drained by
+-- store.rollups.refresh_dirty_rollups).
+CREATE TABLE rollup_dirty (
+    hour timestamptz PRIMARY KEY
+);

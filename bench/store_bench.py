@@ -1,0 +1,146 @@
+"""Benchmark the time-series store: writer throughput and query latency.
+
+    itms stack up && python bench/store_bench.py [--segments 10000] [--minutes 20]
+
+Creates (and drops) a scratch database ``itms_bench`` next to the configured one.
+Prints rows/s through :class:`store.state_writer.StoreWriter` for segment states
+and detector readings (COPY + idempotent merge, one transaction per batch of
+``--batch`` rows), the latency of the current-state query over all segments,
+and of a 24-hour history of one segment at 5-minute resolution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from itms.settings import Settings
+from store import queries
+from store.migrate import migrate
+from store.rollups import refresh_dirty_rollups
+from store.state_writer import StoreWriter
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--segments", type=int, default=10_000)
+    p.add_argument("--minutes", type=int, default=20)
+    p.add_argument("--batch", type=int, default=50_000)
+    p.add_argument("--repeats", type=int, default=200)
+    p.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = p.parse_args()
+    base = Settings().dsn
+    parts = conninfo_to_dict(base)
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS itms_bench WITH (FORCE)")
+        admin.execute("CREATE DATABASE itms_bench")
+    dsn = make_conninfo(**{**parts, "dbname": "itms_bench"})
+    migrate(dsn)
+    rng = np.random.default_rng(0)
+    ids = [f"seg-{i:05d}" for i in range(args.segments)]
+    t0 = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO road_segment (segment_id, road_class, free_flow_kmh, length_m, from_node,"
+            " to_node, geom) SELECT 'seg-' || lpad(i::text, 5, '0'), 'primary', 50, 300, i, i + 1,"
+            " ST_SetSRID(ST_MakeLine("
+            " ST_MakePoint(106.6 + (i %% 100) * 0.002, 20.8 + (i / 100) * 0.002),"
+            " ST_MakePoint(106.601 + (i %% 100) * 0.002, 20.8 + (i / 100) * 0.002)), 4326)"
+            " FROM generate_series(0, %s) i",
+            (args.segments - 1,),
+        )
+        writer = StoreWriter()
+        # -- segment states --------------------------------------------------------------
+        rows = []
+        for m in range(args.minutes):
+            minute = t0 + timedelta(minutes=m)
+            speeds = rng.uniform(5, 60, args.segments).round(2)
+            for sid, v in zip(ids, speeds, strict=True):
+                rows.append((sid, minute, float(v), 1080.0 / v, 50.0, 5, 3, 1, 2.5, 0.8, "probe"))
+        writer.prepare(conn, "segment_state", {r[1] for r in rows})
+        start = time.perf_counter()
+        for i in range(0, len(rows), args.batch):
+            with conn.transaction():
+                writer.write_states(conn, rows[i : i + args.batch])
+        dt = time.perf_counter() - start
+        print(f"segment_state: {len(rows):,} rows in {dt:.2f} s = {len(rows) / dt:,.0f} rows/s"
+              " (with segment_current)")  # fmt: skip
+        start = time.perf_counter()
+        hours = refresh_dirty_rollups(conn)
+        dt = time.perf_counter() - start
+        print(f"rollups 5m/15m/1h for {hours} dirty hour(s): {dt:.2f} s"
+              f" = {len(rows) / dt:,.0f} source rows/s")  # fmt: skip
+        # replaying the same batch takes the merge path
+        start = time.perf_counter()
+        with conn.transaction():
+            writer.write_states(conn, rows[: args.batch])
+        dt = time.perf_counter() - start
+        print(f"replayed batch (merge path): {args.batch:,} rows = {args.batch / dt:,.0f} rows/s")
+        # -- detector readings ------------------------------------------------------------
+        readings = [
+            (f"det-{d:04d}", t0 + timedelta(seconds=30 * k), -1, 30, int(v), 0.12, 35.0)
+            for k in range(args.minutes * 2)
+            for d, v in enumerate(rng.poisson(12, 5000))
+        ]
+        writer.prepare(conn, "detector_reading", {r[1] for r in readings})
+        start = time.perf_counter()
+        for i in range(0, len(readings), args.batch):
+            with conn.transaction():
+                writer.write_readings(conn, readings[i : i + args.batch])
+        dt = time.perf_counter() - start
+        print(
+            f"detector_reading: {len(readings):,} rows in {dt:.1f} s"
+            f" = {len(readings) / dt:,.0f} rows/s"
+        )
+        # -- a day of 5-minute rollups for every segment ------------------------------------
+        day = t0 - timedelta(days=1)
+        writer.partitions.ensure(conn, "segment_state_5m", [day, t0])
+        conn.execute(
+            "INSERT INTO segment_state_5m SELECT s.segment_id, b, 20 + random() * 30, 60, 5, 3, 1,"
+            " 2, 0.8, 5 FROM road_segment s, generate_series(%s::timestamptz, %s::timestamptz"
+            " - interval '5 minutes', interval '5 minutes') b ON CONFLICT DO NOTHING",
+            (day, t0),
+        )
+        conn.execute("ANALYZE")
+        # -- query latency ----------------------------------------------------------------
+        lat = []
+        for _ in range(args.repeats):
+            s = time.perf_counter()
+            cur = queries.current_state(conn)
+            lat.append((time.perf_counter() - s) * 1000)
+        assert len(cur) == args.segments
+        print(f"current state of {len(cur):,} segments, joined, as dicts:"
+              f" p50 {_pct(lat, 50):.1f} ms, p95 {_pct(lat, 95):.1f} ms")  # fmt: skip
+        lat = []
+        for _ in range(args.repeats):
+            s = time.perf_counter()
+            cur = queries.current_rows(conn)
+            lat.append((time.perf_counter() - s) * 1000)
+        assert len(cur) == args.segments
+        print(f"current state of {len(cur):,} segments, lean rows: p50 {_pct(lat, 50):.1f} ms,"
+              f" p95 {_pct(lat, 95):.1f} ms")  # fmt: skip
+        lat = []
+        for k in range(args.repeats):
+            s = time.perf_counter()
+            _, hist = queries.segment_history(conn, ids[k % len(ids)], day, t0, "5m")
+            lat.append((time.perf_counter() - s) * 1000)
+        assert len(hist) == 288
+        print(f"24 h history at 5 min ({len(hist)} points): p50 {_pct(lat, 50):.2f} ms,"
+              f" p95 {_pct(lat, 95):.2f} ms, mean {statistics.mean(lat):.2f} ms")  # fmt: skip
+    if not args.keep:
+        with psycopg.connect(base, autocommit=True) as admin:
+            admin.execute("DROP DATABASE IF EXISTS itms_bench WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
