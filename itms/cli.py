@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from itms.settings import Settings
@@ -65,11 +66,44 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from store.migrate import migrate
+    import psycopg
 
-    applied = migrate(_settings().dsn)
-    print(f"applied migrations: {applied or 'none (up to date)'}")
+    from store.migrate import migrate
+    from store.partitions import PartitionManager, set_retention, ts_tables
+    from store.rollups import refresh_dirty_rollups
+
+    dsn = _settings().dsn
+    if args.action == "migrate":
+        applied = migrate(dsn)
+        print(f"applied migrations: {applied or 'none (up to date)'}")
+        return 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if args.action == "maintain":
+            now = datetime.now(UTC)
+            manager = PartitionManager()
+            created = manager.create_ahead(conn, now, ahead=timedelta(days=args.ahead_days))
+            dropped = manager.apply_retention(conn, now)
+            hours = 0
+            while n := refresh_dirty_rollups(conn):
+                hours += n
+            print(f"partitions created: {created}; dropped by retention: {len(dropped)};"
+                  f" rollup hours refreshed: {hours}")  # fmt: skip
+        elif args.action == "retention":
+            if args.table:
+                keep = None if args.keep in (None, "forever") else _interval(args.keep)
+                set_retention(conn, args.table, keep)
+            for spec in ts_tables(conn).values():
+                print(f"{spec.name:<20} chunk {spec.chunk}  keep {spec.retention or 'forever'}")
     return 0
+
+
+def _interval(text: str) -> timedelta:
+    """``90d``, ``12h``, ``30m`` → timedelta."""
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    try:
+        return timedelta(**{units[text[-1]]: float(text[:-1])})
+    except (KeyError, ValueError) as exc:
+        raise SystemExit(f"bad duration {text!r}: use e.g. 90d, 12h or 30m") from exc
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
@@ -293,8 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="status as JSON")
     s.set_defaults(func=cmd_stack)
 
-    s = sub.add_parser("db", help="database schema")
-    s.add_argument("action", choices=["migrate"])
+    s = sub.add_parser("db", help="database schema, partitions, retention and rollups")
+    s.add_argument("action", choices=["migrate", "maintain", "retention"])
+    s.add_argument("table", nargs="?", help="retention: time-series table to change")
+    s.add_argument("keep", nargs="?", help="retention: how long to keep rows (90d, 12h, forever)")
+    s.add_argument("--ahead-days", type=int, default=7, help="maintain: partitions ahead")
     s.set_defaults(func=cmd_db)
 
     s = sub.add_parser("topics", help="create the Kafka topics")

@@ -15,7 +15,7 @@ from ingest.kafka.clients import ensure_topics
 from ingest.kafka.local_broker import LocalKafkaBroker
 from itms.settings import Settings
 from store.local_cluster import LocalPostgres
-from store.migrate import current_version, migrate
+from store.migrate import current_version, detect_mode, migrate
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ def status(settings: Settings) -> list[dict[str, Any]]:
     if pg.get("running"):
         try:
             pg["schema_version"] = current_version(settings.dsn)
+            with psycopg.connect(settings.dsn, connect_timeout=5) as conn:
+                pg["store_mode"] = detect_mode(conn)
         except psycopg.Error as exc:
             pg["schema_version"] = f"unknown ({exc.__class__.__name__})"
     return [kafka, pg]
