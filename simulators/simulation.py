@@ -162,6 +162,8 @@ class Simulation:
         queue_sum = np.zeros(len(self.network))
         n_model = 0
         now_s = 0
+        tty = progress is not None and progress.isatty()
+        lead, tail, report_every = ("\r", "", 2.0) if tty else ("", "\n", 60.0)
         wall0 = time.monotonic()
         last_report = wall0
         for t in range(sc.duration_s):
@@ -198,10 +200,10 @@ class Simulation:
                 delay = wall0 + now_s / speedup - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            if progress is not None and time.monotonic() - last_report > 2.0:
+            if progress is not None and time.monotonic() - last_report > report_every:
                 last_report = time.monotonic()
                 done = self.stats["fixes_delivered"]
-                progress.write(f"\rsimulated {now_s}/{sc.duration_s} s, {done:,} fixes")
+                progress.write(f"{lead}simulated {now_s}/{sc.duration_s} s, {done:,} fixes{tail}")
                 progress.flush()
         for _, key, value in self.channel.drain():
             sink.gps(key, value)
@@ -211,7 +213,7 @@ class Simulation:
             self._write_run_truth(truth)
             truth.close()
         if progress is not None:
-            progress.write(f"\rsimulated {now_s} s: {self.stats}\n")
+            progress.write(f"{lead}simulated {now_s} s: {self.stats}\n")
         return {**self.stats, **self.channel.stats}
 
     def _emit_fixes(self, now_s: int, seg_ids: np.ndarray, truth: TruthWriter | None) -> None:

@@ -1,0 +1,1 @@
+"""Hidden-Markov-model map matching (Newson & Krumm) of GPS fixes to the road network."""
