@@ -39,17 +39,17 @@ def stack_settings() -> Iterator[Settings]:
 
     settings = _base_settings()
     started = []
-    if settings.uses_local_postgres:
-        pg = stack.local_postgres(settings)
-        if not pg.is_running():
-            pg.up()
-            started.append(pg)
-    if settings.uses_local_kafka:
-        kafka = stack.local_kafka(settings)
-        if not kafka.is_running():
-            kafka.up()
-            started.append(kafka)
     try:
+        if settings.uses_local_postgres:
+            pg = stack.local_postgres(settings)
+            if not pg.is_running():
+                started.append(pg)
+                pg.up()
+        if settings.uses_local_kafka:
+            kafka = stack.local_kafka(settings)
+            if not kafka.is_running():
+                started.append(kafka)
+                kafka.up()
         yield settings
     finally:
         for component in reversed(started):
@@ -57,7 +57,7 @@ def stack_settings() -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="session")
-def template_db(stack_settings: Settings) -> str:
+def template_db(stack_settings: Settings) -> Iterator[str]:
     """Name of a migrated template database that test databases are cloned from."""
     from store.migrate import migrate
 
@@ -71,7 +71,9 @@ def template_db(stack_settings: Settings) -> str:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
         )
-    return name
+    yield name
+    with psycopg.connect(stack_settings.dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _dsn_with_db(dsn: str, dbname: str) -> str:

@@ -7,7 +7,9 @@ the network route length and the straight-line distance of consecutive fixes
 (``beta_m``); routes longer than the bound or implying more than
 ``max_speed_kmh`` are impossible. A chain breaks (and restarts) at a gap
 longer than ``max_gap_s`` or when no transition is possible; fixes without
-candidates are left unmatched without breaking the chain. All geometry in the
+candidates are left unmatched without breaking the chain, and a fix within
+``min_step_sigmas`` × sigma of the previous one takes that one's match (dense
+sampling adds noise, not information). All geometry in the
 network's metric CRS; distances metres, times seconds.
 """
 
@@ -39,6 +41,7 @@ class MatchParams:
     heading_kappa: float = 1.5
     min_speed_for_heading_kmh: float = 8.0
     backward_tolerance_m: float = 15.0
+    min_step_sigmas: float = 2.0
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Column:
     off: np.ndarray
     score: np.ndarray
     back: np.ndarray  # index into the previous column, -1 at a chain start
+    followers: list[int] = field(default_factory=list)  # fixes too close to step on their own
 
 
 @dataclass
@@ -174,6 +178,13 @@ class MapMatcher:
                 i, float(t[i]), float(x[i]), float(y[i]), cands.segment[sl],
                 cands.offset_m[sl], np.zeros(0), np.full(sl.stop - sl.start, -1),
             )  # fmt: skip
+            if chain and (col.t - chain[-1].t) <= self.p.max_gap_s:
+                moved = np.hypot(col.x - chain[-1].x, col.y - chain[-1].y)
+                if moved < self.p.min_step_sigmas * self.p.sigma_m:
+                    # Newson & Krumm: a fix within 2 sigma of the last one adds noise, not
+                    # information; it takes the match of the fix it stays near.
+                    chain[-1].followers.append(i)
+                    continue
             log_e = self.emission(cands, sl, heading[i], speed_kmh[i])
             if (
                 chain
@@ -209,6 +220,9 @@ class MapMatcher:
             out.x[col.fix] = cands.x[j]
             out.y[col.fix] = cands.y[j]
             out.chain[col.fix] = chain_no
+            for f in col.followers:
+                out.segment[f], out.offset_m[f] = col.seg[k], col.off[k]
+                out.x[f], out.y[f], out.chain[f] = cands.x[j], cands.y[j], chain_no
             if prev is not None:
                 out.paths[col.fix] = self.path_between(
                     int(prev[0]), float(prev[1]), int(col.seg[k]), float(col.off[k])

@@ -1,0 +1,1 @@
+"""Scoring the analytics against simulator ground truth."""
