@@ -136,20 +136,37 @@ def cmd_network(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import psycopg
 
+    from analytics.workers.detector_worker import DETECTOR_GROUP, build_detector_worker
     from analytics.workers.probe_worker import build_probe_worker
     from store.network_writer import sync_network
 
     settings = _settings()
-    network = _network(args.network)
-    with psycopg.connect(settings.dsn) as conn:
-        sync_network(conn, network)
-    worker = build_probe_worker(settings, network, group=args.group)
+    if args.kind == "probe":
+        network = _network(args.network)
+        with psycopg.connect(settings.dsn) as conn:
+            sync_network(conn, network)
+        worker = build_probe_worker(settings, network, group=args.group or "itms-probe")
+    else:
+        worker = build_detector_worker(settings, group=args.group or DETECTOR_GROUP)
     stop = _stop_event()
     if args.duration:
         threading.Timer(args.duration, stop.set).start()
-    log.info("probe worker consuming %s as %s", worker.topic, worker.group)
+    log.info("%s worker consuming %s as %s", args.kind, worker.topic, worker.group)
     worker.run(stop)
-    log.info("probe worker stopped: %s", worker.stats)
+    log.info("%s worker stopped: %s", args.kind, worker.stats)
+    return 0
+
+
+def cmd_detectors(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from store.detectors import read_inventory, sync_detectors
+
+    network = _network(args.network)
+    sites = read_inventory(args.file, network)
+    with psycopg.connect(_settings().dsn) as conn:
+        n = sync_detectors(conn, sites, network)
+    print(f"stored {n} detectors")
     return 0
 
 
@@ -204,6 +221,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     truth = TruthWriter(Path(args.out_dir) / "truth") if args.out_dir else None
     stop = _stop_event()
     sim = Simulation(scenario, network)
+    if args.register_detectors:
+        import psycopg
+
+        from store.detectors import DetectorSite, sync_detectors
+        from store.network_writer import sync_network
+
+        ids = network.segments["segment_id"].to_numpy()
+        sites = [
+            DetectorSite(
+                s.detector_id, str(ids[s.segment]), s.position_m, s.lanes, "loop", None, None
+            )
+            for s in sim.detectors.sites
+        ]
+        with psycopg.connect(settings.dsn) as conn:
+            sync_network(conn, network)
+            sync_detectors(conn, sites, network)
     try:
         sim.run(MultiSink(*sinks), truth, speedup=args.speedup or None, should_stop=stop.is_set)
     finally:
@@ -286,6 +319,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     net = ["--network", args.network] if args.network else []
     procs = [
         subprocess.Popen([*exe, "worker", "probe", *net], env=env),
+        subprocess.Popen([*exe, "worker", "detectors"], env=env),
         subprocess.Popen([*exe, "api"], env=env),
     ]
     api = f"http://{settings.api_host}:{settings.api_port}"
@@ -304,6 +338,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "1",
         "--duration",
         str(int(args.duration or 365 * 86400)),
+        "--register-detectors",
     ]
     procs.append(subprocess.Popen(sim, env=env))
     stop = _stop_event()
@@ -360,11 +395,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_network)
 
     s = sub.add_parser("worker", help="run an analytics worker")
-    s.add_argument("kind", choices=["probe"])
+    s.add_argument("kind", choices=["probe", "detectors"])
     s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
-    s.add_argument("--group", default="itms-probe", help="consumer group")
+    s.add_argument("--group", help="consumer group (default itms-probe / itms-detectors)")
     s.add_argument("--duration", type=float, help="stop after this many seconds")
     s.set_defaults(func=cmd_worker)
+
+    s = sub.add_parser("detectors", help="load the detector inventory (CSV)")
+    s.add_argument("action", choices=["load"])
+    s.add_argument(
+        "file", help="CSV: detector_id, segment_id or lon/lat, [position_m, lanes, kind]"
+    )
+    s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
+    s.set_defaults(func=cmd_detectors)
 
     s = sub.add_parser("api", help="serve the HTTP API")
     s.add_argument("--host")
@@ -383,6 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int)
     s.add_argument("--out-dir", help="write feeds (JSON lines) and ground truth here")
     s.add_argument("--kafka", action="store_true", help="also publish to Kafka with --out-dir")
+    s.add_argument(
+        "--register-detectors", action="store_true",
+        help="store the simulated detectors in the database inventory",
+    )  # fmt: skip
     s.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("replay", help="publish a recorded CSV/JSON-lines feed to Kafka")

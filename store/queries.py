@@ -218,7 +218,7 @@ def detector_health(
         return cur.execute(
             "SELECT d.detector_id, d.segment_id, d.status, r.last_ts, coalesce(r.n, 0) AS readings,"
             " LEAST(1.0, coalesce(r.n, 0) * coalesce(r.interval_s, 60)"
-            "   / extract(epoch FROM %(window)s::interval)) AS completeness,"
+            "   / extract(epoch FROM %(window)s::interval))::float8 AS completeness,"
             " coalesce(r.n > 0 AND r.max_volume = 0, false) AS all_zero,"
             " coalesce(r.n >= 5 AND r.distinct_values = 1 AND r.max_volume > 0, false) AS stuck"
             " FROM detector d LEFT JOIN LATERAL ("
