@@ -31,6 +31,19 @@ class TraversalArrays:
 EMPTY = TraversalArrays(*(np.zeros(0, t) for t in (np.int64, float, float, float, float)))
 
 
+def _first_time(pos: np.ndarray, times: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """When the (non-decreasing) route position first reaches each target, interpolated.
+
+    A vehicle standing exactly on a segment boundary has crossed it when it got there.
+    """
+    i = np.searchsorted(pos, targets, side="left")
+    hi = np.clip(i, 1, len(pos) - 1)
+    lo = hi - 1
+    span = np.maximum(pos[hi] - pos[lo], 1e-12)
+    t = times[lo] + (targets - pos[lo]) / span * (times[hi] - times[lo])
+    return np.where(i == 0, times[0], t)
+
+
 def traversals(
     match: TrackMatch,
     t: np.ndarray,
@@ -65,8 +78,8 @@ def traversals(
         if not full.any():
             continue
         segs = np.array(route)[full]
-        entry = np.interp(seg_start[full], pos, times)
-        exit_ = np.interp(seg_end[full], pos, times)
+        entry = _first_time(pos, times, seg_start[full])
+        exit_ = _first_time(pos, times, seg_end[full])
         # stationary time per traversal: fix intervals that hardly moved, clipped to it
         step_still = (np.diff(pos) / np.maximum(np.diff(times), 1e-9)) < still_mps
         lo, hi = times[:-1], times[1:]
