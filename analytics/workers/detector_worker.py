@@ -12,10 +12,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from analytics.workers.runner import TransactionalWorker
+from analytics.workers.wiring import build_worker
 from ingest.contracts import DetectorReading
-from ingest.deadletter import DeadLetterPublisher
-from ingest.kafka.clients import make_consumer, make_producer
-from ingest.validation import FeedValidator
 from itms.settings import Settings
 from store.state_writer import ReadingRow, StoreWriter
 
@@ -53,20 +51,7 @@ def build_detector_worker(
     settings: Settings, *, group: str = DETECTOR_GROUP
 ) -> TransactionalWorker:
     """Wire the detector worker to Kafka and the database described by ``settings``."""
-    producer = make_producer(settings, client_id=f"{group}-deadletters")
-    return TransactionalWorker(
-        consumer=make_consumer(settings, group),
-        topic=settings.topic("detectors"),
-        group=group,
-        validator=FeedValidator(
-            "detectors",
-            max_future_s=settings.max_future_s,
-            max_age_s=settings.max_age_s,
-            strict=settings.unknown_fields == "reject",
-            max_bytes=settings.max_message_bytes,
-        ),
-        processor=DetectorProcessor(),
-        deadletters=DeadLetterPublisher(producer, settings.topic("deadletter")),
-        connect=lambda: psycopg.connect(settings.dsn),
+    return build_worker(
+        settings, feed="detectors", group=group, processor=DetectorProcessor(),
         stage="detector-worker",
-    )
+    )  # fmt: skip

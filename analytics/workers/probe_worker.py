@@ -17,10 +17,8 @@ import psycopg
 from analytics.nearest_snap import NearestSnapper, observation_rows
 from analytics.network.model import RoadNetwork
 from analytics.workers.runner import TransactionalWorker
+from analytics.workers.wiring import build_worker
 from ingest.contracts import GpsFix
-from ingest.deadletter import DeadLetterPublisher
-from ingest.kafka.clients import make_consumer, make_producer
-from ingest.validation import FeedValidator
 from itms.settings import Settings
 from store.probe_writer import ObservationRow, add_observations, refresh_segment_minutes
 from store.rollups import refresh_dirty_rollups
@@ -97,21 +95,6 @@ def build_probe_worker(
     settings: Settings, network: RoadNetwork, *, group: str = PROBE_GROUP
 ) -> TransactionalWorker:
     """Wire the probe worker to Kafka and the database described by ``settings``."""
-    topic = settings.topic("gps")
-    producer = make_producer(settings, client_id=f"{group}-deadletters")
-    return TransactionalWorker(
-        consumer=make_consumer(settings, group),
-        topic=topic,
-        group=group,
-        validator=FeedValidator(
-            "gps",
-            max_future_s=settings.max_future_s,
-            max_age_s=settings.max_age_s,
-            strict=settings.unknown_fields == "reject",
-            max_bytes=settings.max_message_bytes,
-        ),
-        processor=ProbeProcessor(network),
-        deadletters=DeadLetterPublisher(producer, settings.topic("deadletter")),
-        connect=lambda: psycopg.connect(settings.dsn),
-        stage="probe-worker",
+    return build_worker(
+        settings, feed="gps", group=group, processor=ProbeProcessor(network), stage="probe-worker"
     )
