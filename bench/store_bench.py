@@ -31,6 +31,17 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
+def _latencies_ms(query, repeats: int, expected_rows: int) -> list[float]:
+    """Run ``query(k)`` ``repeats`` times; milliseconds per call (checks the row count)."""
+    lat = []
+    for k in range(repeats):
+        s = time.perf_counter()
+        rows = query(k)
+        lat.append((time.perf_counter() - s) * 1000)
+        assert len(rows) == expected_rows, (len(rows), expected_rows)
+    return lat
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--segments", type=int, default=10_000)
@@ -113,30 +124,17 @@ def main() -> None:
         )
         conn.execute("ANALYZE")
         # -- query latency ----------------------------------------------------------------
-        lat = []
-        for _ in range(args.repeats):
-            s = time.perf_counter()
-            cur = queries.current_state(conn)
-            lat.append((time.perf_counter() - s) * 1000)
-        assert len(cur) == args.segments
-        print(f"current state of {len(cur):,} segments, joined, as dicts:"
-              f" p50 {_pct(lat, 50):.1f} ms, p95 {_pct(lat, 95):.1f} ms")  # fmt: skip
-        lat = []
-        for _ in range(args.repeats):
-            s = time.perf_counter()
-            cur = queries.current_rows(conn)
-            lat.append((time.perf_counter() - s) * 1000)
-        assert len(cur) == args.segments
-        print(f"current state of {len(cur):,} segments, lean rows: p50 {_pct(lat, 50):.1f} ms,"
-              f" p95 {_pct(lat, 95):.1f} ms")  # fmt: skip
-        lat = []
-        for k in range(args.repeats):
-            s = time.perf_counter()
-            _, hist = queries.segment_history(conn, ids[k % len(ids)], day, t0, "5m")
-            lat.append((time.perf_counter() - s) * 1000)
-        assert len(hist) == 288
-        print(f"24 h history at 5 min ({len(hist)} points): p50 {_pct(lat, 50):.2f} ms,"
-              f" p95 {_pct(lat, 95):.2f} ms, mean {statistics.mean(lat):.2f} ms")  # fmt: skip
+        cases = [
+            ("current state, joined, as dicts", lambda k: queries.current_state(conn),
+             args.segments),
+            ("current state, lean rows", lambda k: queries.current_rows(conn), args.segments),
+            ("24 h history at 5 min", lambda k: queries.segment_history(
+                conn, ids[k % len(ids)], day, t0, "5m")[1], 288),
+        ]  # fmt: skip
+        for label, query, expected in cases:
+            lat = _latencies_ms(query, args.repeats, expected)
+            print(f"{label} ({expected:,} rows): p50 {_pct(lat, 50):.2f} ms,"
+                  f" p95 {_pct(lat, 95):.2f} ms, mean {statistics.mean(lat):.2f} ms")  # fmt: skip
     if not args.keep:
         with psycopg.connect(base, autocommit=True) as admin:
             admin.execute("DROP DATABASE IF EXISTS itms_bench WITH (FORCE)")
