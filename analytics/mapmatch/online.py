@@ -36,7 +36,7 @@ class VehicleState:
     """What the online matcher remembers about one vehicle."""
 
     columns: list[Column] = field(default_factory=list)
-    keys: dict[int, object] = field(default_factory=dict)  # column fix id → caller's key
+    keys: dict[int, tuple[object, float]] = field(default_factory=dict)  # fix id → (key, t)
     chain: int = 0
     last_t: float = -np.inf
     last_decided: tuple[int, float] | None = None
@@ -61,7 +61,7 @@ class OnlineMatcher:
         p = self.m.p
         fid = state.next_id
         state.next_id += 1
-        state.keys[fid] = key
+        state.keys[fid] = (key, t)
         if sl.start == sl.stop:
             out.append(MatchedFix(key, t, -1, np.nan, [], state.chain))
             state.keys.pop(fid)
@@ -108,9 +108,10 @@ class OnlineMatcher:
         if state.last_decided is not None:
             path = self.m.path_between(*state.last_decided, seg, off)
         state.last_decided = (seg, off)
-        out = [MatchedFix(state.keys.pop(col.fix), col.t, seg, off, path, state.chain)]
+        out = [MatchedFix(state.keys.pop(col.fix)[0], col.t, seg, off, path, state.chain)]
         for f in col.followers:
-            out.append(MatchedFix(state.keys.pop(f), col.t, seg, off, [seg], state.chain))
+            key, t = state.keys.pop(f)
+            out.append(MatchedFix(key, t, seg, off, [seg], state.chain))
         return out
 
     def _decide_oldest(self, state: VehicleState) -> list[MatchedFix]:

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from analytics.mapmatch.hmm import TrackMatch
-from analytics.traversals import traversals
+from analytics.traversals import (
+    FIELDS,
+    DwellRules,
+    TraversalArrays,
+    TraversalTracker,
+    concat,
+    traversals,
+)
 
 LENGTH = np.array([100.0, 200.0, 300.0, 400.0])
 
@@ -40,9 +47,9 @@ def test_bus_dwell_is_subtracted_and_parked_cars_are_dropped() -> None:
     assert bus.segment.tolist() == [1]
     assert bus.dwell_s[0] == pytest.approx(120.0)
     assert bus.speed_kmh[0] == pytest.approx(36.0)  # 200 m in 20 s of driving
-    car = traversals(m, t, LENGTH, max_still_s=60.0)
+    car = traversals(m, t, LENGTH, rules=DwellRules(max_still_s=60.0))
     assert len(car.segment) == 0
-    queued = traversals(m, t, LENGTH, max_still_s=300.0)
+    queued = traversals(m, t, LENGTH, rules=DwellRules(max_still_s=300.0))
     assert queued.speed_kmh[0] == pytest.approx(200 / 140 * 3.6)
 
 
@@ -53,3 +60,57 @@ def test_chains_are_independent() -> None:
     tr = traversals(m, t, LENGTH)
     assert tr.segment.tolist() == [1, 1]
     assert tr.entry_s[1] > 500
+
+
+def _stream(m: TrackMatch, t: np.ndarray, rules: DwellRules = DwellRules()) -> TraversalArrays:
+    tracker, parts = TraversalTracker(), []
+    for i in range(len(t)):
+        path = m.paths.get(i, [int(m.segment[i])])
+        parts.append(tracker.add(int(m.chain[i]), float(t[i]), int(m.segment[i]),
+                                 float(m.offset_m[i]), path, LENGTH, is_bus=False,
+                                 rules=rules))  # fmt: skip
+    return concat(parts)
+
+
+def _same(a: TraversalArrays, b: TraversalArrays) -> None:
+    for f in FIELDS:
+        np.testing.assert_allclose(getattr(a, f), getattr(b, f), rtol=1e-12, atol=1e-9)
+
+
+def test_streaming_tracker_equals_offline_on_boundaries_and_standstills() -> None:
+    # stands exactly at the end of segment 0 (offset 100) for a while, then drives on
+    t = np.arange(9) * 10.0
+    m = _track([0, 0, 0, 0, 1, 1, 2, 3, 3], [20, 100, 100, 100, 150, 199, 100, 50, 400],
+               {1: [0], 2: [0], 3: [0], 4: [0, 1], 5: [1], 6: [1, 2], 7: [2, 3], 8: [3]})  # fmt: skip
+    offline = traversals(m, t, LENGTH)
+    assert offline.segment.tolist() == [1, 2, 3]
+    _same(_stream(m, t), offline)
+    rules = DwellRules(max_still_s=10.0)
+    _same(_stream(m, t, rules), traversals(m, t, LENGTH, rules=rules))
+
+
+def test_streaming_tracker_equals_offline_on_random_tracks() -> None:
+    rng = np.random.default_rng(7)
+    lengths = np.tile(LENGTH, 10)
+    for _ in range(300):
+        n = int(rng.integers(2, 40))
+        seg, off, paths, chain = [0], [float(rng.uniform(0, 100))], {}, [0]
+        for i in range(1, n):
+            hop = int(rng.integers(0, 3)) if rng.random() < 0.5 else 0
+            s = min(seg[-1] + hop, len(lengths) - 1)
+            o = float(rng.choice([0.0, lengths[s], rng.uniform(0, lengths[s])]))
+            if s == seg[-1]:
+                o = max(o, off[-1]) if rng.random() < 0.8 else off[-1]
+            seg.append(s)
+            off.append(o)
+            paths[i] = list(range(seg[-2], s + 1))
+            chain.append(chain[-1] + (rng.random() < 0.05))
+        t = np.cumsum(rng.uniform(1, 30, n))
+        m = TrackMatch(np.array(seg), np.array(off), np.zeros(n), np.zeros(n), np.array(chain),
+                       paths)  # fmt: skip
+        expected = traversals(m, t, lengths)
+        tracker, parts = TraversalTracker(), []
+        for i in range(n):
+            parts.append(tracker.add(chain[i], float(t[i]), seg[i], off[i], paths.get(i, [seg[i]]),
+                                     lengths, is_bus=False, rules=DwellRules()))  # fmt: skip
+        _same(concat(parts), expected)
