@@ -67,7 +67,7 @@ class CorridorSmoother:
         dt = -60.0 * np.arange(p.window_min, -1, -1, dtype=float)[:, None]
         x = self.pair_x_m[None, :]
         self._phi_free = self._kernel(x, dt - x / (p.c_free_kmh / 3.6))
-        self._phi_cong = self._kernel(x, dt + x / (p.c_cong_kmh / 3.6))
+        self._phi_cong = self._kernel(x, dt - x / (p.c_cong_kmh / 3.6))
 
     def _kernel(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         return np.exp(-np.abs(x) / self.params.sigma_m - np.abs(t) / self.params.tau_s)
