@@ -101,8 +101,11 @@ def traversals(
 ) -> TraversalArrays:  # fmt: skip
     """Complete traversals of a matched track (``t`` seconds, ``length_m`` per segment)."""
     out: list[TraversalArrays] = []
-    for chain in np.unique(match.chain[match.chain >= 0]):
-        idx = np.flatnonzero(match.chain == chain)
+    usable = match.chain >= 0
+    if match.moving_follower is not None:
+        usable &= ~match.moving_follower
+    for chain in np.unique(match.chain[usable]):
+        idx = np.flatnonzero(usable & (match.chain == chain))
         if len(idx) < 2:
             continue
         route: list[int] = [int(match.segment[idx[0]])]
@@ -167,6 +170,9 @@ class TraversalTracker:
             self.last_segment, self.last_start = int(seg), self.end
             self.end += float(length_m[seg])
         p = max(self.last_start + offset_m, self.pos[-1])
+        if len(self.pos) >= 2 and self.pos[-2] == self.pos[-1] == p:
+            self.times[-1] = t  # a standstill: its first and last fix say it all
+            return EMPTY
         self.times.append(t)
         self.pos.append(p)
         done = 0

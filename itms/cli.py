@@ -141,16 +141,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from store.network_writer import sync_network
 
     settings = _settings()
-    if args.kind == "probe":
-        network = _network(args.network)
-        with psycopg.connect(settings.dsn) as conn:
-            sync_network(conn, network)
-        worker = build_probe_worker(settings, network, group=args.group or "itms-probe")
-    else:
-        worker = build_detector_worker(settings, group=args.group or DETECTOR_GROUP)
     stop = _stop_event()
     if args.duration:
         threading.Timer(args.duration, stop.set).start()
+    if args.kind in ("probe", "state"):
+        network = _network(args.network)
+        with psycopg.connect(settings.dsn) as conn:
+            sync_network(conn, network)
+    if args.kind == "state":
+        from analytics.workers.state_builder import run_state_builder
+
+        log.info("state builder running (one leader per database)")
+        run_state_builder(settings, network, stop)
+        return 0
+    if args.kind == "probe":
+        worker = build_probe_worker(settings, network, group=args.group or "itms-probe")
+    else:
+        worker = build_detector_worker(settings, group=args.group or DETECTOR_GROUP)
     log.info("%s worker consuming %s as %s", args.kind, worker.topic, worker.group)
     worker.run(stop)
     log.info("%s worker stopped: %s", args.kind, worker.stats)
@@ -320,6 +327,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     procs = [
         subprocess.Popen([*exe, "worker", "probe", *net], env=env),
         subprocess.Popen([*exe, "worker", "detectors"], env=env),
+        subprocess.Popen([*exe, "worker", "state", *net], env=env),
         subprocess.Popen([*exe, "api"], env=env),
     ]
     api = f"http://{settings.api_host}:{settings.api_port}"
@@ -394,8 +402,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
     s.set_defaults(func=cmd_network)
 
-    s = sub.add_parser("worker", help="run an analytics worker")
-    s.add_argument("kind", choices=["probe", "detectors"])
+    s = sub.add_parser(
+        "worker", help="run an analytics worker (probe, detectors) or the state builder (state)"
+    )
+    s.add_argument("kind", choices=["probe", "detectors", "state"])
     s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
     s.add_argument("--group", help="consumer group (default itms-probe / itms-detectors)")
     s.add_argument("--duration", type=float, help="stop after this many seconds")

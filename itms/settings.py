@@ -56,6 +56,15 @@ class Settings(BaseSettings):
 
     # Road network used by workers and simulators (GeoJSON or OSM); unset = bundled demo.
     network: Path | None = None
+    timezone: str = Field(
+        default="Asia/Ho_Chi_Minh", description="The city's time zone (IANA name)."
+    )
+    probe_share: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Share of all vehicles reporting as probes (scales probe counts to flows).",
+    )
 
     # API
     api_host: str = "127.0.0.1"

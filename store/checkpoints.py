@@ -1,7 +1,8 @@
 """Consumer checkpoints kept in the database, in the same transaction as the results.
 
-A worker loads the next offset per partition when it is assigned one, and
-every write transaction advances it. The update is fenced: if the stored
+A worker loads the next offset per partition (and, for stateful workers, the
+serialized state of that partition as of that offset) when it is assigned one,
+and every write transaction advances both. The update is fenced: if the stored
 offset is not the one this worker expects, another consumer took the
 partition over and the transaction is rolled back.
 """
@@ -33,32 +34,53 @@ def load_checkpoints(
     return {(t, p): o for t, p, o in rows}
 
 
+def load_states(
+    conn: psycopg.Connection, group: str, partitions: Iterable[TopicPartition]
+) -> dict[TopicPartition, bytes]:
+    """Stored worker states of ``partitions`` (partitions without one are absent)."""
+    parts = list(partitions)
+    if not parts:
+        return {}
+    rows = conn.execute(
+        "SELECT topic, partition, state FROM consumer_checkpoint"
+        " WHERE consumer_group = %s AND state IS NOT NULL AND (topic, partition) IN"
+        " (SELECT * FROM unnest(%s::text[], %s::int[]))",
+        (group, [t for t, _ in parts], [p for _, p in parts]),
+    ).fetchall()
+    return {(t, p): bytes(s) for t, p, s in rows}
+
+
 def advance_checkpoints(
     conn: psycopg.Connection,
     group: str,
     expected: Mapping[TopicPartition, int | None],
     new: Mapping[TopicPartition, int],
+    states: Mapping[TopicPartition, bytes | None] | None = None,
 ) -> None:
     """Move checkpoints to ``new`` inside the caller's transaction.
 
     ``expected`` holds the offset each partition had when this worker last read
     or wrote it (``None``: no row yet). Raises :class:`CheckpointConflict` when the
     stored value differs, which means another consumer wrote it meanwhile.
+    ``states`` holds each partition's serialized worker state after ``new``.
     """
+    states = states or {}
     for topic, partition in sorted(new):
         before = expected.get((topic, partition))
+        state = states.get((topic, partition))
         if before is None:
             cur = conn.execute(
-                "INSERT INTO consumer_checkpoint (consumer_group, topic, partition, next_offset)"
-                " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (group, topic, partition, new[(topic, partition)]),
+                "INSERT INTO consumer_checkpoint"
+                " (consumer_group, topic, partition, next_offset, state)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (group, topic, partition, new[(topic, partition)], state),
             )
         else:
             cur = conn.execute(
-                "UPDATE consumer_checkpoint SET next_offset = %s, updated_at = now()"
+                "UPDATE consumer_checkpoint SET next_offset = %s, state = %s, updated_at = now()"
                 " WHERE consumer_group = %s AND topic = %s AND partition = %s"
                 " AND next_offset = %s",
-                (new[(topic, partition)], group, topic, partition, before),
+                (new[(topic, partition)], state, group, topic, partition, before),
             )
         if cur.rowcount != 1:
             raise CheckpointConflict(

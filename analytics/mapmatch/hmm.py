@@ -42,6 +42,7 @@ class MatchParams:
     min_speed_for_heading_kmh: float = 8.0
     backward_tolerance_m: float = 15.0
     min_step_sigmas: float = 2.0
+    moving_kmh: float = 5.0
 
 
 @dataclass
@@ -71,6 +72,10 @@ class TrackMatch:
     paths: dict[int, list[int]] = field(default_factory=dict)
     """For a matched fix i with a matched predecessor in its chain: the segments driven from
     the predecessor's segment to fix i's segment, both included."""
+    moving_follower: np.ndarray | None = None
+    """True for fixes that took the match of the fix they stayed near although their
+    reported speed says the vehicle moved (e.g. across a sharp corner): their position
+    is unknown, so traversal timing ignores them."""
 
 
 class MapMatcher:
@@ -167,6 +172,7 @@ class MapMatcher:
         out = TrackMatch(
             segment=np.full(n, -1, np.int64), offset_m=np.full(n, np.nan),
             x=np.full(n, np.nan), y=np.full(n, np.nan), chain=np.full(n, -1, np.int64),
+            moving_follower=np.zeros(n, bool),
         )  # fmt: skip
         chain: list[Column] = []
         chain_no = 0
@@ -184,6 +190,7 @@ class MapMatcher:
                     # Newson & Krumm: a fix within 2 sigma of the last one adds noise, not
                     # information; it takes the match of the fix it stays near.
                     chain[-1].followers.append(i)
+                    out.moving_follower[i] = speed_kmh[i] >= self.p.moving_kmh
                     continue
             log_e = self.emission(cands, sl, heading[i], speed_kmh[i])
             if (

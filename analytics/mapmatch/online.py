@@ -29,6 +29,7 @@ class MatchedFix:
     offset_m: float
     path: list[int]
     chain: int
+    moving_follower: bool = False  # see ``TrackMatch.moving_follower``
 
 
 @dataclass
@@ -36,7 +37,8 @@ class VehicleState:
     """What the online matcher remembers about one vehicle."""
 
     columns: list[Column] = field(default_factory=list)
-    keys: dict[int, tuple[object, float]] = field(default_factory=dict)  # fix id → (key, t)
+    keys: dict[int, tuple[object, float, bool]] = field(default_factory=dict)
+    """fix id → (caller's key, time, moving by its reported speed)"""
     chain: int = 0
     last_t: float = -np.inf
     last_decided: tuple[int, float] | None = None
@@ -44,11 +46,18 @@ class VehicleState:
 
 
 class OnlineMatcher:
-    """Streams fixes of many vehicles through a :class:`MapMatcher`."""
+    """Streams fixes of many vehicles through a :class:`MapMatcher`.
 
-    def __init__(self, matcher: MapMatcher, *, lag: int = 4) -> None:
+    ``max_followers`` bounds the memory of a vehicle standing still: only its latest
+    fixes within 2 sigma of the standing position are kept (and decided).
+    """
+
+    def __init__(
+        self, matcher: MapMatcher, *, lag: int = 4, max_followers: int | None = None
+    ) -> None:
         self.m = matcher
         self.lag = lag
+        self.max_followers = max_followers
 
     def push(
         self, state: VehicleState, key: object, t: float, x: float, y: float,
@@ -61,7 +70,7 @@ class OnlineMatcher:
         p = self.m.p
         fid = state.next_id
         state.next_id += 1
-        state.keys[fid] = (key, t)
+        state.keys[fid] = (key, t, bool(speed >= p.moving_kmh))
         if sl.start == sl.stop:
             out.append(MatchedFix(key, t, -1, np.nan, [], state.chain))
             state.keys.pop(fid)
@@ -69,7 +78,10 @@ class OnlineMatcher:
         cols = state.columns
         near = bool(cols) and t - cols[-1].t <= p.max_gap_s
         if near and np.hypot(x - cols[-1].x, y - cols[-1].y) < p.min_step_sigmas * p.sigma_m:
-            cols[-1].followers.append(fid)
+            followers = cols[-1].followers
+            if self.max_followers is not None and len(followers) >= self.max_followers:
+                state.keys.pop(followers.pop(0))  # a long standstill keeps its latest fixes
+            followers.append(fid)
             state.last_t = t
             return out
         col = Column(fid, t, x, y, cands.segment[sl], cands.offset_m[sl], np.zeros(0),
@@ -110,8 +122,8 @@ class OnlineMatcher:
         state.last_decided = (seg, off)
         out = [MatchedFix(state.keys.pop(col.fix)[0], col.t, seg, off, path, state.chain)]
         for f in col.followers:
-            key, t = state.keys.pop(f)
-            out.append(MatchedFix(key, t, seg, off, [seg], state.chain))
+            key, t, moving = state.keys.pop(f)
+            out.append(MatchedFix(key, t, seg, off, [seg], state.chain, moving))
         return out
 
     def _decide_oldest(self, state: VehicleState) -> list[MatchedFix]:

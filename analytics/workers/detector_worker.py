@@ -11,36 +11,46 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from analytics.workers.runner import TransactionalWorker
+from analytics.workers.runner import Part, TransactionalWorker
 from analytics.workers.wiring import build_worker
 from ingest.contracts import DetectorReading
 from itms.settings import Settings
+from store.state_dirty import mark_minutes
 from store.state_writer import ReadingRow, StoreWriter
 
 DETECTOR_GROUP = "itms-detectors"
 
 
 class DetectorProcessor:
-    """Turns readings into rows of ``detector_reading``."""
+    """Turns readings into rows of ``detector_reading`` and marks their minutes for the
+    state builder."""
 
     def __init__(self) -> None:
         self.writer = StoreWriter()
+        self.rows: list[ReadingRow] = []
 
-    def process(self, readings: Sequence[DetectorReading]) -> list[ReadingRow]:
+    def process(self, part: Part, readings: Sequence[DetectorReading]) -> None:
         """Rows (detector, interval end, lane, interval, volume, occupancy, speed)."""
-        return [
+        self.rows.extend(
             (r.detector_id, r.ts, -1 if r.lane is None else r.lane, r.interval_s, r.volume,
              r.occupancy, r.speed_kmh)
             for r in readings
-        ]  # fmt: skip
+        )  # fmt: skip
 
-    def prepare(self, conn: psycopg.Connection, rows: list[ReadingRow]) -> None:
-        """Partitions for the batch (before the transaction)."""
-        self.writer.prepare(conn, "detector_reading", {r[1] for r in rows})
+    def pending(self) -> int:
+        return len(self.rows)
 
-    def store(self, conn: psycopg.Connection, rows: list[ReadingRow]) -> None:
+    def clear(self) -> None:
+        self.rows = []
+
+    def prepare(self, conn: psycopg.Connection) -> None:
+        """Partitions for the pending rows (before the transaction)."""
+        self.writer.prepare(conn, "detector_reading", {r[1] for r in self.rows})
+
+    def store(self, conn: psycopg.Connection) -> None:
         """Write the rows (inside the checkpoint transaction)."""
-        self.writer.write_readings(conn, rows)
+        self.writer.write_readings(conn, self.rows)
+        mark_minutes(conn, {r[1] - timedelta(seconds=r[3] / 2) for r in self.rows})
 
     def maintain(self, conn: psycopg.Connection) -> None:
         """Keep partitions two days ahead."""

@@ -3,14 +3,19 @@
 Guarantees, per partition:
 
 * every message is either stored (through the processor) or dead-lettered with
-  its reason; dead letters are acknowledged by the broker before the batch's
-  checkpoint is written;
-* the checkpoint (next offset) is written in the same database transaction as
-  the results, so after a crash the worker resumes exactly after the last stored
-  message: nothing is lost and nothing counts twice;
+  its reason; dead letters are acknowledged by the broker before the
+  checkpoint that covers them is written;
+* the checkpoint (next offset, plus the processor's serialized state for
+  stateful processors) is written in the same database transaction as the
+  results, so after a crash or a rebalance the worker resumes exactly after the
+  last stored message with the state it had there: nothing is lost and nothing
+  counts twice;
+* results are buffered between checkpoints (every ``checkpoint_every_s`` seconds,
+  or sooner when ``max_pending`` results wait); partitions being revoked are
+  checkpointed first;
 * Kafka offsets are committed only after that transaction commits (they serve
   monitoring and consumers without a stored checkpoint);
-* a database outage makes the worker retry the same batch until it succeeds.
+* a database outage makes the worker retry the same checkpoint until it succeeds.
 """
 
 from __future__ import annotations
@@ -31,25 +36,33 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from ingest.deadletter import DeadLetter, DeadLetterPublisher
 from ingest.errors import InvalidMessage
 from ingest.validation import FeedValidator
-from store.checkpoints import advance_checkpoints, load_checkpoints
+from store.checkpoints import advance_checkpoints, load_checkpoints, load_states
 from store.errors import CheckpointConflict
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
-R = TypeVar("R")
+Part = tuple[str, int]
 
 
-class Processor(Protocol, Generic[M, R]):
-    """A worker's logic: pure ``process`` over a batch of valid messages, then ``store``.
+class Processor(Protocol, Generic[M]):
+    """A worker's logic. ``process`` adds a partition's valid messages (in offset order) to
+    the pending results, ``store`` writes them inside the checkpoint transaction and
+    ``clear`` forgets them once committed (or abandoned); ``pending`` counts them.
 
-    A processor may also define ``prepare(conn, result)``, run before the write
-    transaction (e.g. to create time partitions), and ``maintain(conn)``, run
-    every ``maintain_every_s`` seconds (e.g. to refresh rollups).
+    Optional hooks: ``prepare(conn)`` runs before the write transaction (e.g. to
+    create time partitions); ``maintain(conn)`` runs every ``maintain_every_s``
+    seconds; a stateful processor defines ``snapshot(part) -> bytes``,
+    ``restore(part, blob | None)`` and ``release(part)`` to save its state with the
+    checkpoint, reload it when a partition is assigned and drop it when revoked.
     """
 
-    def process(self, messages: Sequence[M]) -> R: ...
+    def process(self, part: Part, messages: Sequence[M]) -> None: ...
 
-    def store(self, conn: psycopg.Connection, result: R) -> None: ...
+    def store(self, conn: psycopg.Connection) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def pending(self) -> int: ...
 
 
 @dataclass
@@ -60,6 +73,7 @@ class WorkerStats:
     valid: int = 0
     dead_lettered: int = 0
     batches: int = 0
+    checkpoints: int = 0
     conflicts: int = 0
     db_retries: int = 0
     last_batch_at: float = 0.0
@@ -71,8 +85,7 @@ class _Rebalance(ConsumerRebalanceListener):
         self.worker = worker
 
     def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        for tp in revoked:
-            self.worker.expected.pop((tp.topic, tp.partition), None)
+        self.worker.on_revoked(revoked)
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         self.worker.resume_from_checkpoints(assigned)
@@ -97,6 +110,8 @@ class TransactionalWorker:
         Opens a database connection (called again after a connection loss).
     stage
         Name written into dead letters (e.g. ``probe-worker``).
+    checkpoint_every_s, max_pending
+        Checkpoint cadence: 0 s checkpoints after every poll.
     """
 
     def __init__(
@@ -106,13 +121,15 @@ class TransactionalWorker:
         topic: str,
         group: str,
         validator: FeedValidator,
-        processor: Processor[Any, Any],
+        processor: Any,
         deadletters: DeadLetterPublisher,
         connect: Callable[[], psycopg.Connection],
         stage: str,
         max_records: int = 5000,
         retry_backoff_s: float = 1.0,
         maintain_every_s: float = 10.0,
+        checkpoint_every_s: float = 0.0,
+        max_pending: int = 200_000,
     ) -> None:
         self.consumer = consumer
         self.topic = topic
@@ -125,8 +142,13 @@ class TransactionalWorker:
         self.max_records = max_records
         self.retry_backoff_s = retry_backoff_s
         self.maintain_every_s = maintain_every_s
+        self.checkpoint_every_s = checkpoint_every_s
+        self.max_pending = max_pending
+        self.stateful = hasattr(processor, "snapshot")
         self._last_maintain = 0.0
-        self.expected: dict[tuple[str, int], int | None] = {}
+        self._last_checkpoint = time.monotonic()
+        self.expected: dict[Part, int | None] = {}
+        self.uncommitted: dict[Part, int] = {}  # next offsets processed but not yet stored
         self.stats = WorkerStats()
         self._conn: psycopg.Connection | None = None
         self.consumer.subscribe([topic], listener=_Rebalance(self))
@@ -147,51 +169,77 @@ class TransactionalWorker:
                 self._conn.close()
         self._conn = None
 
+    # -- assignment ----------------------------------------------------------------------
     def resume_from_checkpoints(self, assigned: Sequence[TopicPartition]) -> None:
-        """Seek newly assigned partitions to their stored checkpoints."""
+        """Seek assigned partitions to their stored checkpoints and restore their state."""
         parts = [(tp.topic, tp.partition) for tp in assigned]
         while True:
             try:
                 conn = self._db()
                 with conn.transaction():
                     stored = load_checkpoints(conn, self.group, parts)
+                    states = load_states(conn, self.group, parts) if self.stateful else {}
                 break
             except psycopg.OperationalError as exc:
                 log.warning("database unavailable while loading checkpoints: %s", exc)
                 self._drop_db()
                 time.sleep(self.retry_backoff_s)
         for tp in assigned:
-            offset = stored.get((tp.topic, tp.partition))
-            self.expected[(tp.topic, tp.partition)] = offset
+            part = (tp.topic, tp.partition)
+            offset = stored.get(part)
+            self.expected[part] = offset
+            self.uncommitted.pop(part, None)
+            if self.stateful:
+                self.processor.restore(part, states.get(part))
             if offset is not None:
                 self.consumer.seek(tp, offset)
         log.info("%s assigned %s (stored checkpoints %s)", self.group, parts, stored)
 
+    def on_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        """Checkpoint what was processed, then forget the revoked partitions."""
+        if self.uncommitted:
+            try:
+                self.checkpoint(retry=False)
+            except psycopg.OperationalError as exc:
+                log.warning("checkpoint before revocation failed, work will be redone: %s", exc)
+                self._drop_db()
+                self._abandon()
+        for tp in revoked:
+            part = (tp.topic, tp.partition)
+            self.expected.pop(part, None)
+            if self.stateful:
+                self.processor.release(part)
+
+    def _abandon(self) -> None:
+        """Forget everything not checkpointed; assigned partitions restart from the database."""
+        self.processor.clear()
+        self.uncommitted.clear()
+        self.resume_from_checkpoints(list(self.consumer.assignment()))
+
     # -- one cycle -----------------------------------------------------------------------
     def step(self, timeout_ms: int = 500) -> int:
-        """Poll once and handle what came; returns the number of messages handled."""
+        """Poll once and handle what came (checkpointing when due); returns messages handled."""
         polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
-        if not polled:
-            return 0
-        valid: list[Any] = []
-        next_offsets: dict[tuple[str, int], int] = {}
         n = 0
         for tp, records in polled.items():
+            valid: list[Any] = []
             for rec in records:
                 n += 1
                 try:
                     valid.append(self.validator.validate(rec.value))
                 except InvalidMessage as exc:
                     self._dead_letter(rec, exc)
-            next_offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
+            self.stats.valid += len(valid)
+            part = (tp.topic, tp.partition)
+            self.processor.process(part, valid)
+            self.uncommitted[part] = records[-1].offset + 1
         self.stats.consumed += n
-        self.stats.valid += len(valid)
-        result = self.processor.process(valid)
-        self.deadletters.flush()
-        self._store(result, next_offsets)
-        self._commit_kafka(next_offsets)
-        self.stats.batches += 1
-        self.stats.last_batch_at = time.time()
+        if n:
+            self.stats.batches += 1
+            self.stats.last_batch_at = time.time()
+        due = time.monotonic() - self._last_checkpoint >= self.checkpoint_every_s
+        if self.uncommitted and (due or self.processor.pending() >= self.max_pending):
+            self.checkpoint()
         return n
 
     def _dead_letter(self, rec: Any, exc: InvalidMessage) -> None:
@@ -210,32 +258,49 @@ class TransactionalWorker:
         self.stats.dead_lettered += 1
         self.stats.by_code[exc.code] = self.stats.by_code.get(exc.code, 0) + 1
 
-    def _store(self, result: Any, next_offsets: dict[tuple[str, int], int]) -> None:
+    def checkpoint(self, *, retry: bool = True) -> None:
+        """Store the pending results, states and offsets in one transaction, then tell Kafka."""
+        if not self.uncommitted:
+            return
+        self.deadletters.flush()
+        offsets = dict(self.uncommitted)
         while True:
             try:
                 conn = self._db()
                 prepare = getattr(self.processor, "prepare", None)
                 if prepare is not None:
-                    prepare(conn, result)
+                    prepare(conn)
+                states = (
+                    {part: self.processor.snapshot(part) for part in offsets}
+                    if self.stateful
+                    else None
+                )
                 with conn.transaction():
-                    self.processor.store(conn, result)
-                    advance_checkpoints(conn, self.group, self.expected, next_offsets)
-                self.expected.update(next_offsets)
-                return
+                    self.processor.store(conn)
+                    advance_checkpoints(conn, self.group, self.expected, offsets, states)
+                break
             except CheckpointConflict as exc:
-                # Another consumer owns these partitions now: forget the batch and
+                # Another consumer owns these partitions now: forget the pending work and
                 # re-read our assignment from the stored checkpoints.
                 log.warning("%s", exc)
                 self.stats.conflicts += 1
-                self.resume_from_checkpoints(list(self.consumer.assignment()))
+                self._abandon()
                 return
             except psycopg.OperationalError as exc:
                 self.stats.db_retries += 1
-                log.warning("database write failed, retrying the same batch: %s", exc)
                 self._drop_db()
+                if not retry:
+                    raise
+                log.warning("database write failed, retrying the same checkpoint: %s", exc)
                 time.sleep(self.retry_backoff_s)
+        self.expected.update(offsets)
+        self.processor.clear()
+        self.uncommitted.clear()
+        self._last_checkpoint = time.monotonic()
+        self.stats.checkpoints += 1
+        self._commit_kafka(offsets)
 
-    def _commit_kafka(self, next_offsets: dict[tuple[str, int], int]) -> None:
+    def _commit_kafka(self, next_offsets: dict[Part, int]) -> None:
         offsets = {
             TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in next_offsets.items()
         }
@@ -254,6 +319,7 @@ class TransactionalWorker:
                 self.maintain()
                 if on_idle is not None:
                     on_idle()
+            self.checkpoint()
         finally:
             self.close()
 

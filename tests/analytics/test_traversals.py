@@ -62,8 +62,8 @@ def test_chains_are_independent() -> None:
     assert tr.entry_s[1] > 500
 
 
-def _stream(m: TrackMatch, t: np.ndarray, rules: DwellRules = DwellRules()) -> TraversalArrays:
-    tracker, parts = TraversalTracker(), []
+def _stream(m: TrackMatch, t: np.ndarray, rules: DwellRules | None = None) -> TraversalArrays:
+    tracker, parts, rules = TraversalTracker(), [], rules or DwellRules()
     for i in range(len(t)):
         path = m.paths.get(i, [int(m.segment[i])])
         parts.append(tracker.add(int(m.chain[i]), float(t[i]), int(m.segment[i]),
@@ -80,8 +80,8 @@ def _same(a: TraversalArrays, b: TraversalArrays) -> None:
 def test_streaming_tracker_equals_offline_on_boundaries_and_standstills() -> None:
     # stands exactly at the end of segment 0 (offset 100) for a while, then drives on
     t = np.arange(9) * 10.0
-    m = _track([0, 0, 0, 0, 1, 1, 2, 3, 3], [20, 100, 100, 100, 150, 199, 100, 50, 400],
-               {1: [0], 2: [0], 3: [0], 4: [0, 1], 5: [1], 6: [1, 2], 7: [2, 3], 8: [3]})  # fmt: skip
+    paths = {1: [0], 2: [0], 3: [0], 4: [0, 1], 5: [1], 6: [1, 2], 7: [2, 3], 8: [3]}
+    m = _track([0, 0, 0, 0, 1, 1, 2, 3, 3], [20, 100, 100, 100, 150, 199, 100, 50, 400], paths)
     offline = traversals(m, t, LENGTH)
     assert offline.segment.tolist() == [1, 2, 3]
     _same(_stream(m, t), offline)

@@ -1,17 +1,12 @@
-"""The thin end-to-end slice against the real broker and database.
-
-GPS fixes → Kafka → probe worker (validation, dead letters, nearest segment,
-per-minute aggregation) → PostgreSQL → API; plus exactly-once behaviour when a
-worker dies before or after its database commit.
-"""
+"""GPS fixes → Kafka → probe worker (validation, dead letters, online map matching,
+traversals) → PostgreSQL → state builder → API; plus exactly-once behaviour of the
+stateful worker across crashes and different poll sizes."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 
-import numpy as np
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -21,11 +16,13 @@ from analytics.network import load_network
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
 from analytics.workers.probe_worker import build_probe_worker
+from analytics.workers.state_builder import StateBuilder
 from api.app import create_app
 from ingest.deadletter import parse_headers
 from ingest.kafka.clients import make_consumer, make_producer
 from itms.settings import Settings
 from store.network_writer import sync_network
+from tests.integration.probe_feed import drive, route_from
 
 pytestmark = pytest.mark.integration
 
@@ -33,29 +30,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def network() -> RoadNetwork:
     return load_network()
-
-
-def _segment_point(network: RoadNetwork, segment_id: str) -> tuple[float, float]:
-    """A point (lon, lat) 30 % along a segment."""
-    import shapely
-
-    i = network.index_of(segment_id)
-    p = shapely.line_interpolate_point(network.geom_m[i], 0.3, normalized=True)
-    lon, lat = network.projector.to_wgs84(np.array([p.x]), np.array([p.y]))
-    return float(lon[0]), float(lat[0])
-
-
-def _fix(vehicle: str, ts_ms: int, lonlat: tuple[float, float], speed: float) -> bytes:
-    return json.dumps(
-        {
-            "vehicle_id": vehicle,
-            "ts": ts_ms,
-            "lon": lonlat[0],
-            "lat": lonlat[1],
-            "speed_kmh": speed,
-            "vehicle_type": "motorbike",
-        }
-    ).encode()
 
 
 def _publish(settings: Settings, values: list[tuple[bytes | None, bytes]]) -> None:
@@ -71,16 +45,9 @@ def _drain(worker, until: Callable[[], bool], timeout_s: float = 60.0) -> None:
     while time.monotonic() < deadline:
         worker.step(timeout_ms=300)
         if until():
+            worker.checkpoint()
             return
     raise AssertionError(f"condition not met in {timeout_s} s; stats {worker.stats}")
-
-
-def _stored(settings: Settings, segment_id: str) -> tuple | None:
-    with psycopg.connect(settings.dsn) as conn:
-        return conn.execute(
-            "SELECT n_samples, n_vehicles, speed_kmh FROM segment_state WHERE segment_id = %s",
-            (segment_id,),
-        ).fetchone()
 
 
 def _dead_letters(settings: Settings, expected: int, timeout_s: float = 30.0) -> list:
@@ -97,127 +64,142 @@ def _dead_letters(settings: Settings, expected: int, timeout_s: float = 30.0) ->
     return out
 
 
-@pytest.fixture
-def slice_setup(itms_settings: Settings, network: RoadNetwork):
-    with psycopg.connect(itms_settings.dsn) as conn:
+def _traversals(dsn: str) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT segment_id, minute, vehicle_id, entry_ts, exit_ts, speed_kmh, dwell_s,"
+            " vehicle_type FROM probe_traversal ORDER BY vehicle_id, entry_ts, segment_id"
+        ).fetchall()
+
+
+def _start_ms() -> int:
+    return (int(time.time()) // 60 - 20) * 60_000
+
+
+def test_fixes_become_traversals_states_and_api_rows(itms_settings, network) -> None:
+    settings = itms_settings
+    with psycopg.connect(settings.dsn) as conn:
         sync_network(conn, network)
     seg = network.segments
-    seg_id = seg["segment_id"][(seg["name"] == "Lạch Tray") & (seg["length_m"] > 200)].iloc[0]
-    minute0 = (int(time.time()) // 60 - 1) * 60 * 1000  # start of the previous minute
-    point = _segment_point(network, seg_id)
-    return itms_settings, seg_id, minute0, point
-
-
-def test_fixes_flow_to_segment_state_and_bad_ones_to_dead_letter(slice_setup, network) -> None:
-    settings, seg_id, minute0, point = slice_setup
-    speeds = [20.0, 30.0, 40.0, 60.0]
+    start = int(seg.index[(seg[m.NAME] == "Lạch Tray") & (seg[m.LENGTH] > 200)][0])
+    route = route_from(network, start, 6)
+    assert len(route) == 6
+    t0 = _start_ms()
+    speeds = {"car-20": 20.0, "car-30": 30.0, "car-45": 45.0, "car-60": 60.0}
     values: list[tuple[bytes | None, bytes]] = []
-    for k in range(5):  # 5 fixes per vehicle, 4 vehicles, inside one minute
-        for v, speed in enumerate(speeds):
-            values.append(
-                (f"veh-{v}".encode(), _fix(f"veh-{v}", minute0 + k * 10_000, point, speed))
-            )
-        if k == 2:  # malformed messages mixed into valid traffic
-            values.append((b"veh-0", b"\xff\x00 not json"))
-            values.append((b"veh-1", _fix("veh-1", minute0, (106.68, 95.0), 10.0)))
+    for vid, v in speeds.items():
+        values += drive(network, route, vid, t0, v, 5.0)
+    values.insert(7, (b"car-20", b"\xff\x00 not json"))
+    values.insert(11, (b"car-30", b'{"vehicle_id": "car-30", "ts": 1, "lon": 106.6, "lat": 95}'))
     _publish(settings, values)
 
-    worker = build_probe_worker(settings, network, group="g-slice")
+    worker = build_probe_worker(settings, network, group="g-slice", checkpoint_every_s=0)
     try:
         _drain(worker, lambda: worker.stats.consumed >= len(values))
     finally:
         worker.close()
-    n_fixes, n_vehicles, speed = _stored(settings, seg_id)
-    assert (n_fixes, n_vehicles) == (20, 4)
-    harmonic = len(speeds) / sum(1 / s for s in speeds)
-    assert speed == pytest.approx(harmonic, rel=1e-4)
+    stored = _traversals(settings.dsn)
+    ids = network.segments[m.SEGMENT_ID].to_numpy()
+    inner = {ids[i] for i in route[1:4]}  # fully driven, decided well before the feed ends
+    for vid, v in speeds.items():
+        mine = {r[0]: r for r in stored if r[2] == vid}
+        assert inner <= set(mine), f"{vid} misses traversals of {inner - set(mine)}"
+        for sid in inner:
+            assert mine[sid][5] == pytest.approx(v, rel=0.02)  # the driven speed
+            assert mine[sid][7] == "car"
+
+    with psycopg.connect(settings.dsn, autocommit=True) as conn:
+        built = StateBuilder(network).step(conn)
+        states = conn.execute(
+            "SELECT s.segment_id, s.minute, s.speed_kmh, s.n_vehicles, s.source,"
+            " (SELECT count(*) / sum(1.0 / t.speed_kmh) FROM probe_traversal t"
+            "   WHERE t.segment_id = s.segment_id AND t.minute = s.minute),"
+            " (SELECT count(DISTINCT t.vehicle_id) FROM probe_traversal t"
+            "   WHERE t.segment_id = s.segment_id AND t.minute = s.minute)"
+            " FROM segment_state s WHERE s.source = 'probe'"
+        ).fetchall()
+        kpis = conn.execute("SELECT count(*), max(vehicle_km) FROM network_kpi").fetchone()
+    assert built and states
+    for _, _, speed, n_veh, _, hm, distinct in states:
+        assert speed == pytest.approx(float(hm), rel=1e-4)
+        assert n_veh == distinct
+    assert kpis[0] == len(built) and kpis[1] > 0
 
     letters = _dead_letters(settings, 2)
-    assert len(letters) == 2
     meta = [parse_headers(r.headers) for r in letters]
-    assert {d["code"] for d in meta} == {"decode", "schema"}
+    assert sorted(d["code"] for d in meta) == ["decode", "schema"]
     assert any("lat" in d["reason"] for d in meta)
-    assert all(d["source.topic"] == settings.topic("gps") for d in meta)
-    raw = {r.value for r in letters}
-    assert b"\xff\x00 not json" in raw  # original bytes kept
+    assert b"\xff\x00 not json" in {r.value for r in letters}  # original bytes kept
 
-    client = TestClient(create_app(settings))
-    with client:
+    with TestClient(create_app(settings)) as client:
         body = client.get("/v1/segments/current").json()
-    mine = [s for s in body if s["segment_id"] == seg_id]
-    assert len(mine) == 1
-    assert mine[0]["speed_kmh"] == pytest.approx(harmonic, rel=1e-4)
-    assert mine[0]["name"] == "Lạch Tray"
-    assert mine[0]["travel_time_s"] == pytest.approx(
-        float(network.segments.loc[network.index_of(seg_id), m.LENGTH]) / (harmonic / 3.6), rel=1e-3
-    )
+    by_id = {s["segment_id"]: s for s in body}
+    assert inner <= set(by_id)
+    assert all(0 < by_id[s]["speed_kmh"] < 70 for s in inner)
 
 
-def test_worker_dying_before_or_after_commit_never_loses_or_double_counts(slice_setup, network):
-    settings, seg_id, minute0, point = slice_setup
-    values = [
-        (f"v{v}".encode(), _fix(f"v{v}", minute0 + k * 5_000, point, 30.0))
-        for k in range(6)
-        for v in range(10)
-    ]
-    _publish(settings, values)
+def _fleet_feed(network: RoadNetwork) -> list[tuple[bytes, bytes]]:
+    t0 = _start_ms()
+    values = []
+    n = len(network.segments)
+    for k in range(24):
+        route = route_from(network, (k * 37) % n, 12)
+        values += drive(network, route, f"v{k:02d}", t0 + k * 1500, 18.0 + 2 * k, 4.0)
+    values.sort(key=lambda kv: kv[1][kv[1].index(b'"ts"') :])  # interleave vehicles by time
+    return values
 
-    # 1. The worker dies inside its transaction: nothing is stored, nothing committed.
-    crashing = build_probe_worker(settings, network, group="g-crash")
-    original_store = crashing.processor.store
 
-    def store_then_die(conn, result):
-        original_store(conn, result)
-        raise KeyboardInterrupt("simulated crash before commit")
+def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
+    itms_settings, db_factory, network
+) -> None:
+    values = _fleet_feed(network)
+    _publish(itms_settings, values)
+    reference = itms_settings.model_copy(update={"database_url": db_factory()})
+    for s in (itms_settings, reference):
+        with psycopg.connect(s.dsn) as conn:
+            sync_network(conn, network)
 
-    crashing.processor.store = store_then_die
-    with pytest.raises(KeyboardInterrupt):
-        _drain(crashing, lambda: False, timeout_s=30)
-    crashing.close()
-    assert _stored(settings, seg_id) is None
-
-    # 2. A worker stores everything but dies before committing to Kafka.
-    second = build_probe_worker(settings, network, group="g-crash")
-    second._commit_kafka = lambda offsets: None
+    # An undisturbed run: big polls, one checkpoint at the end.
+    ref = build_probe_worker(reference, network, group="g-ref", checkpoint_every_s=3600)
     try:
-        _drain(second, lambda: second.stats.consumed >= len(values))
+        _drain(ref, lambda: ref.stats.consumed >= len(values))
     finally:
-        second.close()
-    assert _stored(settings, seg_id)[:2] == (60, 10)
+        ref.close()
+    expected = _traversals(reference.dsn)
+    assert len(expected) > 100
 
-    # 3. The restarted worker resumes from the database checkpoint: no double count.
-    third = build_probe_worker(settings, network, group="g-crash")
-    try:
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline:
-            third.step(timeout_ms=300)
-        assert third.expected  # it was assigned partitions and loaded their checkpoints
-        assert third.stats.consumed == 0
-    finally:
-        third.close()
-    assert _stored(settings, seg_id)[:2] == (60, 10)
+    # Runs that die inside their checkpoint transaction after a few small polls.
+    consumed = 0
+    for crash_at in (2, 3, 5):
+        worker = build_probe_worker(itms_settings, network, group="g-crash", checkpoint_every_s=0)
+        worker.max_records = 97
+        real_store, calls = worker.processor.store, []
 
+        def store_then_die(conn, real_store=real_store, calls=calls, crash_at=crash_at):
+            real_store(conn)
+            calls.append(1)
+            if len(calls) == crash_at:
+                raise KeyboardInterrupt("simulated crash before commit")
 
-def test_replay_of_a_csv_shows_in_segment_speeds(slice_setup, network, tmp_path, monkeypatch):
-    from itms.cli import main
-
-    settings, seg_id, minute0, point = slice_setup
-    lines = ["vehicle_id,ts,lat,lon,speed_kmh,vehicle_type"]
-    for k in range(3):
-        for v in range(3):
-            lines.append(f"car-{v},{minute0 + k * 15_000},{point[1]},{point[0]},{45.0},car")
-    path = tmp_path / "recorded.csv"
-    path.write_text("\n".join(lines) + "\n")
-    monkeypatch.setenv("ITMS_KAFKA_BOOTSTRAP", settings.bootstrap_servers)
-    monkeypatch.setenv("ITMS_DATABASE_URL", settings.dsn)
-    monkeypatch.setenv("ITMS_TOPIC_PREFIX", settings.topic_prefix)
-    assert main(["replay", "gps", str(path), "--fast"]) == 0
-
-    worker = build_probe_worker(settings, network, group="g-replay")
-    try:
-        _drain(worker, lambda: worker.stats.consumed >= 9)
-    finally:
+        worker.processor.store = store_then_die
+        with pytest.raises(KeyboardInterrupt):
+            _drain(worker, lambda: False, timeout_s=60)
+        consumed += worker.stats.consumed
         worker.close()
-    n_fixes, n_vehicles, speed = _stored(settings, seg_id)
-    assert (n_fixes, n_vehicles) == (9, 3)
-    assert speed == pytest.approx(45.0)
+    # One more dies after its database commit, before telling Kafka; the last one finishes.
+    worker = build_probe_worker(itms_settings, network, group="g-crash", checkpoint_every_s=0)
+    worker.max_records = 211
+    worker._commit_kafka = lambda offsets: None
+    _drain(worker, lambda: worker.stats.checkpoints >= 4, timeout_s=60)
+    worker.close()
+    last = build_probe_worker(itms_settings, network, group="g-crash", checkpoint_every_s=0)
+    last.max_records = 500
+    with psycopg.connect(itms_settings.dsn) as conn:
+        done_before = conn.execute(
+            "SELECT sum(next_offset) FROM consumer_checkpoint WHERE consumer_group = 'g-crash'"
+        ).fetchone()[0]
+    try:
+        _drain(last, lambda: done_before + last.stats.consumed >= len(values))
+    finally:
+        last.close()
+    assert _traversals(itms_settings.dsn) == expected

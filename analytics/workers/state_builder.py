@@ -1,0 +1,323 @@
+"""State builder: per-minute segment state, congestion levels and network KPIs.
+
+One builder runs per database (a session advisory lock elects the leader;
+others wait). It takes the minutes queued by the workers (``state_dirty``)
+and, for each, in time order and in one transaction:
+
+1. reads probe and detector measurements of the minute and the
+   ``smoothing.window_min`` minutes before it (:mod:`analytics.state_inputs`);
+2. fuses them (:func:`analytics.segment_state.fuse_speeds`; ``source`` is
+   ``probe``, ``detector`` or ``fused``) with a confidence from the evidence;
+3. fills segments without data from their corridor neighbours' recent data
+   (:class:`analytics.smoothing.CorridorSmoother`; ``source='smoothed'``);
+4. rates congestion against the free-flow speed — learned per segment as the
+   85th percentile of off-peak traversal speeds (local hours 22–05, last 28 days,
+   at least 50 traversals), the road-class default until then — with hysteresis
+   against the stored level of the previous minute;
+5. stores the states (``segment_state``, ``segment_current``), the network KPIs
+   (``network_kpi``) and publishes the states to the ``segment_state`` topic.
+
+Segments with no measured or smoothed state for ``stale_after_min`` minutes get
+their time-of-day profile in ``segment_current`` (harmonic mean of the same
+15-minute slot over the previous 28 days, ``source='profile'``, confidence
+``profile_confidence``); profile values are never written into the history.
+Rebuilding a minute is idempotent. Run with ``itms worker state``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import psycopg
+
+from analytics import congestion
+from analytics.network import model as m
+from analytics.network.model import RoadNetwork
+from analytics.segment_state import confidence, fuse_speeds
+from analytics.smoothing import CorridorSmoother, SmoothingParams
+from analytics.state_inputs import read_window
+from store.state_dirty import take_minutes
+from store.state_writer import StateRow, StoreWriter
+
+log = logging.getLogger(__name__)
+_LEADER_LOCK = 0x17_75_0003
+OFF_PEAK_HOURS = (22, 23, 0, 1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
+class BuilderParams:
+    """Knobs of the state builder (km/h, minutes, 0–1 shares)."""
+
+    detector_weight: float = 3.0  # a detector's speed weighs like this many probe vehicles
+    smoothing: SmoothingParams = field(default_factory=SmoothingParams)
+    smoothed_confidence: float = 0.5  # smoothed states' confidence is scaled by this
+    stale_after_min: int = 10
+    profile_confidence: float = 0.2
+    profile_days: int = 28
+    free_flow_min_samples: int = 50
+    free_flow_percentile: float = 0.85
+    probe_share: float = 1.0  # share of all vehicles that are probes (for vehicle-km)
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+
+@dataclass
+class BuiltMinute:
+    """What one minute's build produced."""
+
+    minute: datetime
+    states: list[StateRow]
+    kpi: tuple
+
+
+class StateBuilder:
+    """Builds segment states of ``network`` from the stored measurements."""
+
+    def __init__(
+        self, network: RoadNetwork, params: BuilderParams | None = None, *, publish=None
+    ) -> None:
+        self.p = params or BuilderParams()
+        self.network = network
+        seg = network.segments
+        self.ids = seg[m.SEGMENT_ID].to_numpy()
+        self.index = {s: i for i, s in enumerate(self.ids)}
+        self.length = seg[m.LENGTH].to_numpy(float)
+        self.default_ff = seg[m.FREE_FLOW].to_numpy(float)
+        self.free_flow = self.default_ff.copy()
+        self.smoother = CorridorSmoother.for_network(network, self.p.smoothing)
+        self.writer = StoreWriter()
+        self.publish = publish  # callable(list[StateRow]) or None
+        self._free_flow_at: datetime | None = None
+        self._profiles: dict[datetime, np.ndarray] = {}
+
+    # -- free flow and profiles ------------------------------------------------------------
+    def learn_free_flow(self, conn: psycopg.Connection, until: datetime) -> int:
+        """Recompute learned free-flow speeds from off-peak traversals; returns how many."""
+        n = conn.execute(
+            "INSERT INTO segment_free_flow (segment_id, free_flow_kmh, n_samples, updated_at)"
+            " SELECT segment_id, percentile_cont(%s) WITHIN GROUP (ORDER BY speed_kmh), count(*),"
+            " now() FROM probe_traversal"
+            " WHERE minute > %s - make_interval(days => %s) AND minute <= %s"
+            " AND vehicle_type <> 'bus'"
+            " AND extract(hour FROM minute AT TIME ZONE %s)::int = ANY(%s)"
+            " GROUP BY segment_id HAVING count(*) >= %s"
+            " ON CONFLICT (segment_id) DO UPDATE SET free_flow_kmh = EXCLUDED.free_flow_kmh,"
+            " n_samples = EXCLUDED.n_samples, updated_at = now()",
+            (self.p.free_flow_percentile, until, self.p.profile_days, until, self.p.timezone,
+             list(OFF_PEAK_HOURS), self.p.free_flow_min_samples),
+        ).rowcount  # fmt: skip
+        self.free_flow = self.default_ff.copy()
+        for seg, ff in conn.execute("SELECT segment_id, free_flow_kmh FROM segment_free_flow"):
+            i = self.index.get(seg)
+            if i is not None and ff > 0:
+                self.free_flow[i] = ff
+        self._free_flow_at = until
+        return n
+
+    def profile(self, conn: psycopg.Connection, minute: datetime) -> np.ndarray:
+        """Typical speed of every segment in ``minute``'s 15-minute slot (NaN if unknown)."""
+        slot = minute.replace(minute=minute.minute - minute.minute % 15, second=0, microsecond=0)
+        if slot not in self._profiles:
+            days = [slot - timedelta(days=d) for d in range(1, self.p.profile_days + 1)]
+            speed = np.full(len(self.ids), np.nan)
+            for seg, v in conn.execute(
+                "SELECT segment_id, count(speed_kmh) / sum(1.0 / NULLIF(speed_kmh, 0))"
+                " FROM segment_state_15m WHERE bucket = ANY(%s) AND speed_kmh > 0"
+                " GROUP BY segment_id",
+                (days,),
+            ):
+                i = self.index.get(seg)
+                if i is not None and v is not None:
+                    speed[i] = v
+            self._profiles = {slot: speed}  # keep one slot: the builder moves forward
+        return self._profiles[slot]
+
+    # -- building ------------------------------------------------------------------------
+    def build_minute(self, conn: psycopg.Connection, minute: datetime) -> BuiltMinute:
+        """Compute (not store) the states and KPIs of ``minute``."""
+        p = self.p
+        w = read_window(conn, self.index, minute, p.smoothing.window_min + 1)
+        speed_w, n_w = fuse_speeds(w.probe_kmh, w.vehicles, w.detector_kmh,
+                                   detector_weight=p.detector_weight)  # fmt: skip
+        speed, n_eff = speed_w[-1], n_w[-1]
+        conf = confidence(n_eff)
+        measured = np.isfinite(speed)
+        has_p = np.isfinite(w.probe_kmh[-1])
+        has_d = np.isfinite(w.detector_kmh[-1])
+        source = np.where(has_p & has_d, "fused", np.where(has_p, "probe", "detector"))
+        smooth, weight = self.smoother.estimate(speed_w, np.nan_to_num(n_w), self.free_flow)
+        fill = ~measured & np.isfinite(smooth)
+        speed = np.where(fill, smooth, speed)
+        conf = np.where(fill, p.smoothed_confidence * confidence(weight), conf)
+        source = np.where(fill, "smoothed", source)
+        known = np.isfinite(speed)
+        ratio = speed / self.free_flow
+        prev = self._previous_levels(conn, minute - timedelta(minutes=1))
+        est = congestion.CongestionEstimator(len(speed))
+        est.level = np.where(prev >= 0, prev, congestion.raw_level(np.nan_to_num(ratio, nan=1.0)))
+        level = est.update(np.nan_to_num(ratio, nan=1.0), known)
+        jam = congestion.jam_factor(np.nan_to_num(ratio, nan=1.0))
+        tt = self.length / np.maximum(speed, 0.1) * 3.6
+        states = [
+            (self.ids[i], minute, float(speed[i]), float(tt[i]), float(self.free_flow[i]),
+             int(w.traversals[-1, i] + w.detector_volume[-1, i]), int(w.vehicles[-1, i]),
+             int(level[i]), float(jam[i]), float(conf[i]), str(source[i]))
+            for i in np.flatnonzero(known)
+        ]  # fmt: skip
+        return BuiltMinute(minute, states, self._kpi(minute, w, known, speed, tt, level))
+
+    def _previous_levels(self, conn: psycopg.Connection, minute: datetime) -> np.ndarray:
+        prev = np.full(len(self.ids), -1, np.int64)
+        for seg, lvl in conn.execute(
+            "SELECT segment_id, congestion_level FROM segment_state WHERE minute = %s", (minute,)
+        ):
+            i = self.index.get(seg)
+            if i is not None and lvl is not None:
+                prev[i] = lvl
+        return prev
+
+    def _kpi(self, minute, w, known, speed, tt, level) -> tuple:
+        """Network KPIs: vehicle-km and -hours from flows (detector volume where there is one,
+        probe traversals / ``probe_share`` elsewhere), delay against free flow."""
+        flow = np.where(w.detector_volume[-1] > 0, w.detector_volume[-1],
+                        w.traversals[-1] / self.p.probe_share)  # fmt: skip
+        flow = np.where(known, flow, 0.0)
+        km = self.length / 1000.0
+        vkm = float((flow * km).sum())
+        vh = float((flow * tt).sum() / 3600.0)
+        tt_ff = self.length / self.free_flow * 3.6
+        delay = float((flow * np.maximum(tt - tt_ff, 0.0)).sum() / 3600.0)
+        if vh > 0:
+            avg = vkm / vh
+        elif known.any():
+            avg = float(km[known].sum() / (km[known] / speed[known]).sum())
+        else:
+            avg = None
+        congested = float(km[known & (level >= 3)].sum())
+        return (minute, avg, congested, vkm, vh, delay, int(known.sum()))
+
+    def store(self, conn: psycopg.Connection, built: BuiltMinute) -> None:
+        """Write one built minute (inside the caller's transaction)."""
+        self.writer.write_states(conn, built.states)
+        self.writer.write_kpis(conn, [built.kpi])
+
+    def apply_profiles(self, conn: psycopg.Connection, minute: datetime) -> int:
+        """Profile states in ``segment_current`` for segments stale at ``minute``."""
+        profile = self.profile(conn, minute)
+        have = np.isfinite(profile)
+        if not have.any():
+            return 0
+        ratio = profile / self.free_flow
+        level = congestion.raw_level(ratio)
+        jam = congestion.jam_factor(ratio)
+        idx = np.flatnonzero(have)
+        stale = minute - timedelta(minutes=self.p.stale_after_min)
+        return conn.execute(
+            "INSERT INTO segment_current (segment_id, minute, speed_kmh, travel_time_s,"
+            " free_flow_kmh, n_samples, n_vehicles, congestion_level, jam_factor, confidence,"
+            " source, updated_at)"
+            " SELECT s, %s, v, tt, ff, 0, 0, l, j, %s, 'profile', now()"
+            " FROM unnest(%s::text[], %s::real[], %s::real[], %s::real[], %s::int2[], %s::real[])"
+            "   AS u(s, v, tt, ff, l, j)"
+            " ON CONFLICT (segment_id) DO UPDATE SET minute = EXCLUDED.minute,"
+            " speed_kmh = EXCLUDED.speed_kmh, travel_time_s = EXCLUDED.travel_time_s,"
+            " free_flow_kmh = EXCLUDED.free_flow_kmh, n_samples = 0, n_vehicles = 0,"
+            " congestion_level = EXCLUDED.congestion_level, jam_factor = EXCLUDED.jam_factor,"
+            " confidence = EXCLUDED.confidence, source = 'profile', updated_at = now()"
+            " WHERE segment_current.minute <= %s OR segment_current.source = 'profile'",
+            (minute, self.p.profile_confidence, self.ids[idx].tolist(),
+             profile[idx].tolist(), (self.length[idx] / profile[idx] * 3.6).tolist(),
+             self.free_flow[idx].tolist(), level[idx].tolist(), jam[idx].tolist(), stale),
+        ).rowcount  # fmt: skip
+
+    def step(self, conn: psycopg.Connection, *, limit: int = 60) -> list[BuiltMinute]:
+        """Build the queued minutes (up to ``limit``), each in its own transaction."""
+        with conn.transaction():
+            minutes = take_minutes(conn, limit=limit)
+        if not minutes:
+            return []
+        self.writer.prepare(conn, "segment_state", minutes)
+        self.writer.prepare(conn, "network_kpi", minutes)
+        if self._free_flow_at is None or minutes[-1] - self._free_flow_at > timedelta(hours=1):
+            with conn.transaction():
+                self.learn_free_flow(conn, minutes[-1])
+        done = []
+        for i, minute in enumerate(minutes):
+            try:
+                with conn.transaction():
+                    built = self.build_minute(conn, minute)
+                    self.store(conn, built)
+                    if i == len(minutes) - 1:
+                        self.apply_profiles(conn, minute)
+            except Exception:
+                with conn.transaction():  # keep the unbuilt minutes queued
+                    conn.execute(
+                        "INSERT INTO state_dirty (minute) SELECT unnest(%s::timestamptz[])"
+                        " ON CONFLICT DO NOTHING",
+                        (minutes[i:],),
+                    )
+                raise
+            done.append(built)
+            if self.publish is not None:
+                self.publish(built.states)
+        return done
+
+
+def state_message(row: StateRow) -> bytes:
+    """JSON of one segment state as published on the ``segment_state`` topic."""
+    keys = ("segment_id", "minute", "speed_kmh", "travel_time_s", "free_flow_kmh", "n_samples",
+            "n_vehicles", "congestion_level", "jam_factor", "confidence", "source")  # fmt: skip
+    d = dict(zip(keys, row, strict=True))
+    d["minute"] = row[1].astimezone(UTC).isoformat()
+    d["congestion"] = congestion.LEVEL_NAMES[row[7]]
+    return json.dumps(d, separators=(",", ":")).encode()
+
+
+def run_state_builder(
+    settings, network: RoadNetwork, stop: threading.Event, *, interval_s: float = 1.0
+) -> None:
+    """Leader-elected loop: build queued minutes every ``interval_s`` until ``stop``."""
+    from ingest.kafka.clients import make_producer
+
+    producer = make_producer(settings, client_id="itms-state-builder")
+    topic = settings.topic("segment_state")
+
+    def publish(rows: list[StateRow]) -> None:
+        for r in rows:
+            producer.send(topic, key=r[0].encode(), value=state_message(r))
+
+    builder = StateBuilder(network, BuilderParams(timezone=settings.timezone,
+                                                  probe_share=settings.probe_share),
+                           publish=publish)  # fmt: skip
+    conn: psycopg.Connection | None = None
+    try:
+        while not stop.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(settings.dsn, autocommit=True)
+                    while (
+                        not stop.is_set()
+                        and not conn.execute(
+                            "SELECT pg_try_advisory_lock(%s)", (_LEADER_LOCK,)
+                        ).fetchone()[0]
+                    ):
+                        stop.wait(5.0)  # another builder leads
+                if builder.step(conn):
+                    producer.flush()
+                    continue
+            except psycopg.OperationalError as exc:
+                log.warning("state builder: database unavailable: %s", exc)
+                if conn is not None:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.close()
+                conn = None
+            stop.wait(interval_s)
+    finally:
+        producer.close()
+        if conn is not None:
+            conn.close()

@@ -1,0 +1,40 @@
+"""The state builder's work queue: minutes whose inputs changed (``state_dirty``).
+
+Workers mark the minutes of what they store inside their checkpoint
+transaction; the state builder takes them and recomputes those minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import psycopg
+
+
+def minute_of(ts: datetime) -> datetime:
+    """The UTC minute containing ``ts``."""
+    return ts.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def mark_minutes(conn: psycopg.Connection, times: Iterable[datetime]) -> None:
+    """Mark the minutes containing ``times`` as needing a rebuild."""
+    minutes = sorted({minute_of(t) for t in times})
+    if minutes:
+        conn.execute(
+            "INSERT INTO state_dirty (minute) SELECT unnest(%s::timestamptz[])"
+            " ON CONFLICT DO NOTHING",
+            (minutes,),
+        )
+
+
+def take_minutes(conn: psycopg.Connection, *, limit: int = 1440) -> list[datetime]:
+    """Remove and return up to ``limit`` of the oldest dirty minutes (in the caller's
+    transaction, so a failed rebuild leaves them queued)."""
+    rows = conn.execute(
+        "DELETE FROM state_dirty WHERE minute IN"
+        " (SELECT minute FROM state_dirty ORDER BY minute LIMIT %s FOR UPDATE SKIP LOCKED)"
+        " RETURNING minute",
+        (limit,),
+    ).fetchall()
+    return sorted(r[0] for r in rows)
