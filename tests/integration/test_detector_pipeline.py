@@ -11,6 +11,7 @@ import pytest
 
 from analytics.network import load_network
 from analytics.workers.detector_worker import build_detector_worker
+from analytics.workers.state_builder import StateBuilder
 from ingest.deadletter import parse_headers
 from ingest.kafka.clients import make_producer
 from store import queries
@@ -74,3 +75,12 @@ def test_readings_are_stored_once_and_bad_ones_dead_lettered(itms_settings, tmp_
     letters = [parse_headers(r.headers) for r in _dead_letters(itms_settings, 2)]
     assert sorted(d["code"] for d in letters) == ["decode", "schema"]
     assert any("occupancy" in d["reason"] for d in letters)
+
+    # the state builder turns the readings into detector-sourced segment states
+    with psycopg.connect(itms_settings.dsn, autocommit=True) as conn:
+        StateBuilder(net).step(conn)
+        rows = dict(conn.execute(
+            "SELECT minute, speed_kmh FROM segment_state"
+            " WHERE segment_id = %s AND source = 'detector'", (seg,)).fetchall())  # fmt: skip
+    for k in range(10):  # a reading ending at minute m + 1 describes minute m
+        assert rows[end - timedelta(minutes=10 - k)] == pytest.approx(40.0 - k)

@@ -1,0 +1,154 @@
+"""The state builder on stored measurements: fusion, smoothing, hysteresis, free flow,
+profiles, KPIs, idempotent rebuilds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import psycopg
+import pytest
+
+from analytics.network import load_network
+from analytics.network import model as m
+from analytics.workers.state_builder import BuilderParams, StateBuilder, state_message
+from store.detectors import DetectorSite, sync_detectors
+from store.network_writer import sync_network
+from store.state_dirty import mark_minutes
+from store.state_writer import StoreWriter
+from tests.integration.probe_feed import route_from
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def network():
+    return load_network()
+
+
+def _traversals(conn, rows) -> None:
+    """rows: (segment_id, minute, vehicle, speed)"""
+    StoreWriter().prepare(conn, "probe_traversal", {r[1] for r in rows})
+    with conn.transaction():
+        for seg, minute, veh, v in rows:
+            conn.execute(
+                "INSERT INTO probe_traversal (segment_id, minute, vehicle_id, entry_ts, exit_ts,"
+                " speed_kmh, vehicle_type) VALUES (%s, %s, %s, %s, %s, %s, 'car')",
+                (seg, minute, veh, minute, minute + timedelta(seconds=30), v),
+            )
+        mark_minutes(conn, {r[1] for r in rows})
+
+
+def _states(conn, minute) -> dict:
+    return {r[0]: r[1:] for r in conn.execute(
+        "SELECT segment_id, speed_kmh, source, congestion_level, confidence, n_vehicles"
+        " FROM segment_state WHERE minute = %s", (minute,))}  # fmt: skip
+
+
+def test_probe_detector_fusion_smoothing_and_idempotent_rebuild(db_factory, network) -> None:
+    ids = network.segments[m.SEGMENT_ID].to_numpy()
+    route = route_from(network, 100, 3)
+    a, b, c = (ids[i] for i in route)
+    with psycopg.connect(db_factory(), autocommit=True) as conn:
+        with conn.transaction():
+            sync_network(conn, network)
+        with conn.transaction():
+            sync_detectors(conn, [DetectorSite("D1", a, 10.0, 2, "loop", None, None)], network)
+        StoreWriter().prepare(conn, "detector_reading", [T0])
+        conn.execute(
+            "INSERT INTO detector_reading (detector_id, ts, lane, interval_s, volume, occupancy,"
+            " speed_kmh) VALUES ('D1', %s, -1, 60, 12, 0.2, 60.0)", (T0 + timedelta(minutes=1),)
+        )  # fmt: skip
+        _traversals(conn, [(a, T0, "v1", 20.0), (a, T0, "v2", 30.0), (a, T0, "v3", 60.0),
+                           (c, T0, "v4", 12.0), (c, T0, "v5", 12.0)])  # fmt: skip
+        builder = StateBuilder(network)
+        built = builder.step(conn)
+        assert [bm.minute for bm in built] == [T0]
+        st = _states(conn, T0)
+        probe_hm = 3 / (1 / 20 + 1 / 30 + 1 / 60)
+        fused = 6 / (3 / probe_hm + 3 / 60.0)  # 3 probe vehicles, the detector weighs 3
+        assert st[a][0] == pytest.approx(fused, rel=1e-4) and st[a][1] == "fused"
+        assert st[a][4] == 3
+        assert st[c][:2] == (pytest.approx(12.0), "probe")
+        # b lies between a (free-ish) and c (slow, downstream): filled by smoothing
+        assert st[b][1] == "smoothed" and st[b][3] < st[a][3]
+        assert 12.0 <= st[b][0] <= fused
+        assert st[b][3] < st[c][3]  # less confident than measured
+        kpi = conn.execute(
+            "SELECT vehicle_km, segments_with_data FROM network_kpi WHERE minute = %s", (T0,)
+        ).fetchone()
+        km = network.segments[m.LENGTH].to_numpy()[[route[0], route[2]]] / 1000
+        assert kpi[0] == pytest.approx(12 * km[0] + 2 * km[1], rel=1e-3)  # detector flow on a
+        assert kpi[1] == len(st)
+        before = conn.execute("SELECT * FROM segment_state ORDER BY segment_id").fetchall()
+        mark_minutes(conn, [T0])
+        builder.step(conn)  # rebuilding a minute changes nothing
+        assert conn.execute("SELECT * FROM segment_state ORDER BY segment_id").fetchall() == before
+    msg = state_message(built[0].states[0])
+    assert b'"congestion":' in msg and b'"minute":"2026-11-24T08:00:00+00:00"' in msg
+
+
+def test_hysteresis_uses_the_previous_minute(db_factory, network) -> None:
+    seg = network.segments.iloc[0]
+    sid, ff = seg[m.SEGMENT_ID], float(seg[m.FREE_FLOW])
+    with psycopg.connect(db_factory(), autocommit=True) as conn:
+        with conn.transaction():
+            sync_network(conn, network)
+        builder = StateBuilder(network)
+        levels = []
+        # ratio 0.58 → light→moderate boundary (0.6) crossed, but within the 0.05 band
+        for k, ratio in enumerate([0.9, 0.58, 0.58, 0.5, 0.58, 0.62, 0.7]):
+            t = T0 + timedelta(minutes=k)  # consecutive minutes, one at a time
+            _traversals(conn, [(sid, t, "v", ratio * ff)])
+            builder.step(conn)
+            levels.append(_states(conn, t)[sid][2])
+    # free, light (0.58 is not 0.05 below 0.6), light, moderate, stays moderate at 0.58,
+    # stays at 0.62 (not 0.05 above 0.6), light at 0.7
+    assert levels == [0, 1, 1, 2, 2, 2, 1]
+
+
+def test_free_flow_is_learned_off_peak_and_profiles_fill_stale_segments(
+    db_factory, network
+) -> None:
+    seg = network.segments.iloc[3]
+    sid, default = seg[m.SEGMENT_ID], float(seg[m.FREE_FLOW])
+    night = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)  # 00:00 in Hai Phong
+    rng = np.random.default_rng(1)
+    speeds = rng.uniform(30, 70, 60)
+    with psycopg.connect(db_factory(), autocommit=True) as conn:
+        with conn.transaction():
+            sync_network(conn, network)
+        rows = [(sid, night + timedelta(minutes=k // 3), f"n{k}", float(v))
+                for k, v in enumerate(speeds)]  # fmt: skip
+        # peak-hour traversals must not count
+        rows += [(sid, T0 + timedelta(minutes=k), f"p{k}", 5.0) for k in range(40)]
+        _traversals(conn, rows)
+        builder = StateBuilder(network, BuilderParams(stale_after_min=10))
+        builder.step(conn, limit=10_000)
+        learned = conn.execute(
+            "SELECT free_flow_kmh, n_samples FROM segment_free_flow WHERE segment_id = %s", (sid,)
+        ).fetchone()
+        assert learned[1] == 60
+        assert learned[0] == pytest.approx(np.percentile(speeds, 85), rel=1e-3)
+        assert builder.free_flow[3] == pytest.approx(learned[0]) != default
+        # a day later, same slot, no data: the segment's current state is its profile
+        StoreWriter().prepare(conn, "segment_state", [T0 + timedelta(days=1)])
+        from store.rollups import refresh_rollups
+
+        refresh_rollups(conn, T0, T0 + timedelta(hours=1))
+        later = T0 + timedelta(days=1, minutes=5)
+        other = network.segments.iloc[50][m.SEGMENT_ID]
+        _traversals(conn, [(other, later, "x", 25.0)])
+        builder.step(conn)
+        cur = conn.execute(
+            "SELECT source, speed_kmh, minute, confidence FROM segment_current"
+            " WHERE segment_id = %s", (sid,)
+        ).fetchone()  # fmt: skip
+        assert cur[0] == "profile" and cur[2] == later
+        assert cur[1] == pytest.approx(5.0, rel=1e-3)
+        assert cur[3] == pytest.approx(0.2)
+        hist = conn.execute(
+            "SELECT count(*) FROM segment_state WHERE source = 'profile'"
+        ).fetchone()[0]
+        assert hist == 0  # profiles never enter the history
