@@ -375,6 +375,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from analytics.evaluation.congestion_eval import HEADER, evaluate_run, table_row
+
+    network = _network(args.network)
+    print(HEADER, flush=True)
+    for n in (int(v) for v in args.vehicles.split(",")):
+        for interval in (int(v) for v in args.intervals.split(",")):
+            for sigma in (float(v) for v in args.sigmas.split(",")):
+                row = evaluate_run(network, vehicles=n, interval_s=interval, sigma_m=sigma,
+                                   duration_s=args.duration, seed=args.seed)  # fmt: skip
+                print(table_row(row), flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``itms``."""
     p = argparse.ArgumentParser(prog="itms", description="Intelligent Transport Monitoring System")
@@ -396,6 +410,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("topics", help="create the Kafka topics")
     s.add_argument("action", choices=["create"])
     s.set_defaults(func=cmd_topics)
+
+    s = sub.add_parser(
+        "evaluate", help="score map matching and segment speeds against simulator truth"
+    )
+    s.add_argument("what", choices=["congestion"])
+    s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
+    s.add_argument("--vehicles", default="300,1000", help="probe fleet sizes (comma list)")
+    s.add_argument("--intervals", default="1,5,10,30", help="sampling intervals, s")
+    s.add_argument("--sigmas", default="10", help="GPS noise levels, m")
+    s.add_argument("--duration", type=int, default=900, help="simulated seconds per run")
+    s.add_argument("--seed", type=int, default=4)
+    s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("network", help="store the road network in the database")
     s.add_argument("action", choices=["sync"])

@@ -161,6 +161,14 @@ class ProbeProcessor:
             self._advance(v, vt, self.online.flush(vt.match))
         self.counters.vehicles_closed += len(idle)
 
+    def close_all(self) -> None:
+        """Decide every pending fix of every vehicle (end of a recorded feed)."""
+        for st in self.parts.values():
+            for v, vt in st.vehicles.items():
+                self._advance(v, vt, self.online.flush(vt.match))
+            self.counters.vehicles_closed += len(st.vehicles)
+            st.vehicles.clear()
+
     # -- results -------------------------------------------------------------------------
     def pending(self) -> int:
         return len(self.rows)

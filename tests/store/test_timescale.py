@@ -30,8 +30,8 @@ from store.state_writer import StoreWriter
 
 pytestmark = pytest.mark.integration
 
-HYPERTABLES = {"detector_reading", "gps_fix", "network_kpi", "probe_observation", "segment_state"}
-COMPRESSED = {"detector_reading", "probe_observation", "segment_state"}
+HYPERTABLES = {"detector_reading", "gps_fix", "network_kpi", "probe_traversal", "segment_state"}
+COMPRESSED = {"detector_reading", "probe_traversal", "segment_state"}
 SEGMENTS = ["a:0:f", "a:0:r", "b:0:f"]
 RESOLUTIONS = ("1m", "5m", "15m", "1h")
 DETECTOR = "det:1"
@@ -253,7 +253,7 @@ def _materialized_rows(conn: psycopg.Connection, view: str) -> int:
 
 def test_migrations_build_the_timescaledb_store(store_factory) -> None:
     dsn = store_factory(migrated=False)
-    assert migrate(dsn) == [1, 2, 3]
+    assert migrate(dsn) == [1, 2, 3, 4]
     assert migrate(dsn) == []
     with _connect(dsn) as conn:
         assert conn.execute("SELECT mode FROM store_mode").fetchone()[0] == "timescaledb"

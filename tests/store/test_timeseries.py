@@ -73,7 +73,7 @@ def test_migrations_from_empty_and_rerun(stack_settings) -> None:
         admin.execute(f'CREATE DATABASE "{name}"')
     dsn = _dsn_with_db(stack_settings.dsn, name)
     try:
-        assert migrate(dsn) == [1, 2, 3]
+        assert migrate(dsn) == [1, 2, 3, 4]
         assert migrate(dsn) == []
         with _connect(dsn) as conn:
             assert conn.execute("SELECT mode FROM store_mode").fetchone()[0] == "plain"
@@ -81,7 +81,7 @@ def test_migrations_from_empty_and_rerun(stack_settings) -> None:
                 conn.execute(
                     "SELECT relname, relkind FROM pg_class WHERE relname = ANY(%s)",
                     (["segment_state", "gps_fix", "detector_reading", "network_kpi",
-                      "probe_observation", *ROLLUPS],),
+                      "probe_traversal", *ROLLUPS],),
                 ).fetchall()
             )  # fmt: skip
             assert set(kinds.values()) == {"p"} and len(kinds) == 8
