@@ -70,6 +70,22 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     secret_key: str = DEFAULT_DEV_SECRET
+    token_ttl_s: int = Field(default=3600, ge=60, description="Lifetime of bearer tokens, s.")
+    privacy_min_vehicles: int = Field(
+        default=3, ge=1, description="Publish a probe-based speed only from this many vehicles."
+    )
+    rate_limit_per_s: float = Field(
+        default=20.0, ge=0, description="Requests per second per client (0 = no limit)."
+    )
+    rate_limit_burst: int = Field(default=60, ge=1, description="Token-bucket size per client.")
+    cors_origins: str = Field(default="*", description="Comma-separated allowed CORS origins.")
+    state_cache_s: float = Field(
+        default=1.0, ge=0, description="How long the API reuses one read of the current state."
+    )
+    stream_poll_s: float = Field(default=1.0, gt=0, description="Live streams poll this often.")
+    corridors: Path | None = Field(
+        default=None, description="Corridor file (YAML); unset = the bundled Hai Phong corridors."
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:
