@@ -5,12 +5,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-from psycopg_pool import ConnectionPool
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from api.routes import health, segments
+from api.corridors import Corridors
+from api.network_view import NetworkView
+from api.ratelimit import RateLimitMiddleware
+from api.routes import admin, auth, health, incidents, network, ngsi, operator, segments, stream
 from itms import __version__
 from itms.settings import Settings
+
+DESCRIPTION = """Live road traffic state of Hai Phong: segment speeds and congestion, incidents,
+network KPIs and corridor travel times (public, read-only, no login), live streams (Server-Sent
+Events), an FIWARE NGSI-LD export, and the operator API (bearer token or API key; roles viewer,
+operator, admin). Geometry is GeoJSON in WGS 84 (lon, lat); speeds km/h; times seconds / RFC 3339
+UTC. Public replies carry ETag / Last-Modified and Cache-Control; clients are rate limited per API
+key or address (429 with Retry-After)."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -19,9 +33,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = ConnectionPool(settings.dsn, min_size=1, max_size=10, open=False)
+        pool = ConnectionPool(settings.dsn, min_size=1, max_size=10, open=False, timeout=10)
         pool.open(wait=False)
         app.state.pool = pool
+        app.state.network = NetworkView(
+            pool, min_vehicles=settings.privacy_min_vehicles, state_s=settings.state_cache_s
+        )
+        app.state.corridors = Corridors(settings.corridors)
         try:
             yield
         finally:
@@ -30,10 +48,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="ITMS traffic API",
         version=__version__,
-        description="Live road traffic state of the city: segment speeds, congestion, incidents.",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.include_router(health.router)
-    app.include_router(segments.router)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    # outermost last: gzip ← CORS ← rate limit ← routes (429s carry CORS headers)
+    app.add_middleware(
+        RateLimitMiddleware, rate=settings.rate_limit_per_s, burst=settings.rate_limit_burst
+    )
+    app.add_middleware(
+        CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "PATCH",
+        "DELETE"], allow_headers=["Authorization", "X-API-Key", "Content-Type", "If-None-Match",
+        "If-Modified-Since", "Last-Event-ID"], expose_headers=["ETag", "Last-Modified",
+        "Retry-After", "Link"],
+    )  # fmt: skip
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    _error_handlers(app)
+    for module in (health, segments, incidents, network, stream, ngsi, auth, operator, admin):
+        app.include_router(module.router)
     return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(psycopg.DataError)
+    async def bad_value(request: Request, exc: psycopg.DataError) -> JSONResponse:
+        # values the database cannot take (e.g. NUL characters in text, out-of-range numbers)
+        return JSONResponse({"detail": f"invalid value: {str(exc).splitlines()[0]}"}, 400)
+
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(psycopg.OperationalError)
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "the database is unavailable; retry shortly"}, 503,
+            headers={"Retry-After": "5"},
+        )  # fmt: skip

@@ -91,3 +91,46 @@ def sync_detectors(
             (site.detector_id, site.segment_id, site.position_m, lanes, site.kind, lon, lat),
         )
     return len(sites)
+
+
+class DetectorNotFound(LookupError):
+    """No detector with that id."""
+
+
+_DETECTOR_COLS = (
+    "detector_id, segment_id, kind, lanes, status, status_note, status_changed_by,"
+    " status_changed_at, updated_at"
+)
+
+
+def get_detector(conn: psycopg.Connection, detector_id: str) -> dict | None:
+    """One detector's inventory row and service status, or ``None``."""
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"SELECT {_DETECTOR_COLS} FROM detector WHERE detector_id = %s", (detector_id,)
+        ).fetchone()
+
+
+def set_detector_status(
+    conn: psycopg.Connection, detector_id: str, *, status: str, note: str | None, actor: str
+) -> tuple[dict, dict]:
+    """Mark a detector ``failed`` or back ``in_service`` (the state builder then ignores or
+    uses its readings); returns (before, after); raises :class:`DetectorNotFound`."""
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        before = cur.execute(
+            f"SELECT {_DETECTOR_COLS} FROM detector WHERE detector_id = %s FOR UPDATE",
+            (detector_id,),
+        ).fetchone()
+        if before is None:
+            raise DetectorNotFound(f"no detector {detector_id!r}")
+        after = cur.execute(
+            "UPDATE detector SET status = %s, status_note = %s, status_changed_by = %s,"
+            " status_changed_at = now(), updated_at = now() WHERE detector_id = %s"
+            f" RETURNING {_DETECTOR_COLS}",
+            (status, note, actor, detector_id),
+        ).fetchone()
+    return before, after

@@ -1,0 +1,107 @@
+"""FIWARE NGSI-LD export (ETSI GS CIM 009) using the Smart Data Models vocabulary.
+
+* Each segment's current state → ``TrafficFlowObserved`` (``averageVehicleSpeed`` km/h,
+  ``congested``, ``dateObserved`` interval, ``location`` LineString, ``refRoadSegment``).
+* Each active incident → ``Alert`` (``category: traffic``, ``subCategory`` from the incident
+  kind, ``severity`` informational … critical, ``validFrom``/``validTo``, ``location`` Point).
+
+Entities are in the *normalized* form (``Property`` / ``GeoProperty`` / ``Relationship``), which
+a context broker accepts through ``POST /ngsi-ld/v1/entityOperations/upsert``; ``keyValues``
+gives the simplified form. Geometry WGS 84 (lon, lat).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+CONTEXT = [
+    "https://smartdatamodels.org/context.jsonld",
+    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld",
+]
+CITY = "haiphong"
+_SUBCATEGORY = {
+    "accident": "carAccident", "crash": "carAccident", "stalled_vehicle": "carStopped",
+    "breakdown": "carStopped", "closure": "roadClosed", "full_closure": "roadClosed",
+    "roadworks": "roadWorks", "congestion": "trafficJam", "queue": "trafficJam",
+    "wrong_way": "carWrongDirection", "lane_blockage": "hazardOnRoad",
+}  # fmt: skip
+_SEVERITY = {1: "informational", 2: "low", 3: "medium", 4: "high", 5: "critical"}
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+def _normalize(entity: dict[str, Any], key_values: bool) -> dict[str, Any]:
+    """Turn a key-values entity into the normalized form (unless ``key_values``)."""
+    out = {k: v for k, v in entity.items() if v is not None}
+    if key_values:
+        return out
+    for k, v in list(out.items()):
+        if k in ("id", "type", "@context"):
+            continue
+        if k == "location":
+            out[k] = {"type": "GeoProperty", "value": v}
+        elif k.startswith("ref"):
+            out[k] = {"type": "Relationship", "object": v}
+        elif k.startswith("date") or k.startswith("valid"):
+            out[k] = {"type": "Property", "value": {"@type": "DateTime", "@value": v}}
+        else:
+            out[k] = {"type": "Property", "value": v}
+    return out
+
+
+def traffic_flow(status: dict[str, Any], geometry: dict[str, Any], *,
+                 key_values: bool = False) -> dict[str, Any]:  # fmt: skip
+    """``TrafficFlowObserved`` of one segment status (as from :class:`NetworkView`)."""
+    sid = status["segment_id"]
+    minute = status["minute"]
+    entity = {
+        "id": f"urn:ngsi-ld:TrafficFlowObserved:{CITY}:{sid}",
+        "type": "TrafficFlowObserved",
+        "@context": CONTEXT,
+        "name": status["name"] or sid,
+        "location": geometry,
+        "refRoadSegment": f"urn:ngsi-ld:RoadSegment:{CITY}:{sid}",
+        "dateObserved": _iso(minute),
+        "dateObservedFrom": _iso(minute),
+        "dateObservedTo": _iso(None if minute is None else minute + timedelta(minutes=1)),
+        "averageVehicleSpeed": status["speed_kmh"],
+        "congested": None if status["congestion_level"] is None
+        else status["congestion_level"] >= 3,
+        "congestionLevel": status["congestion"],
+        "jamFactor": status["jam_factor"],
+        "travelTime": status["travel_time_s"],
+        "freeFlowSpeed": status["free_flow_kmh"],
+        "confidence": status["confidence"],
+        "dataProvider": f"ITMS {CITY} ({status['source']})",
+    }  # fmt: skip
+    return _normalize(entity, key_values)
+
+
+def alert(row: dict[str, Any], *, key_values: bool = False) -> dict[str, Any]:
+    """``Alert`` of one incident row (public fields)."""
+    location = None
+    if row.get("lon") is not None:
+        location = {"type": "Point", "coordinates": [row["lon"], row["lat"]]}
+    road = row.get("road_name") or row.get("segment_id") or ""
+    entity = {
+        "id": f"urn:ngsi-ld:Alert:{CITY}:{row['incident_id']}",
+        "type": "Alert",
+        "@context": CONTEXT,
+        "category": "traffic",
+        "subCategory": _SUBCATEGORY.get(row["kind"], "hazardOnRoad"),
+        "severity": _SEVERITY.get(row["severity"], "medium"),
+        "description": f"{row['kind']} on {road}".strip(),
+        "location": location,
+        "dateIssued": _iso(row["started_at"]),
+        "validFrom": _iso(row["started_at"]),
+        "validTo": _iso(row.get("ended_at")),
+        "alertSource": f"ITMS {CITY} ({row['source']})",
+        "status": row["status"],
+        "estimatedDelay": row.get("est_delay_s"),
+        "refRoadSegment": None if not row.get("segment_id")
+        else f"urn:ngsi-ld:RoadSegment:{CITY}:{row['segment_id']}",
+    }  # fmt: skip
+    return _normalize(entity, key_values)

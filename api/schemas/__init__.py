@@ -1,0 +1,1 @@
+"""Request and response models: ``…Create`` / ``…Update`` for input, ``…Public`` for output."""
