@@ -1,0 +1,1 @@
+"""Incident detection: detector and probe methods, their fusion and the incident lifecycle."""

@@ -1,0 +1,219 @@
+"""All incident detection methods run together on one decision minute.
+
+:class:`IncidentDetector` holds the per-method state (California #8 and McMaster per
+station pair, SND per station, probe speed drop per segment, the stopped-probe test) and
+the fusion, and turns each method's alarms into located :class:`Candidate` s. The worker
+fills :class:`MinuteInputs` from the database, the evaluation from simulated runs, so both
+run exactly this code. Occupancy 0–1, speeds km/h, positions metres along a segment,
+coordinates in the network's metric CRS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+
+from analytics.incidents.california8 import California8, California8Params
+from analytics.incidents.candidate import Candidate
+from analytics.incidents.corridor import Corridor, pair_stations
+from analytics.incidents.fusion import Fusion, FusionParams
+from analytics.incidents.mcmaster import McMaster, McMasterParams
+from analytics.incidents.probe_speed_drop import ProbeDropParams, ProbeSpeedDrop
+from analytics.incidents.probe_stopped_cluster import ProbeStoppedCluster, StoppedClusterParams
+from analytics.incidents.snd import Snd, SndParams
+from analytics.network import model as m
+from analytics.network.model import RoadNetwork
+
+METHODS = ("california8", "mcmaster", "snd", "probe_drop", "probe_stopped", "fused")
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    """Every method's parameters, plus how far apart stations may be paired (metres)."""
+
+    california8: California8Params = field(default_factory=California8Params)
+    mcmaster: McMasterParams = field(default_factory=McMasterParams)
+    snd: SndParams = field(default_factory=SndParams)
+    probe_drop: ProbeDropParams = field(default_factory=ProbeDropParams)
+    probe_stopped: StoppedClusterParams = field(default_factory=StoppedClusterParams)
+    fusion: FusionParams = field(default_factory=FusionParams)
+    max_station_gap_m: float = 3000.0
+
+
+@dataclass
+class MinuteInputs:
+    """Measurements of one decision minute: per station (S) and per segment (N).
+
+    Stations: occupancy, volume (vehicles in the minute), speed, and the occupancy profile
+    (mean, standard deviation) of the time-of-day slot. Segments: harmonic-mean probe speed
+    and distinct vehicles over the recent traversals, stopped and passing vehicles (stopped =
+    stood still at least the stop time), passing vehicles' harmonic-mean speed, and the
+    reference speed (time-of-day profile; NaN = unknown, free flow is used).
+    """
+
+    station_occ: np.ndarray
+    station_volume: np.ndarray
+    station_speed: np.ndarray
+    station_occ_mean: np.ndarray
+    station_occ_std: np.ndarray
+    probe_speed: np.ndarray
+    probe_vehicles: np.ndarray
+    probe_stopped: np.ndarray
+    probe_passing: np.ndarray
+    passing_speed: np.ndarray
+    reference_speed: np.ndarray
+
+    @classmethod
+    def empty(cls, n_stations: int, n_segments: int) -> MinuteInputs:
+        """No data anywhere (NaN speeds and occupancies, zero counts)."""
+        s, n = np.full(n_stations, np.nan), np.full(n_segments, np.nan)
+        return cls(s.copy(), np.zeros(n_stations), s.copy(), s.copy(), s.copy(), n.copy(),
+                   np.zeros(n_segments), np.zeros(n_segments), np.zeros(n_segments), n.copy(),
+                   n.copy())  # fmt: skip
+
+
+class IncidentDetector:
+    """Runs every method on a minute's inputs; see the module docstring.
+
+    ``geoms_m`` are the segments' metric LineStrings, ``station_segment``/``station_pos_m``
+    each station's segment index and offset, ``free_flow_kmh`` per segment.
+    """
+
+    def __init__(
+        self, geoms_m: np.ndarray, corridor: Corridor, station_segment: np.ndarray,
+        station_pos_m: np.ndarray, free_flow_kmh: np.ndarray,
+        params: DetectorParams | None = None, *, station_ids: list[str] | None = None,
+    ) -> None:  # fmt: skip
+        self.p = params or DetectorParams()
+        self.geoms = geoms_m
+        self.corridor = corridor
+        self.free_flow = np.asarray(free_flow_kmh, float)
+        self.st_seg = np.asarray(station_segment, np.int64)
+        self.st_pos = np.asarray(station_pos_m, float)
+        self.station_ids = station_ids or [f"station-{k}" for k in range(len(self.st_seg))]
+        self.pairs = pair_stations(corridor, self.st_seg, self.st_pos,
+                                   max_gap_m=self.p.max_station_gap_m)  # fmt: skip
+        self.cal8 = California8(len(self.pairs), self.p.california8)
+        self.mcm = McMaster(len(self.pairs), self.p.mcmaster)
+        self.snd = Snd(len(self.st_seg), self.p.snd)
+        self.drop = ProbeSpeedDrop(corridor, self.p.probe_drop)
+        self.stopped = ProbeStoppedCluster(self.p.probe_stopped)
+        self.fusion = Fusion(corridor, self.p.fusion)
+        # where a station's alarm is reported: halfway to the next station, else segment end
+        self.st_loc_seg = self.st_seg.copy()
+        self.st_loc_off = corridor.length_m[self.st_seg].copy()
+        has = self.pairs.next_of >= 0
+        self.st_loc_seg[has] = self.pairs.mid_segment[self.pairs.next_of[has]]
+        self.st_loc_off[has] = self.pairs.mid_offset_m[self.pairs.next_of[has]]
+
+    @classmethod
+    def for_network(
+        cls, network: RoadNetwork, station_segment: np.ndarray, station_pos_m: np.ndarray,
+        params: DetectorParams | None = None, *, free_flow_kmh: np.ndarray | None = None,
+        station_ids: list[str] | None = None, corridor: Corridor | None = None,
+    ) -> IncidentDetector:  # fmt: skip
+        """Detector over a network's segments (free flow from the network unless given)."""
+        ff = network.segments[m.FREE_FLOW].to_numpy(float) if free_flow_kmh is None else (
+            free_flow_kmh)  # fmt: skip
+        return cls(network.geom_m, corridor or Corridor.for_network(network), station_segment,
+                   station_pos_m, ff, params, station_ids=station_ids)  # fmt: skip
+
+    def point(self, segment: np.ndarray, offset_m: np.ndarray) -> np.ndarray:
+        """(k, 2) metric coordinates of positions along segments."""
+        seg = np.asarray(segment, np.int64)
+        if len(seg) == 0:
+            return np.zeros((0, 2))
+        pts = shapely.line_interpolate_point(self.geoms[seg], np.asarray(offset_m, float))
+        return shapely.get_coordinates(pts)
+
+    def _cands(self, method: str, seg, off, score, sources, **per) -> list[Candidate]:
+        seg = np.asarray(seg, np.int64)
+        xy = self.point(seg, off)
+        out = []
+        for k in range(len(seg)):
+            extra = {key: (val[k] if isinstance(val, list | np.ndarray) else val)
+                     for key, val in per.items() if key != "evidence"}  # fmt: skip
+            ev = per["evidence"][k] if "evidence" in per else {}
+            out.append(Candidate(method, int(seg[k]), float(off[k]), float(xy[k, 0]),
+                                 float(xy[k, 1]), float(score[k]), frozenset(sources),
+                                 evidence=ev, **extra))  # fmt: skip
+        return out
+
+    def detect(self, x: MinuteInputs) -> dict[str, list[Candidate]]:
+        """Advance every method by one minute; candidates per method, and ``fused``."""
+        pr = self.pairs
+        out: dict[str, list[Candidate]] = {}
+        ids = self.station_ids
+        occ_u, occ_d = x.station_occ[pr.up], x.station_occ[pr.down]
+        feats = self.cal8.features(occ_u, occ_d)
+        hit = np.flatnonzero(self.cal8.detect(occ_u, occ_d))
+        out["california8"] = self._cands(
+            "california8", pr.mid_segment[hit], pr.mid_offset_m[hit],
+            np.clip(np.nan_to_num(feats["occrdf"][hit]), 0, 1), {"detector"},
+            evidence=[{"stations": [ids[pr.up[k]], ids[pr.down[k]]],
+                       "occ_up": float(occ_u[k]), "occ_down": float(occ_d[k])} for k in hit],
+        )  # fmt: skip
+        ff_st = self.free_flow[self.st_seg]
+        state = self.mcm.congested(x.station_occ, x.station_speed, ff_st)
+        hit = np.flatnonzero(self.mcm.detect(state[pr.up], state[pr.down]))
+        out["mcmaster"] = self._cands(
+            "mcmaster", pr.mid_segment[hit], pr.mid_offset_m[hit], np.full(len(hit), 0.5),
+            {"detector"},
+            evidence=[{"stations": [ids[pr.up[k]], ids[pr.down[k]]],
+                       "occ_up": float(occ_u[k]), "occ_down": float(occ_d[k])} for k in hit],
+        )  # fmt: skip
+        z = self.snd.zscore(x.station_occ, x.station_occ_mean, x.station_occ_std)
+        hit = np.flatnonzero(self.snd.detect(x.station_occ, x.station_occ_mean,
+                                             x.station_occ_std))  # fmt: skip
+        out["snd"] = self._cands(
+            "snd", self.st_loc_seg[hit], self.st_loc_off[hit],
+            np.clip(z[hit] / 10.0, 0, 1), {"detector"},
+            evidence=[{"station": ids[k], "z": round(float(z[k]), 2),
+                       "occ": float(x.station_occ[k])} for k in hit],
+        )  # fmt: skip
+        ref = np.where(np.isfinite(x.reference_speed), x.reference_speed, self.free_flow)
+        heads = self.drop.detect(x.probe_speed, x.probe_vehicles, x.reference_speed,
+                                 self.free_flow)  # fmt: skip
+        hseg = np.array([h.segment for h in heads], np.int64)
+        v = x.probe_speed[hseg] if len(hseg) else np.zeros(0)
+        q = np.array([h.queue_m for h in heads])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            delay = q / 1000.0 * 3600.0 * (1.0 / np.maximum(v, 2.0) - 1.0 / ref[hseg])
+        out["probe_drop"] = self._cands(
+            "probe_drop", hseg, self.corridor.length_m[hseg] * self.p.probe_drop.head_fraction,
+            np.array([1.0 - h.speed_ratio for h in heads]), {"probe"},
+            queue_m=q, speed_ratio=np.array([h.speed_ratio for h in heads]),
+            delay_s=np.maximum(np.nan_to_num(delay), 0.0),
+            evidence=[{"speed_kmh": round(float(v[k]), 1),
+                       "reference_kmh": round(float(ref[h.segment]), 1),
+                       "vehicles": h.vehicles, "queue_segments": len(h.queue_segments)}
+                      for k, h in enumerate(heads)],
+        )  # fmt: skip
+        hit = np.flatnonzero(self.stopped.detect(x.probe_stopped, x.probe_passing,
+                                                 x.passing_speed, ref))  # fmt: skip
+        out["probe_stopped"] = self._cands(
+            "probe_stopped", hit, self.corridor.length_m[hit] * 0.5, np.full(len(hit), 0.6),
+            {"probe"}, kind="stopped_vehicles",
+            speed_ratio=(x.passing_speed[hit] / ref[hit]),
+            evidence=[{"stopped": int(x.probe_stopped[k]), "passing": int(x.probe_passing[k]),
+                       "passing_kmh": round(float(x.passing_speed[k]), 1)} for k in hit],
+        )  # fmt: skip
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = x.probe_speed / ref
+        out["fused"] = self.fusion.combine(out, ratio, x.probe_vehicles)
+        return out
+
+    def decision_units(self) -> dict[str, int]:
+        """How many places each method decides on every minute (for false alarms per
+        decision): pairs, stations or segments."""
+        n = len(self.corridor.down)
+        return {
+            "california8": len(self.pairs),
+            "mcmaster": len(self.pairs),
+            "snd": len(self.st_seg),
+            "probe_drop": n,
+            "probe_stopped": n,
+            "fused": n,
+        }

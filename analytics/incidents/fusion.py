@@ -1,0 +1,144 @@
+"""Fusion of detector and probe alarms into one list of candidate incidents per minute.
+
+Rules (distances metres in the metric CRS, speed ratios against the reference speed):
+
+1. A probe queue-head alarm stands on its own (it already persisted); a detector alarm
+   (California #8, McMaster, SND) within ``radius_m`` adds the detector source to it.
+2. A California #8 or McMaster alarm stands when probes corroborate it (a segment near it —
+   its own, ``neighbours`` up or down the road — is slow now: ratio below
+   ``corroborate_ratio``) or when probes have nothing to say there; it is dropped when
+   probes on its segment and just upstream show normal speed (ratio ≥ ``contradict_ratio``
+   with at least ``contradict_vehicles`` vehicles): then the occupancy pattern is not a queue.
+3. An SND alarm (a station unusually occupied, no spatial test) needs corroboration by
+   probes or by another detector method nearby.
+4. A stopped-probe cluster needs corroboration by slow probes on or upstream of its segment
+   or by a detector alarm nearby.
+
+Candidates closer than ``radius_m`` to a stronger one (same direction) are merged into it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from analytics.incidents.candidate import Candidate
+from analytics.incidents.corridor import Corridor
+
+DETECTOR_METHODS = ("california8", "mcmaster")
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """Defaults: 1 km association radius (about two detector spacings on urban arterials),
+    one segment of context each way, corroboration below 70 % of the reference speed,
+    contradiction at 80 % or more with two vehicles."""
+
+    radius_m: float = 1000.0
+    neighbours: int = 1
+    corroborate_ratio: float = 0.7
+    contradict_ratio: float = 0.8
+    contradict_vehicles: int = 2
+    max_bearing_diff_deg: float = 60.0
+
+
+def _fused(c: Candidate, sources: frozenset[str] | set[str]) -> Candidate:
+    methods = sorted(set(c.evidence.get("methods", ())) | {c.method})
+    return replace(c, method="fused", sources=frozenset(sources),
+                   evidence={**c.evidence, "methods": methods})  # fmt: skip
+
+
+def same_direction(b1: float, b2: float, max_diff: float) -> bool:
+    """Bearings (degrees) within ``max_diff`` of each other."""
+    return abs((b2 - b1 + 180.0) % 360.0 - 180.0) <= max_diff
+
+
+class Fusion:
+    """Combines the methods' candidates (see the module docstring)."""
+
+    name = "fused"
+
+    def __init__(self, corridor: Corridor, params: FusionParams | None = None) -> None:
+        self.p = params or FusionParams()
+        self.corridor = corridor
+
+    def _near(self, a: Candidate, b: Candidate) -> bool:
+        b1, b2 = self.corridor.bearing[a.segment], self.corridor.bearing[b.segment]
+        close = np.hypot(a.x - b.x, a.y - b.y) <= self.p.radius_m
+        return bool(close and same_direction(b1, b2, self.p.max_bearing_diff_deg))
+
+    def _context(self, segment: int) -> list[int]:
+        c, k = self.corridor, self.p.neighbours
+        up = c.walk_up(segment, np.inf)[:k]
+        down = c.walk_down(segment, np.inf)[:k]
+        return [segment, *up, *down]
+
+    def combine(
+        self, by_method: dict[str, list[Candidate]], probe_ratio: np.ndarray,
+        probe_vehicles: np.ndarray,
+    ) -> list[Candidate]:  # fmt: skip
+        """Fused candidates of one minute; ``probe_ratio``/``probe_vehicles`` per segment
+        describe this minute's probe speeds (NaN ratio / 0 vehicles = no probe data)."""
+        p = self.p
+        ratio = np.asarray(probe_ratio, float)
+        nveh = np.asarray(probe_vehicles)
+        slow = np.isfinite(ratio) & (nveh > 0) & (ratio < p.corroborate_ratio)
+        normal = (
+            np.isfinite(ratio) & (nveh >= p.contradict_vehicles) & (ratio >= p.contradict_ratio)
+        )
+        det = [c for m in DETECTOR_METHODS for c in by_method.get(m, [])]
+        snd = by_method.get("snd", [])
+        out: list[Candidate] = []
+        for c in by_method.get("probe_drop", []):
+            support = [d for d in det + snd if self._near(c, d)]
+            sources = c.sources | {"detector"} if support else c.sources
+            ev = {**c.evidence, "methods": sorted({c.method} | {d.method for d in support})}
+            out.append(replace(c, method="fused", sources=frozenset(sources), evidence=ev))
+        for c in det:
+            ctx = self._context(c.segment)
+            corroborated = bool(slow[ctx].any())
+            upstream = [c.segment, *self.corridor.walk_up(c.segment, np.inf)[: p.neighbours]]
+            contradicted = not corroborated and bool(normal[upstream].all())
+            if contradicted:
+                continue
+            sources = c.sources | {"probe"} if corroborated else c.sources
+            out.append(_fused(c, sources))
+        for c in snd:
+            corroborated = bool(slow[self._context(c.segment)].any())
+            others = any(self._near(c, d) for d in det)
+            if corroborated or others:
+                srcs = c.sources | {"probe"} if corroborated else c.sources
+                out.append(_fused(c, srcs))
+        for c in by_method.get("probe_stopped", []):
+            upstream = [c.segment, *self.corridor.walk_up(c.segment, np.inf)[: p.neighbours]]
+            if bool(slow[upstream].any()) or any(self._near(c, d) for d in det):
+                out.append(_fused(c, c.sources))
+        return self._merge(out)
+
+    def _merge(self, cands: list[Candidate]) -> list[Candidate]:
+        """Keep the strongest of candidates near each other (more sources first)."""
+        order = sorted(
+            cands,
+            key=lambda c: (
+                -len(c.sources),
+                "probe_drop" not in c.evidence.get("methods", ()),
+                -c.score,
+            ),
+        )
+        kept: list[Candidate] = []
+        for c in order:
+            hit = next((k for k in kept if self._near(k, c)), None)
+            if hit is None:
+                kept.append(c)
+            else:
+                i = kept.index(hit)
+                merged = hit.sources | c.sources
+                kind = hit.kind if hit.kind != "unexplained_queue" else c.kind
+                methods = sorted(
+                    set(hit.evidence.get("methods", ())) | set(c.evidence.get("methods", ()))
+                )
+                kept[i] = replace(hit, sources=frozenset(merged), kind=kind,
+                                  queue_m=max(hit.queue_m, c.queue_m),
+                                  evidence={**hit.evidence, "methods": methods})  # fmt: skip
+        return kept

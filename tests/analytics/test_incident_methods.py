@@ -1,0 +1,204 @@
+"""Incident detection methods on tiny hand-built corridors (metres, km/h, occupancy 0–1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+from analytics.incidents.california8 import California8
+from analytics.incidents.candidate import Candidate
+from analytics.incidents.corridor import Corridor, pair_stations
+from analytics.incidents.detector import IncidentDetector, MinuteInputs
+from analytics.incidents.fusion import Fusion
+from analytics.incidents.mcmaster import McMaster
+from analytics.incidents.probe_speed_drop import ProbeSpeedDrop
+from analytics.incidents.probe_stopped_cluster import ProbeStoppedCluster
+from analytics.incidents.snd import Snd
+
+L = 400.0  # every segment of the fixture is 400 m
+
+
+def main_street(n: int = 5) -> tuple[Corridor, np.ndarray]:
+    """Nodes 0..n on a west→east line 400 m apart; segments 0..n-1 eastbound (i → i+1),
+    n..2n-1 westbound (i+1 → i), and a side street north from node 2 (last segment)."""
+    fr = [*range(n), *range(1, n + 1), 2]
+    to = [*range(1, n + 1), *range(n), n + 1]
+    names = ["Main"] * (2 * n) + ["Side"]
+    bearing = np.array([90.0] * n + [270.0] * n + [0.0])
+    coords = [(i * L, 0.0) for i in range(n + 1)] + [(2 * L, L)]
+    geoms = np.array(
+        [shapely.LineString([coords[a], coords[b]]) for a, b in zip(fr, to, strict=True)]
+    )
+    c = Corridor.build(np.array(fr), np.array(to), np.array(names), np.full(len(fr), L),
+                       bearing, bearing)  # fmt: skip
+    return c, geoms
+
+
+def test_corridor_follows_the_road_and_never_turns_back() -> None:
+    c, _ = main_street()
+    assert c.down[:5].tolist() == [1, 2, 3, 4, -1]
+    assert c.up[:5].tolist() == [-1, 0, 1, 2, 3]
+    assert c.down[5:10].tolist() == [-1, 5, 6, 7, 8]  # westbound: 6 (2→1) flows into 5 (1→0)
+    assert c.down[10] == -1  # the side street ends; a 90° turn is not a continuation
+    assert c.walk_up(3, 1000.0) == [2, 1, 0]
+    assert c.walk_up(3, 500.0) == [2, 1]
+
+
+def test_stations_pair_with_the_next_one_downstream() -> None:
+    c, _ = main_street()
+    pairs = pair_stations(c, np.array([0, 3, 4, 9]), np.array([100.0, 200.0, 50.0, 200.0]))
+    assert pairs.up.tolist() == [0, 1]
+    assert pairs.down.tolist() == [1, 2]
+    assert pairs.gap_m.tolist() == pytest.approx([300 + 400 + 400 + 200, 250.0])
+    # halfway along the 1,300 m from station 0: 650 m → segment 1 at 350 m
+    assert (pairs.mid_segment[0], pairs.mid_offset_m[0]) == (1, pytest.approx(350.0))
+    assert pairs.next_of.tolist() == [0, 1, -1, -1]
+
+
+def test_california8_needs_persistence_and_respects_compression_waves() -> None:
+    alg = California8(2)
+    seen = []
+    for up, dn in [((0.10, 0.10), (0.10, 0.10)), ((0.40, 0.40), (0.08, 0.08)),
+                   ((0.45, 0.45), (0.08, 0.30)), ((0.45, 0.45), (0.08, 0.08)),
+                   ((0.10, 0.10), (0.09, 0.09))]:  # fmt: skip
+        seen.append(alg.detect(np.array(up), np.array(dn)).tolist())
+    # pair 0: tentative at t1, incident at t2, continues at t3, ends at t4
+    assert [s[0] for s in seen] == [False, False, True, True, False]
+    # pair 1: a compression wave arrives downstream at t2 (8 % → 30 %): no incident after
+    assert [s[1] for s in seen] == [False] * 5
+    assert alg.cw_left[1] > 0
+
+
+def test_california8_ignores_congestion_reaching_downstream() -> None:
+    alg = California8(1)
+    for _ in range(4):  # both stations congested: no bottleneck between them
+        assert not alg.detect(np.array([0.5]), np.array([0.35]))[0]
+
+
+def test_mcmaster_persistence_and_release() -> None:
+    mc = McMaster(1)
+    st = mc.congested(np.array([0.4, 0.1, np.nan]), np.array([20.0, 45.0, 30.0]),
+                      np.array([50.0, 50.0, 50.0]))  # fmt: skip
+    assert st.tolist() == [1, 0, -1]
+    assert mc.congested(np.array([0.1]), np.array([20.0]), np.array([50.0]))[0] == 1  # slow
+    hits = [mc.detect(np.array([1]), np.array([0]))[0] for _ in range(3)]
+    assert hits == [False, False, True]
+    assert mc.detect(np.array([1]), np.array([-1]))[0]  # unknown holds the count …
+    assert mc.count[0] == 3
+    assert not mc.detect(np.array([1]), np.array([1]))[0]  # … congestion downstream resets
+
+
+def test_snd_against_profile() -> None:
+    snd = Snd(3)
+    mean, std = np.array([0.1, 0.1, np.nan]), np.array([0.02, 0.02, 0.02])
+    occ = np.array([0.25, 0.15, 0.5])
+    assert snd.zscore(occ, mean, std)[:2] == pytest.approx([5.0, 5 / 3])  # std floored to 3 %
+    assert snd.detect(occ, mean, std).tolist() == [False, False, False]
+    assert snd.detect(occ, mean, std).tolist() == [True, False, False]  # 2 consecutive
+
+
+def test_probe_drop_finds_the_queue_head_and_its_queue() -> None:
+    c, _ = main_street()
+    drop = ProbeSpeedDrop(c)
+    n = len(c.down)
+    ff = np.full(n, 50.0)
+    ref = np.full(n, 40.0)
+    speed = np.full(n, np.nan)
+    veh = np.zeros(n)
+    speed[[0, 1, 2, 3]] = [38.0, 8.0, 6.0, 36.0]  # queue on 1–2, free at 3 (downstream)
+    veh[[0, 1, 2, 3]] = [3, 2, 2, 3]
+    assert drop.detect(speed, veh, ref, ff) == []  # one minute is not enough
+    heads = drop.detect(speed, veh, ref, ff)
+    assert [h.segment for h in heads] == [2]
+    assert heads[0].queue_segments == [2, 1]
+    assert heads[0].queue_m == pytest.approx(0.75 * L + L)
+    # no probe on segment 2 next minute: the count holds; one slow-ish vehicle is not enough
+    speed2, veh2 = speed.copy(), veh.copy()
+    speed2[2], veh2[2] = np.nan, 0
+    speed2[1], veh2[1] = 15.0, 1
+    assert [h.segment for h in drop.detect(speed2, veh2, ref, ff)] == [2]
+    assert drop.count[1] == 0
+    # profile missing: free flow is the reference; recurrent slowness (profile 10) is normal
+    ref_low = np.full(n, 10.0)
+    fresh = ProbeSpeedDrop(c)
+    for _ in range(3):
+        assert fresh.detect(speed, veh, ref_low, ff) == []
+
+
+def test_stopped_cluster_needs_stopped_and_slowly_passing_probes() -> None:
+    alg = ProbeStoppedCluster()
+    hit = alg.detect(np.array([2, 2, 1, 3, 2]), np.array([1, 1, 3, 0, 1]),
+                     np.array([10.0, 35.0, 10.0, np.nan, 10.0]), np.full(5, 40.0),
+                     np.array([0.0, 0.0, 0.0, 0.0, 0.5]))  # fmt: skip
+    assert hit.tolist() == [True, False, False, False, False]
+
+
+def _cand(c: Corridor, geoms, method: str, seg: int, off: float = 200.0) -> Candidate:
+    p = geoms[seg].interpolate(off)
+    src = "probe" if method.startswith("probe") else "detector"
+    return Candidate(method, seg, off, p.x, p.y, 0.5, frozenset({src}))
+
+
+def test_fusion_corroborates_contradicts_and_merges() -> None:
+    c, geoms = main_street()
+    n = len(c.down)
+    f = Fusion(c)
+    ratio, veh = np.full(n, np.nan), np.zeros(n)
+    # a detector alarm on 2 with probes showing normal speed on 2 and 1: contradicted
+    ratio[[1, 2]], veh[[1, 2]] = 0.95, 3
+    assert f.combine({"california8": [_cand(c, geoms, "california8", 2)]}, ratio, veh) == []
+    # no probe data: the detector alarm stands alone
+    none = np.full(n, np.nan)
+    out = f.combine({"mcmaster": [_cand(c, geoms, "mcmaster", 2)]}, none, np.zeros(n))
+    assert len(out) == 1 and out[0].sources == {"detector"}
+    # SND alone is not enough; with slow probes it is
+    assert f.combine({"snd": [_cand(c, geoms, "snd", 2)]}, none, np.zeros(n)) == []
+    slow = np.full(n, np.nan)
+    slow[3], veh[3] = 0.3, 1
+    out = f.combine({"snd": [_cand(c, geoms, "snd", 2)]}, slow, veh)
+    assert len(out) == 1 and out[0].sources == {"detector", "probe"}
+    # a probe head and a detector alarm 200 m away merge, at the probe's location
+    out = f.combine(
+        {
+            "probe_drop": [_cand(c, geoms, "probe_drop", 2, 300.0)],
+            "california8": [_cand(c, geoms, "california8", 2, 100.0)],
+        },
+        slow,
+        veh,
+    )
+    assert len(out) == 1
+    assert out[0].offset_m == 300.0 and out[0].sources == {"detector", "probe"}
+    assert out[0].evidence["methods"] == ["california8", "probe_drop"]
+    # the same alarm on the opposite direction (westbound 7 lies on top of 2) stays apart
+    out = f.combine(
+        {
+            "probe_drop": [
+                _cand(c, geoms, "probe_drop", 2, 300.0),
+                _cand(c, geoms, "probe_drop", 7, 100.0),
+            ]
+        },
+        slow,
+        veh,
+    )
+    assert len(out) == 2
+
+
+def test_detector_pipeline_end_to_end_on_a_tiny_corridor() -> None:
+    c, geoms = main_street()
+    n = len(c.down)
+    det = IncidentDetector(geoms, c, np.array([0, 3]), np.array([200.0, 200.0]), np.full(n, 50.0))
+    assert len(det.pairs) == 1
+    x = MinuteInputs.empty(2, n)
+    x.station_occ[:] = [0.45, 0.08]
+    x.probe_speed[[1, 2, 3]] = [6.0, 5.0, 45.0]
+    x.probe_vehicles[[1, 2, 3]] = [2, 2, 2]
+    x.reference_speed[:] = 42.0
+    first = det.detect(x)
+    assert first["california8"] == [] and first["probe_drop"] == []
+    second = det.detect(x)
+    assert [cd.segment for cd in second["california8"]] == [1]  # halfway: 200+400+200 → 1
+    assert [cd.segment for cd in second["probe_drop"]] == [2]
+    fused = second["fused"]
+    assert len(fused) == 1 and fused[0].segment == 2 and fused[0].sources == {"detector", "probe"}
+    assert fused[0].delay_s > 0 and fused[0].queue_m == pytest.approx(700.0)
