@@ -107,11 +107,12 @@ def encode_cursor(*parts: str) -> str:
 def decode_cursor(cursor: str, n: int) -> list[str]:
     """Parts of a cursor made by :func:`encode_cursor`; 400 when it is not one."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError) as exc:
         raise HTTPException(400, _BAD_CURSOR) from exc
     parts = raw.split("\x1f")
-    if len(parts) != n or any("\x00" in p for p in parts):
+    if len(parts) != n or any(not p or "\x00" in p for p in parts):
         raise HTTPException(400, _BAD_CURSOR)
     return parts
 
