@@ -85,13 +85,12 @@ def segment_stream(
     (statuses as in ``GET /v1/segments/{id}``), ``id`` = epoch microseconds of the batch."""
     pool, network = request.app.state.pool, request.app.state.network
     cursor = [_resume_from(last_event_id, resume)]
+    if cursor[0] is None:  # from now on: fixed before the reply starts
+        with pool.connection() as conn:
+            cursor[0] = _micros(conn.execute("SELECT clock_timestamp()").fetchone()[0])
 
     def poll() -> list[bytes]:
         with pool.connection() as conn:
-            if cursor[0] is None:
-                now = conn.execute("SELECT now()").fetchone()[0]
-                cursor[0] = _micros(now)
-                return []
             rows = conn.execute(
                 f"SELECT {', '.join(COLUMNS)} FROM segment_current WHERE updated_at > %s"
                 " ORDER BY updated_at, segment_id",
@@ -133,14 +132,13 @@ def incident_stream(
     "action", "status", "incident": <GeoJSON Feature>}``, ``id`` = ``seq``."""
     pool = request.app.state.pool
     cursor = [_resume_from(last_event_id, resume)]
+    if cursor[0] is None:  # from now on
+        with pool.connection() as conn:
+            sql = "SELECT coalesce(max(seq), 0) FROM incident_update"
+            cursor[0] = conn.execute(sql).fetchone()[0]
 
     def poll() -> list[bytes]:
         with pool.connection() as conn:
-            if cursor[0] is None:
-                cursor[0] = conn.execute(
-                    "SELECT coalesce(max(seq), 0) FROM incident_update"
-                ).fetchone()[0]
-                return []
             updates = updates_after(conn, cursor[0], limit=500)
         frames = []
         for u in updates:
