@@ -96,6 +96,10 @@ class Scenario(_Strict):
     timezone: str = "Asia/Ho_Chi_Minh"
     duration_s: int = Field(900, ge=1)
     seed: int = 0
+    city_seed: int | None = Field(
+        None, description="Seeds the per-segment demand on its own: runs with the same city_seed"
+        " and different seeds are different days of the same city (None: from seed)."
+    )
     network: str | None = None
     vehicles: int = Field(1000, ge=0)
     demand_scale: float = Field(1.0, gt=0)

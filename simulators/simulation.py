@@ -68,6 +68,7 @@ class Simulation:
             seed=int(r_traffic.integers(2**31)),
             demand_scale=scenario.demand_scale,
             dt_s=MODEL_DT_S,
+            demand_seed=scenario.city_seed,
         )
         for spec in scenario.incidents:
             try:

@@ -75,6 +75,9 @@ class TrafficModel:
         Seeds the per-segment demand factors and speed noise.
     demand_scale
         Multiplies every segment's demand (1 = an average weekday).
+    demand_seed
+        Seeds the per-segment demand factors on their own (the same city on several days);
+        ``None`` draws them from ``seed``.
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class TrafficModel:
         demand_scale: float = 1.0,
         dt_s: float = 10.0,
         noise_sigma: float = 0.06,
+        demand_seed: int | None = None,
     ) -> None:
         seg = network.segments
         self.network = network
@@ -101,7 +105,8 @@ class TrafficModel:
         )
         self.capacity = self.lanes * SAT_FLOW_PCU_H_LANE * factor  # pcu/h
         weight = np.array([class_weight(c) for c in classes])
-        self.demand_factor = demand_scale * weight * self.rng.lognormal(0.0, 0.2, len(seg))
+        factor_rng = self.rng if demand_seed is None else np.random.default_rng(demand_seed)
+        self.demand_factor = demand_scale * weight * factor_rng.lognormal(0.0, 0.2, len(seg))
         self.noise_sigma = noise_sigma
         self._noise = np.zeros(len(seg))
         self.predecessors = predecessor_table(network)
