@@ -13,6 +13,7 @@ gives the same traversals from a stream of decided fixes, one vehicle at a time.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,17 +56,82 @@ class DwellRules:
     max_still_s: float = 120.0
 
 
-def _first_time(pos: np.ndarray, times: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """When the (non-decreasing) route position first reaches each target, interpolated.
+@dataclass
+class TraversalJob:
+    """Segments completed by one run of fixes: route positions ``pos`` (m, non-decreasing)
+    at ``times`` (s); segments ``segs`` starting at route positions ``starts``."""
+
+    pos: np.ndarray
+    times: np.ndarray
+    segs: np.ndarray
+    starts: np.ndarray
+    is_bus: bool
+    owner: object = None  # whatever the caller needs to attribute the traversals
+
+
+def _ragged_arange(counts: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(c) for c in counts])`` without the loop."""
+    ends = np.cumsum(counts)
+    return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - counts, counts)
+
+
+def _first_times(
+    pos: np.ndarray, times: np.ndarray, first: np.ndarray, n: np.ndarray, targets: np.ndarray,
+    job: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """When each job's (non-decreasing) route position first reaches its targets, interpolated.
 
     A vehicle standing exactly on a segment boundary has crossed it when it got there.
     """
-    i = np.searchsorted(pos, targets, side="left")
-    hi = np.clip(i, 1, len(pos) - 1)
-    lo = hi - 1
-    span = np.maximum(pos[hi] - pos[lo], 1e-12)
-    t = times[lo] + (targets - pos[lo]) / span * (times[hi] - times[lo])
-    return np.where(i == 0, times[0], t)
+    rep = n[job]
+    pair = np.repeat(np.arange(len(targets)), rep)
+    fix = first[job][pair] + _ragged_arange(rep)
+    i = np.bincount(pair, weights=pos[fix] < targets[pair], minlength=len(targets))
+    i = i.astype(np.int64)  # fixes of the job before the target: searchsorted(..., "left")
+    hi = np.clip(i, 1, np.maximum(n[job] - 1, 1))
+    gl, gh = first[job] + hi - 1, first[job] + hi
+    span = np.maximum(pos[gh] - pos[gl], 1e-12)
+    t = times[gl] + (targets - pos[gl]) / span * (times[gh] - times[gl])
+    return np.where(i == 0, times[first[job]], t)
+
+
+def traversals_of_jobs(
+    jobs: list[TraversalJob], length_m: np.ndarray, *, rules: DwellRules
+) -> tuple[TraversalArrays, np.ndarray]:
+    """Traversals of many jobs in one set of array operations; returns them and the index
+    of the job each one belongs to."""
+    if not jobs:
+        return EMPTY, np.zeros(0, np.int64)
+    n = np.array([len(j.pos) for j in jobs])
+    m = np.array([len(j.segs) for j in jobs])
+    first = np.cumsum(n) - n
+    pos = np.concatenate([j.pos for j in jobs]).astype(float)
+    times = np.concatenate([j.times for j in jobs]).astype(float)
+    segs = np.concatenate([j.segs for j in jobs]).astype(np.int64)
+    starts = np.concatenate([j.starts for j in jobs]).astype(float)
+    job = np.repeat(np.arange(len(jobs)), m)
+    bus = np.array([j.is_bus for j in jobs])[job]
+    r = len(segs)
+    both = _first_times(pos, times, first, n, np.concatenate([starts, starts + length_m[segs]]),
+                        np.concatenate([job, job]))  # fmt: skip
+    entry, exit_ = both[:r], both[r:]
+    # stationary time per traversal: fix intervals (of its job) that hardly moved, clipped to it
+    still = np.zeros(len(pos), bool)  # interval from fix g to fix g + 1
+    if len(pos) > 1:
+        still[:-1] = (np.diff(pos) / np.maximum(np.diff(times), 1e-9)) < rules.still_mps
+    rep = np.maximum(n[job] - 1, 0)
+    pair = np.repeat(np.arange(r), rep)
+    g = first[job][pair] + _ragged_arange(rep)
+    overlap = np.clip(
+        np.minimum(times[g + 1], exit_[pair]) - np.maximum(times[g], entry[pair]), 0, None
+    )
+    dwell = np.bincount(pair, weights=overlap * still[g], minlength=r)
+    duration = exit_ - entry
+    moving = np.where(bus, np.maximum(duration - dwell, 1e-3), duration)
+    keep = np.where(bus, duration > 0, (dwell <= rules.max_still_s) & (duration > 0))
+    speed = length_m[segs] / np.maximum(moving, 1e-3) * 3.6
+    out = TraversalArrays(segs[keep], entry[keep], exit_[keep], speed[keep], dwell[keep])
+    return out, job[keep]
 
 
 def segment_traversals(
@@ -74,25 +140,9 @@ def segment_traversals(
 ) -> TraversalArrays:  # fmt: skip
     """Traversals of the segments ``segs`` (starting at route positions ``seg_start``), all
     fully covered by the fixes at non-decreasing positions ``pos`` and times ``times``."""
-    seg_end = seg_start + length_m[segs]
-    entry = _first_time(pos, times, seg_start)
-    exit_ = _first_time(pos, times, seg_end)
-    # stationary time per traversal: fix intervals that hardly moved, clipped to it
-    step_still = (np.diff(pos) / np.maximum(np.diff(times), 1e-9)) < rules.still_mps
-    lo, hi = times[:-1], times[1:]
-    overlap = np.clip(
-        np.minimum(hi[None, :], exit_[:, None]) - np.maximum(lo[None, :], entry[:, None]), 0, None
-    )
-    dwell = (overlap * step_still[None, :]).sum(axis=1)
-    duration = exit_ - entry
-    if is_bus:
-        moving = np.maximum(duration - dwell, 1e-3)
-        keep = duration > 0
-    else:
-        moving = duration
-        keep = (dwell <= rules.max_still_s) & (duration > 0)
-    speed = length_m[segs] / np.maximum(moving, 1e-3) * 3.6
-    return TraversalArrays(segs[keep], entry[keep], exit_[keep], speed[keep], dwell[keep])
+    job = TraversalJob(np.asarray(pos), np.asarray(times), np.asarray(segs),
+                       np.asarray(seg_start), is_bus)  # fmt: skip
+    return traversals_of_jobs([job], length_m, rules=rules)[0]
 
 
 def traversals(
@@ -153,8 +203,17 @@ class TraversalTracker:
         length_m: np.ndarray, *, is_bus: bool, rules: DwellRules,
     ) -> TraversalArrays:  # fmt: skip
         """Add one decided fix; returns the traversals it completes."""
+        job = self.add_job(chain, t, segment, offset_m, path, length_m, is_bus=is_bus)
+        return EMPTY if job is None else traversals_of_jobs([job], length_m, rules=rules)[0]
+
+    def add_job(
+        self, chain: int, t: float, segment: int, offset_m: float, path: list[int],
+        length_m: np.ndarray, *, is_bus: bool, owner: object = None,
+    ) -> TraversalJob | None:  # fmt: skip
+        """Add one decided fix; returns the segments it completes, to be computed in bulk
+        with :func:`traversals_of_jobs` (``None`` when it completes none)."""
         if segment < 0:
-            return EMPTY  # unmatched fixes do not break the chain
+            return None  # unmatched fixes do not break the chain
         if chain != self.chain or not self.times:
             self.chain = chain
             self.route, self.starts = [segment], [0.0]
@@ -162,7 +221,7 @@ class TraversalTracker:
             self.end = float(length_m[segment])
             self.times, self.pos = [t], [offset_m]
             self.first_pos = offset_m
-            return EMPTY
+            return None
         path = path or [segment]
         for seg in path[1:] if path[0] == self.last_segment else path:
             self.starts.append(self.end)
@@ -172,25 +231,24 @@ class TraversalTracker:
         p = max(self.last_start + offset_m, self.pos[-1])
         if len(self.pos) >= 2 and self.pos[-2] == self.pos[-1] == p:
             self.times[-1] = t  # a standstill: its first and last fix say it all
-            return EMPTY
+            return None
         self.times.append(t)
         self.pos.append(p)
         done = 0
         while done < len(self.route) and self.starts[done] + length_m[self.route[done]] <= p:
             done += 1
         if not done:
-            return EMPTY
+            return None
         segs = np.array(self.route[:done])
         starts = np.array(self.starts[:done])
         full = starts >= self.first_pos
         pos, times = np.array(self.pos), np.array(self.times)
-        out = EMPTY
+        job = None
         if full.any():
-            out = segment_traversals(pos, times, segs[full], starts[full], length_m,
-                                     is_bus=is_bus, rules=rules)  # fmt: skip
+            job = TraversalJob(pos, times, segs[full], starts[full], is_bus, owner)
         del self.route[:done], self.starts[:done]
         # keep the fixes from the last one before the next pending segment's start
         nxt = self.starts[0] if self.route else self.end
-        keep = max(int(np.searchsorted(pos, nxt, side="left")) - 1, 0)
+        keep = max(bisect_left(self.pos, nxt) - 1, 0)
         del self.times[:keep], self.pos[:keep]
-        return out
+        return job

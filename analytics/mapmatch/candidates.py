@@ -7,6 +7,7 @@ metres along the segment so they agree with ``length_m``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import shapely
@@ -31,6 +32,38 @@ class Candidates:
         return len(self.fix)
 
 
+@dataclass
+class _Lines:
+    """The metric vertices of all segments in flat arrays, for vectorised interpolation."""
+
+    xy: np.ndarray  # [n_vertices, 2]
+    cum: np.ndarray  # distance of each vertex from the first vertex of the first segment
+    first: np.ndarray  # index of each segment's first vertex
+    last: np.ndarray  # and of its last
+    length: np.ndarray  # metric length of each segment
+
+    def interpolate(self, seg: np.ndarray, along: np.ndarray) -> np.ndarray:
+        """Points (``[n, 2]``) at metric distances ``along`` (clamped) on segments ``seg``."""
+        along = np.clip(along, 0.0, self.length[seg])
+        g = self.cum[self.first[seg]] + along
+        i = np.clip(np.searchsorted(self.cum, g, side="right") - 1, self.first[seg],
+                    self.last[seg] - 1)  # fmt: skip
+        span = np.maximum(self.cum[i + 1] - self.cum[i], 1e-12)
+        frac = np.clip((g - self.cum[i]) / span, 0.0, 1.0)[:, None]
+        return self.xy[i] + frac * (self.xy[i + 1] - self.xy[i])
+
+
+@lru_cache(maxsize=8)
+def _lines(network: RoadNetwork) -> _Lines:
+    xy, part = shapely.get_coordinates(network.geom_m, return_index=True)
+    step = np.hypot(*np.diff(xy, axis=0).T)
+    step[part[1:] != part[:-1]] = 0.0  # no distance between one segment's end and the next
+    cum = np.concatenate([[0.0], np.cumsum(step)])
+    first = np.searchsorted(part, np.arange(len(network.geom_m)))
+    last = np.searchsorted(part, np.arange(len(network.geom_m)), side="right") - 1
+    return _Lines(xy, cum, first, last, cum[last] - cum[first])
+
+
 def find_candidates(
     network: RoadNetwork, x: np.ndarray, y: np.ndarray, *, radius_m: float, max_per_fix: int = 8
 ) -> Candidates:
@@ -47,15 +80,12 @@ def find_candidates(
         fix, seg, dist = fix[keep], seg[keep], dist[keep]
     geoms = network.geom_m[seg]
     along = shapely.line_locate_point(geoms, pts[fix])
-    metric_len = shapely.length(geoms)
-    proj = shapely.get_coordinates(shapely.line_interpolate_point(geoms, along))
-    ahead = shapely.get_coordinates(
-        shapely.line_interpolate_point(geoms, np.minimum(along + 2.0, metric_len))
+    lines = _lines(network)
+    metric_len = lines.length[seg]
+    proj = lines.interpolate(seg, along)
+    d = lines.interpolate(seg, np.minimum(along + 2.0, metric_len)) - lines.interpolate(
+        seg, np.maximum(along - 2.0, 0.0)
     )
-    behind = shapely.get_coordinates(
-        shapely.line_interpolate_point(geoms, np.maximum(along - 2.0, 0.0))
-    )
-    d = ahead - behind
     bearing = np.mod(np.degrees(np.arctan2(d[:, 0], d[:, 1])), 360.0)
     length = network.segments[m.LENGTH].to_numpy(float)[seg]
     scale = np.where(metric_len > 0, length / np.maximum(metric_len, 1e-9), 1.0)

@@ -25,11 +25,17 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import psycopg
 
+from analytics.mapmatch.fleet import Decided, FleetMatcher, FleetState, PaddedCandidates
 from analytics.mapmatch.hmm import MapMatcher, MatchParams
-from analytics.mapmatch.online import MatchedFix, OnlineMatcher, VehicleState
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
-from analytics.traversals import DwellRules, TraversalArrays, TraversalTracker
+from analytics.traversals import (
+    DwellRules,
+    TraversalArrays,
+    TraversalJob,
+    TraversalTracker,
+    traversals_of_jobs,
+)
 from analytics.workers.runner import Part, TransactionalWorker
 from analytics.workers.wiring import build_worker
 from ingest.contracts import GpsFix
@@ -40,15 +46,16 @@ from store.state_writer import StoreWriter
 from store.traversal_writer import TraversalRow, write_traversals
 
 log = logging.getLogger(__name__)
-STATE_VERSION = b"probe-state-v1:"
+STATE_VERSION = b"probe-state-v2:"
 
 
 @dataclass
 class VehicleTrack:
-    """One vehicle's matching state and traversal cursor."""
+    """One vehicle: its slot in the partition's :class:`FleetState` and its traversal cursor."""
 
+    vehicle_id: str
     vehicle_type: str
-    match: VehicleState = field(default_factory=VehicleState)
+    slot: int
     cursor: TraversalTracker = field(default_factory=TraversalTracker)
 
 
@@ -56,7 +63,9 @@ class VehicleTrack:
 class PartitionState:
     """Everything the worker remembers about one partition (seconds since the epoch)."""
 
+    fleet: FleetState
     vehicles: dict[str, VehicleTrack] = field(default_factory=dict)
+    by_slot: dict[int, VehicleTrack] = field(default_factory=dict)
     watermark_s: float = -np.inf  # newest fix time seen in the partition
     swept_minute: int = -1  # last stream minute at which idle vehicles were closed
 
@@ -73,7 +82,12 @@ class ProbeCounters:
 
 
 class ProbeProcessor:
-    """Matches fixes per vehicle and turns decided fixes into traversal rows."""
+    """Matches fixes per vehicle and turns decided fixes into traversal rows.
+
+    A poll is cut where the partition's watermark enters a new minute (idle vehicles are
+    closed there, as if fixes were handled one by one); between cuts the k-th fix of every
+    vehicle forms round k, and each round goes through the :class:`FleetMatcher` at once.
+    """
 
     def __init__(
         self, network: RoadNetwork, params: MatchParams | None = None, *, lag: int = 4,
@@ -81,7 +95,7 @@ class ProbeProcessor:
     ) -> None:  # fmt: skip
         self.network = network
         self.matcher = MapMatcher(network, params or MatchParams(sigma_m=10.0))
-        self.online = OnlineMatcher(self.matcher, lag=lag, max_followers=1)
+        self.fleet = FleetMatcher(self.matcher, lag=lag)
         self.idle_s = idle_s
         self.rules = rules or DwellRules()
         self.length = network.segments[m.LENGTH].to_numpy(float)
@@ -91,83 +105,121 @@ class ProbeProcessor:
         self.counters = ProbeCounters()
         self.writer = StoreWriter()
 
+    def _state(self, part: Part) -> PartitionState:
+        st = self.parts.get(part)
+        if st is None:
+            st = self.parts[part] = PartitionState(self.fleet.new_state())
+        return st
+
     # -- processing ----------------------------------------------------------------------
     def process(self, part: Part, fixes: Sequence[GpsFix]) -> None:
         """Match ``fixes`` (one partition, offset order) and collect completed traversals."""
-        st = self.parts.setdefault(part, PartitionState())
+        st = self._state(part)
         n = len(fixes)
         if not n:
             return
         self.counters.fixes += n
+        t = np.fromiter((f.ts_ms for f in fixes), float, n) / 1000.0
         lon = np.fromiter((f.lon for f in fixes), float, n)
         lat = np.fromiter((f.lat for f in fixes), float, n)
         x, y = self.network.projector.to_metric(lon, lat)
-        cands = self.matcher.candidates(x, y)
-        bounds = np.searchsorted(cands.fix, np.arange(n + 1)).tolist()
         heading = np.fromiter((np.nan if f.heading_deg is None else f.heading_deg for f in fixes),
-                              float, n).tolist()  # fmt: skip
+                              float, n)  # fmt: skip
         speed = np.fromiter((np.nan if f.speed_kmh is None else f.speed_kmh for f in fixes),
-                            float, n).tolist()  # fmt: skip
-        xs, ys = x.tolist(), y.tolist()
-        for i, f in enumerate(fixes):
-            t = f.ts_ms / 1000.0
+                            float, n)  # fmt: skip
+        cands = PaddedCandidates.from_flat(self.matcher.candidates(x, y), n,
+                                           self.matcher.p.max_candidates)  # fmt: skip
+        # where the watermark enters a new minute, idle vehicles are closed
+        wm = np.maximum.accumulate(np.concatenate([[st.watermark_s], t]))[1:]
+        minute = wm // 60.0
+        cuts = np.flatnonzero(minute > np.concatenate([[st.swept_minute], minute[:-1]]))
+        start = 0
+        for cut in cuts.tolist():
+            self._rounds(st, fixes, np.arange(start, cut + 1), t, x, y, heading, speed, cands)
+            self._close_idle(st, float(wm[cut]))
+            start = cut + 1
+        if start < n:
+            self._rounds(st, fixes, np.arange(start, n), t, x, y, heading, speed, cands)
+        st.watermark_s = float(wm[-1])
+        st.swept_minute = max(st.swept_minute, int(minute[-1]))
+
+    def _rounds(
+        self, st: PartitionState, fixes: Sequence[GpsFix], rows: np.ndarray, t: np.ndarray,
+        x: np.ndarray, y: np.ndarray, heading: np.ndarray, speed: np.ndarray,
+        cands: PaddedCandidates,
+    ) -> None:  # fmt: skip
+        """Match fixes ``rows`` (no idle sweep among them) round by round."""
+        slots = np.empty(len(rows), np.int64)
+        for j, i in enumerate(rows.tolist()):
+            f = fixes[i]
             vt = st.vehicles.get(f.vehicle_id)
             if vt is None:
-                vt = st.vehicles[f.vehicle_id] = VehicleTrack(str(f.vehicle_type))
-            elif t <= vt.match.last_t:
-                self.counters.stale += 1
-                continue
-            if bounds[i] == bounds[i + 1]:
-                self.counters.unmatched += 1
-            decided = self.online.push(vt.match, None, t, xs[i], ys[i], heading[i], speed[i],
-                                       cands, slice(bounds[i], bounds[i + 1]))  # fmt: skip
-            if decided:
-                self._advance(f.vehicle_id, vt, decided)
-            if t > st.watermark_s:
-                st.watermark_s = t
-                if int(t // 60) > st.swept_minute:
-                    st.swept_minute = int(t // 60)
-                    self._close_idle(st)
+                vt = VehicleTrack(f.vehicle_id, str(f.vehicle_type), st.fleet.add())
+                st.vehicles[f.vehicle_id] = st.by_slot[vt.slot] = vt
+            slots[j] = vt.slot
+        order = np.argsort(slots, kind="stable")
+        ss = slots[order]
+        first = np.r_[True, ss[1:] != ss[:-1]]
+        rank = np.empty(len(rows), np.int64)
+        rank[order] = np.arange(len(rows)) - np.maximum.accumulate(
+            np.where(first, np.arange(len(rows)), 0)
+        )
+        for r in range(int(rank.max()) + 1):
+            sel = np.flatnonzero(rank == r)
+            i = rows[sel]
+            c = cands.take(i)
+            stale, decided = self.fleet.push(st.fleet, slots[sel], t[i], x[i], y[i], heading[i],
+                                             speed[i], c)  # fmt: skip
+            self.counters.stale += int(stale.sum())
+            self.counters.unmatched += int(((c.count == 0) & ~stale).sum())
+            self._advance(st, decided)
 
-    def _advance(self, vehicle: str, vt: VehicleTrack, decided: list[MatchedFix]) -> None:
-        is_bus = vt.vehicle_type == "bus"
-        for d in decided:
-            if d.moving_follower:
+    def _advance(self, st: PartitionState, decided: list[Decided]) -> None:
+        """Feed decided fixes to their vehicles' cursors; store the traversals they complete."""
+        length = self.length
+        jobs: list[TraversalJob] = []
+        for slot, t, seg, off, path, chain, moving in decided:
+            if moving:
                 continue
-            tr = vt.cursor.add(d.chain, d.t, d.segment, d.offset_m, d.path, self.length,
-                               is_bus=is_bus, rules=self.rules)  # fmt: skip
-            if len(tr):
-                self._collect(vehicle, vt.vehicle_type, tr)
+            vt = st.by_slot[slot]
+            job = vt.cursor.add_job(chain, t, seg, off, path, length,
+                                    is_bus=vt.vehicle_type == "bus", owner=vt)  # fmt: skip
+            if job is not None:
+                jobs.append(job)
+        if jobs:
+            self._collect(jobs, *traversals_of_jobs(jobs, length, rules=self.rules))
 
-    def _collect(self, vehicle: str, vehicle_type: str, tr: TraversalArrays) -> None:
+    def _collect(self, jobs: list[TraversalJob], tr: TraversalArrays, job: np.ndarray) -> None:
         mid = (tr.entry_s + tr.exit_s) / 2.0
         minute = (mid // 60.0) * 60.0
-        for s, mi, a, b, v, d in zip(tr.segment.tolist(), minute.tolist(), tr.entry_s.tolist(),
-                                     tr.exit_s.tolist(), tr.speed_kmh.tolist(),
-                                     tr.dwell_s.tolist(), strict=True):  # fmt: skip
-            self.rows.append((
-                self.segment_ids[s], datetime.fromtimestamp(mi, UTC), vehicle,
-                datetime.fromtimestamp(a, UTC), datetime.fromtimestamp(b, UTC), v, d,
-                vehicle_type,
-            ))  # fmt: skip
+        ts = datetime.fromtimestamp
+        for j, s, mi, a, b, v, d in zip(job.tolist(), tr.segment.tolist(), minute.tolist(),
+                                        tr.entry_s.tolist(), tr.exit_s.tolist(),
+                                        tr.speed_kmh.tolist(), tr.dwell_s.tolist(),
+                                        strict=True):  # fmt: skip
+            vt = jobs[j].owner
+            self.rows.append((self.segment_ids[s], ts(mi, UTC), vt.vehicle_id, ts(a, UTC),
+                              ts(b, UTC), v, d, vt.vehicle_type))  # fmt: skip
         self.counters.traversals += len(tr)
 
-    def _close_idle(self, st: PartitionState) -> None:
+    def _close_idle(self, st: PartitionState, watermark_s: float) -> None:
         """Decide and forget vehicles silent for ``idle_s`` of stream time."""
-        horizon = st.watermark_s - self.idle_s
-        idle = [v for v, vt in st.vehicles.items() if vt.match.last_t < horizon]
-        for v in idle:
-            vt = st.vehicles.pop(v)
-            self._advance(v, vt, self.online.flush(vt.match))
-        self.counters.vehicles_closed += len(idle)
+        fl = st.fleet
+        idle = np.flatnonzero(fl.in_use & (fl.last_t < watermark_s - self.idle_s))
+        self._close(st, idle)
+
+    def _close(self, st: PartitionState, slots: np.ndarray) -> None:
+        self._advance(st, self.fleet.flush(st.fleet, slots))
+        for slot in slots.tolist():
+            vt = st.by_slot.pop(slot)
+            del st.vehicles[vt.vehicle_id]
+            st.fleet.remove(slot)
+        self.counters.vehicles_closed += len(slots)
 
     def close_all(self) -> None:
         """Decide every pending fix of every vehicle (end of a recorded feed)."""
         for st in self.parts.values():
-            for v, vt in st.vehicles.items():
-                self._advance(v, vt, self.online.flush(vt.match))
-            self.counters.vehicles_closed += len(st.vehicles)
-            st.vehicles.clear()
+            self._close(st, np.flatnonzero(st.fleet.in_use))
 
     # -- results -------------------------------------------------------------------------
     def pending(self) -> int:
@@ -193,12 +245,12 @@ class ProbeProcessor:
     # -- state ---------------------------------------------------------------------------
     def snapshot(self, part: Part) -> bytes:
         """The partition's state, serialized (versioned, compressed pickle)."""
-        st = self.parts.get(part, PartitionState())
+        st = self._state(part)
         return STATE_VERSION + zlib.compress(pickle.dumps(st, pickle.HIGHEST_PROTOCOL), 1)
 
     def restore(self, part: Part, blob: bytes | None) -> None:
         """Replace the partition's state with a stored one (fresh when there is none)."""
-        st = PartitionState()
+        st = PartitionState(self.fleet.new_state())
         if blob is not None and blob.startswith(STATE_VERSION):
             st = pickle.loads(zlib.decompress(blob[len(STATE_VERSION) :]))
         elif blob is not None:
