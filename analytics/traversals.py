@@ -234,8 +234,9 @@ class TraversalTracker:
             return None
         self.times.append(t)
         self.pos.append(p)
-        done = 0
-        while done < len(self.route) and self.starts[done] + length_m[self.route[done]] <= p:
+        starts, n = self.starts, len(self.route)
+        done = 0  # segments whose end (the next one's start) the vehicle has reached
+        while done < n and (starts[done + 1] if done + 1 < n else self.end) <= p:
             done += 1
         if not done:
             return None

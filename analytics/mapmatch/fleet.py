@@ -252,37 +252,49 @@ class FleetMatcher:
             k = np.where(here, np.where(b >= 0, b, 0), k)
         return picks
 
-    def _emit(self, st: FleetState, slot: int, c: int, k: int, out: list[Decided]) -> None:
-        seg, off = int(st.seg[slot, c, k]), float(st.off[slot, c, k])
-        path: list[int] = []
-        if st.has_dec[slot]:
-            path = self.m.path_between(int(st.dec_seg[slot]), float(st.dec_off[slot]), seg, off)
-        st.has_dec[slot] = True
-        st.dec_seg[slot], st.dec_off[slot] = seg, off
-        chain = int(st.chain[slot])
-        out.append((slot, float(st.ct[slot, c]), seg, off, path, chain, False))
-        if st.fol[slot, c]:
-            out.append((slot, float(st.fol_t[slot, c]), seg, off, [seg], chain,
-                        bool(st.fol_moving[slot, c])))  # fmt: skip
+    def _emit(self, st: FleetState, s: np.ndarray, c: np.ndarray, k: np.ndarray) -> list[Decided]:
+        """Decide column ``c`` of vehicle ``s`` as candidate ``k`` (aligned arrays, each
+        vehicle's columns in order); updates the vehicles' last decided positions."""
+        out: list[Decided] = []
+        seg, off = st.seg[s, c, k].tolist(), st.off[s, c, k].tolist()
+        ct, fol = st.ct[s, c].tolist(), st.fol[s, c].tolist()
+        fol_t, fol_mv = st.fol_t[s, c].tolist(), st.fol_moving[s, c].tolist()
+        chain = st.chain[s].tolist()
+        before = zip(s.tolist(), st.has_dec[s].tolist(), st.dec_seg[s].tolist(),
+                     st.dec_off[s].tolist(), strict=True)  # fmt: skip
+        prev: dict[int, tuple[int, float] | None] = {
+            slot: (d_seg, d_off) if has else None for slot, has, d_seg, d_off in before
+        }
+        path_between = self.m.path_between
+        for i, slot in enumerate(s.tolist()):
+            last = prev[slot]
+            path = [] if last is None else path_between(last[0], last[1], seg[i], off[i])
+            prev[slot] = (seg[i], off[i])
+            out.append((slot, ct[i], seg[i], off[i], path, chain[i], False))
+            if fol[i]:
+                out.append((slot, fol_t[i], seg[i], off[i], [seg[i]], chain[i], fol_mv[i]))
+        slots = np.fromiter(prev, np.int64, len(prev))
+        st.has_dec[slots] = True
+        st.dec_seg[slots] = [v[0] for v in prev.values()]  # type: ignore[index]
+        st.dec_off[slots] = [v[1] for v in prev.values()]  # type: ignore[index]
+        return out
 
     def _decide_all(self, st: FleetState, s: np.ndarray) -> list[Decided]:
-        out: list[Decided] = []
         s = s[st.n_cols[s] > 0]
         if not len(s):
-            return out
+            return []
         picks = self._picks(st, s)
-        for slot, n, row in zip(s.tolist(), st.n_cols[s].tolist(), picks.tolist(), strict=True):
-            for c in range(n):
-                self._emit(st, slot, c, row[c], out)
+        n = st.n_cols[s]
+        rows = np.repeat(np.arange(len(s)), n)
+        cols = np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n)
+        out = self._emit(st, s[rows], cols, picks[rows, cols])
         st.n_cols[s] = 0
         return out
 
     def _decide_oldest(self, st: FleetState, s: np.ndarray) -> list[Decided]:
         """Decide column 0 of vehicles with ``lag + 1`` columns; prune and shift the rest."""
-        out: list[Decided] = []
         k0 = self._picks(st, s)[:, 0]
-        for slot, k in zip(s.tolist(), k0.tolist(), strict=True):
-            self._emit(st, slot, 0, k, out)
+        out = self._emit(st, s, np.zeros(len(s), np.int64), k0)
         alive = np.zeros((len(s), st.k), bool)
         alive[np.arange(len(s)), k0] = True
         n = st.columns

@@ -119,14 +119,12 @@ class ProbeProcessor:
         if not n:
             return
         self.counters.fixes += n
-        t = np.fromiter((f.ts_ms for f in fixes), float, n) / 1000.0
-        lon = np.fromiter((f.lon for f in fixes), float, n)
-        lat = np.fromiter((f.lat for f in fixes), float, n)
-        x, y = self.network.projector.to_metric(lon, lat)
-        heading = np.fromiter((np.nan if f.heading_deg is None else f.heading_deg for f in fixes),
-                              float, n)  # fmt: skip
-        speed = np.fromiter((np.nan if f.speed_kmh is None else f.speed_kmh for f in fixes),
-                            float, n)  # fmt: skip
+        nan = np.nan
+        cols = np.array([(f.ts_ms, f.lon, f.lat, nan if f.heading_deg is None else f.heading_deg,
+                          nan if f.speed_kmh is None else f.speed_kmh) for f in fixes],
+                        float).reshape(n, 5).T  # fmt: skip
+        t, heading, speed = cols[0] / 1000.0, cols[3], cols[4]
+        x, y = self.network.projector.to_metric(cols[1], cols[2])
         cands = PaddedCandidates.from_flat(self.matcher.candidates(x, y), n,
                                            self.matcher.p.max_candidates)  # fmt: skip
         # where the watermark enters a new minute, idle vehicles are closed
