@@ -14,7 +14,9 @@ gives the same traversals from a stream of decided fixes, one vehicle at a time.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain as _chain
 
 import numpy as np
 
@@ -61,10 +63,10 @@ class TraversalJob:
     """Segments completed by one run of fixes: route positions ``pos`` (m, non-decreasing)
     at ``times`` (s); segments ``segs`` starting at route positions ``starts``."""
 
-    pos: np.ndarray
-    times: np.ndarray
-    segs: np.ndarray
-    starts: np.ndarray
+    pos: Sequence[float]
+    times: Sequence[float]
+    segs: Sequence[int]
+    starts: Sequence[float]
     is_bus: bool
     owner: object = None  # whatever the caller needs to attribute the traversals
 
@@ -105,10 +107,11 @@ def traversals_of_jobs(
     n = np.array([len(j.pos) for j in jobs])
     m = np.array([len(j.segs) for j in jobs])
     first = np.cumsum(n) - n
-    pos = np.concatenate([j.pos for j in jobs]).astype(float)
-    times = np.concatenate([j.times for j in jobs]).astype(float)
-    segs = np.concatenate([j.segs for j in jobs]).astype(np.int64)
-    starts = np.concatenate([j.starts for j in jobs]).astype(float)
+    flat = _chain.from_iterable
+    pos = np.fromiter(flat(j.pos for j in jobs), float, int(n.sum()))
+    times = np.fromiter(flat(j.times for j in jobs), float, int(n.sum()))
+    segs = np.fromiter(flat(j.segs for j in jobs), np.int64, int(m.sum()))
+    starts = np.fromiter(flat(j.starts for j in jobs), float, int(m.sum()))
     job = np.repeat(np.arange(len(jobs)), m)
     bus = np.array([j.is_bus for j in jobs])[job]
     r = len(segs)
@@ -240,13 +243,12 @@ class TraversalTracker:
             done += 1
         if not done:
             return None
-        segs = np.array(self.route[:done])
-        starts = np.array(self.starts[:done])
-        full = starts >= self.first_pos
-        pos, times = np.array(self.pos), np.array(self.times)
+        first = self.first_pos  # segments entered before the first fix are not complete
+        full = [i for i in range(done) if starts[i] >= first]
         job = None
-        if full.any():
-            job = TraversalJob(pos, times, segs[full], starts[full], is_bus, owner)
+        if full:
+            job = TraversalJob(self.pos[:], self.times[:], [self.route[i] for i in full],
+                               [starts[i] for i in full], is_bus, owner)  # fmt: skip
         del self.route[:done], self.starts[:done]
         # keep the fixes from the last one before the next pending segment's start
         nxt = self.starts[0] if self.route else self.end
