@@ -36,4 +36,10 @@ TOPICS: dict[str, TopicSpec] = {
     "segment_state": TopicSpec(
         "segment.state.v1", "segment_id", "Per-segment traffic state per minute (output)."
     ),
+    "incidents": TopicSpec(
+        "incident.events.v1",
+        "incident_id",
+        "Incident lifecycle events: every stored incident update, in seq order (output).",
+        retention_ms=30 * 86_400_000,
+    ),
 }
