@@ -144,10 +144,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     stop = _stop_event()
     if args.duration:
         threading.Timer(args.duration, stop.set).start()
-    if args.kind in ("probe", "state"):
+    if args.kind in ("probe", "state", "incidents"):
         network = _network(args.network)
         with psycopg.connect(settings.dsn) as conn:
             sync_network(conn, network)
+    if args.kind == "incidents":
+        from analytics.workers.incident_worker import run_incident_worker
+
+        log.info("incident worker running (one leader per database)")
+        run_incident_worker(settings, network, stop)
+        return 0
     if args.kind == "state":
         from analytics.workers.state_builder import run_state_builder
 
@@ -328,6 +334,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         subprocess.Popen([*exe, "worker", "probe", *net], env=env),
         subprocess.Popen([*exe, "worker", "detectors"], env=env),
         subprocess.Popen([*exe, "worker", "state", *net], env=env),
+        subprocess.Popen([*exe, "worker", "incidents", *net], env=env),
         subprocess.Popen([*exe, "api"], env=env),
     ]
     api = f"http://{settings.api_host}:{settings.api_port}"
@@ -376,9 +383,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.what == "incidents":
+        return _evaluate_incidents(args)
     from analytics.evaluation.congestion_eval import HEADER, evaluate_run, table_row
 
     network = _network(args.network)
+    args.duration = args.duration or 900
+    args.seed = 4 if args.seed is None else args.seed
     print(HEADER, flush=True)
     for n in (int(v) for v in args.vehicles.split(",")):
         for interval in (int(v) for v in args.intervals.split(",")):
@@ -386,6 +397,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 row = evaluate_run(network, vehicles=n, interval_s=interval, sigma_m=sigma,
                                    duration_s=args.duration, seed=args.seed)  # fmt: skip
                 print(table_row(row), flush=True)
+    return 0
+
+
+def _evaluate_incidents(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from analytics.evaluation.incident_eval import HEADER, EvalConfig, evaluate, table_row
+
+    args.duration = args.duration or 3600
+    args.seed = 1 if args.seed is None else args.seed
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.network
+        if path is None or path == "grid":
+            from simulators.synthetic_grid import write_grid
+
+            path = str(write_grid(Path(tmp) / "grid.geojson", rows=args.grid, cols=args.grid))
+        network = _network(path)
+        cfg = EvalConfig(runs=args.runs, duration_s=args.duration,
+                         incidents_per_run=args.incidents, penetration=args.penetration,
+                         history_days=args.history_days, seed=args.seed)  # fmt: skip
+        print(f"network {network.source}: {len(network)} directed segments", flush=True)
+        rows, meta = evaluate(network, cfg, network_path=path,
+                              progress=lambda s: print(s, flush=True))  # fmt: skip
+    print(f"\n{meta['hours']:.1f} h simulated on {meta['segments']} segments, decision units"
+          f" per minute {meta['units']}, {meta['wall_s']:.0f} s\n")  # fmt: skip
+    print(HEADER)
+    for r in rows:
+        print(table_row(r))
     return 0
 
 
@@ -412,15 +451,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_topics)
 
     s = sub.add_parser(
-        "evaluate", help="score map matching and segment speeds against simulator truth"
+        "evaluate",
+        help="score map matching and segment speeds (congestion) or incident detection"
+        " (incidents) against simulator truth",
     )
-    s.add_argument("what", choices=["congestion"])
-    s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
+    s.add_argument("what", choices=["congestion", "incidents"])
+    s.add_argument(
+        "--network",
+        help="GeoJSON or OSM file (default: bundled Hai Phong demo; incidents: 'grid', a"
+        " synthetic grid city of about 1,000 segments)",
+    )
+    s.add_argument("--runs", type=int, default=4, help="incidents: simulated runs")
+    s.add_argument("--incidents", type=int, default=4, help="incidents: per run")
+    s.add_argument("--penetration", type=float, default=0.05, help="incidents: probe share")
+    s.add_argument("--history-days", type=int, default=3, help="incidents: profile days")
+    s.add_argument("--grid", type=int, default=16, help="incidents: grid size (16: 960 seg)")
     s.add_argument("--vehicles", default="300,1000", help="probe fleet sizes (comma list)")
     s.add_argument("--intervals", default="1,5,10,30", help="sampling intervals, s")
     s.add_argument("--sigmas", default="10", help="GPS noise levels, m")
-    s.add_argument("--duration", type=int, default=900, help="simulated seconds per run")
-    s.add_argument("--seed", type=int, default=4)
+    s.add_argument(
+        "--duration", type=int, help="simulated seconds per run (congestion 900, incidents 3600)"
+    )
+    s.add_argument("--seed", type=int, help="congestion 4, incidents 1")
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("network", help="store the road network in the database")
@@ -429,9 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_network)
 
     s = sub.add_parser(
-        "worker", help="run an analytics worker (probe, detectors) or the state builder (state)"
+        "worker",
+        help="run an analytics worker (probe, detectors), the state builder (state) or the"
+        " incident worker (incidents)",
     )
-    s.add_argument("kind", choices=["probe", "detectors", "state"])
+    s.add_argument("kind", choices=["probe", "detectors", "state", "incidents"])
     s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
     s.add_argument("--group", help="consumer group (default itms-probe / itms-detectors)")
     s.add_argument("--duration", type=float, help="stop after this many seconds")
@@ -449,6 +503,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.set_defaults(func=cmd_api)
+
+    from api.accounts_cli import register as register_account_commands
+
+    register_account_commands(sub)
 
     s = sub.add_parser("simulate", help="simulated GPS probes and detectors, with ground truth")
     s.add_argument("--scenario", help="scenario file (YAML or JSON); options below override it")
