@@ -83,7 +83,8 @@ class NetworkView:
         self.min_vehicles = min_vehicles
         self.state_s = state_s
         self.static_s = static_s
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the page cache
+        self._refresh = threading.Lock()  # one refresh at a time
         self._static: _Static | None = None
         self._state: _State | None = None
         self._pages: OrderedDict[tuple, Page] = OrderedDict()
@@ -117,8 +118,16 @@ class NetworkView:
             bounds, info, prefix, geometry, time.monotonic(),
         )  # fmt: skip
 
-    def _load_state(self) -> _State:
+    def _load_state(self, old: _State | None) -> _State:
+        """The current state; ``old`` again (re-stamped) when nothing changed since."""
         with self.pool.connection() as conn:
+            # cheap check first (index on updated_at): re-reading 10,000 rows is not
+            newest, count = conn.execute(
+                "SELECT max(updated_at), count(*) FROM segment_current"
+            ).fetchone()
+            version = etag_of(count, newest)
+            if old is not None and old.version == version:
+                return _State(old.rows, version, newest, time.monotonic())
             rows = conn.execute(
                 f"SELECT {', '.join(COLUMNS)} FROM segment_current", binary=True
             ).fetchall()
@@ -127,17 +136,30 @@ class NetworkView:
         return _State({r[0]: r for r in rows}, version, updated, time.monotonic())
 
     def _fresh(self) -> tuple[_Static, _State]:
+        """The snapshot, refreshed when older than allowed. Only the first load makes callers
+        wait; later one thread refreshes while the others keep serving the previous snapshot."""
+        static, state = self._static, self._state
         now = time.monotonic()
-        with self._lock:
+        if (static is not None and state is not None and now - static.loaded <= self.static_s
+                and now - state.loaded < self.state_s):  # fmt: skip
+            return static, state
+        if not self._refresh.acquire(blocking=static is None or state is None):
+            return static, state  # type: ignore[return-value]
+        try:
+            now = time.monotonic()
             if self._static is None or now - self._static.loaded > self.static_s:
                 self._static = self._load_static()
-                self._pages.clear()
-            if self._state is None or now - self._state.loaded >= self.state_s:
-                state = self._load_state()
-                if self._state is None or state.version != self._state.version:
+                with self._lock:
                     self._pages.clear()
-                self._state = state
+            if self._state is None or now - self._state.loaded >= self.state_s:
+                new = self._load_state(self._state)
+                if self._state is None or new.version != self._state.version:
+                    with self._lock:
+                        self._pages.clear()
+                self._state = new
             return self._static, self._state
+        finally:
+            self._refresh.release()
 
     # -- reading ---------------------------------------------------------------------------
     def version(self) -> tuple[str, datetime | None]:
