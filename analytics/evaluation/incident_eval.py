@@ -14,8 +14,9 @@ they end — the online matcher's decision lag — over the last ``probe_window_
 and each method's candidates drive their own :class:`IncidentTracker`, so every method is
 scored on de-duplicated incidents with the same lifecycle. An incident raised (suspected)
 within ``[start, end + match_after_min]`` of a true incident, located within
-``match_radius_m`` of it or on a segment its queue covered, detects it; raised incidents
-matching nothing are false alarms. Distances metres (network metric CRS), times seconds.
+``match_radius_m`` of it (same direction of travel) or on a segment its queue covered,
+detects it; raised incidents matching nothing are false alarms. Distances metres (network
+metric CRS), times seconds.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ import numpy as np
 import pandas as pd
 
 from analytics.incidents.corridor import Corridor
-from analytics.incidents.detector import METHODS, IncidentDetector, MinuteInputs
-from analytics.incidents.inputs import probe_window, station_minute
+from analytics.incidents.detector import METHODS, DetectorParams, IncidentDetector, MinuteInputs
+from analytics.incidents.fusion import same_direction
+from analytics.incidents.inputs import recent_probe_window, station_minute
 from analytics.incidents.lifecycle import IncidentTracker
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
@@ -62,10 +64,12 @@ class EvalConfig:
     min_separation_m: float = 3000.0
     availability_lag_s: float = 45.0
     probe_window_min: int = 5
+    windows_min: tuple[int, ...] = (1, 2, 3, 5)
     stop_s: float = 30.0
-    match_radius_m: float = 1500.0
+    match_radius_m: float = 1000.0
     match_after_min: int = 10
     gps_sigma_m: float = 8.0
+    detector: DetectorParams = field(default_factory=DetectorParams)
 
 
 @dataclass
@@ -75,7 +79,9 @@ class RaisedIncident:
     incident_id: str
     raised_s: float
     points: list[tuple[float, float]] = field(default_factory=list)
+    point_segments: list[int] = field(default_factory=list)
     segments: set[int] = field(default_factory=set)
+    methods: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -87,6 +93,7 @@ class TrueIncident:
     end_s: float
     x: float
     y: float
+    segment: int
     queue_segments: set[int]
 
 
@@ -125,8 +132,12 @@ class MethodScore:
 def score_method(
     method: str, raised: list[RaisedIncident], truths: list[TrueIncident], *, hours: float,
     decisions: float, segments: int, match_radius_m: float, match_after_s: float,
+    bearing: np.ndarray,
 ) -> MethodScore:  # fmt: skip
-    """Match raised incidents to true ones (see the module docstring) and count."""
+    """Match raised incidents to true ones (see the module docstring) and count. A raised
+    incident is near a true one when one of its locations is within ``match_radius_m`` on a
+    segment heading the same way (``bearing`` per segment, degrees), or on a segment the
+    true incident's queue covered."""
     matched_raised: set[str] = set()
     ttd, loc = [], []
     for t in truths:
@@ -134,7 +145,11 @@ def score_method(
         for r in raised:
             if not (t.start_s <= r.raised_s <= t.end_s + match_after_s):
                 continue
-            near = any(np.hypot(x - t.x, y - t.y) <= match_radius_m for x, y in r.points)
+            near = any(
+                np.hypot(x - t.x, y - t.y) <= match_radius_m
+                and same_direction(bearing[sg], bearing[t.segment], 60.0)
+                for (x, y), sg in zip(r.points, r.point_segments, strict=True)
+            )
             if near or (r.segments & t.queue_segments):
                 matched_raised.add(r.incident_id)
                 if best is None or r.raised_s < best.raised_s:
@@ -286,7 +301,7 @@ def replay_run(
     st_index = {d: k for k, d in enumerate(sites["detector_id"])}
     st_seg = np.array([network.index_of(s) for s in sites["segment_id"]], np.int64)
     det = IncidentDetector.for_network(network, st_seg, sites["position_m"].to_numpy(float),
-                                       station_ids=list(sites["detector_id"]),
+                                       cfg.detector, station_ids=list(sites["detector_id"]),
                                        corridor=corridor)  # fmt: skip
     readings = pd.DataFrame(_read_jsonl(run_dir / "detectors.jsonl"))
     if "speed_kmh" not in readings:
@@ -317,7 +332,17 @@ def replay_run(
         x.station_occ_std = profiles.occ_std.get(slot, np.full(n_st, np.nan))
         x.reference_speed = profiles.speed.get(slot, np.full(n_seg, np.nan))
         w = (t_avail <= t_dec) & (t_avail > t_dec - cfg.probe_window_min * 60.0)
-        pw = probe_window(t_seg[w], t_veh[w], t_speed[w], t_dwell[w], n_seg, stop_s=cfg.stop_s)
+        pw = recent_probe_window(
+            t_seg[w],
+            t_veh[w],
+            t_speed[w],
+            t_dwell[w],
+            t_avail[w],
+            t_dec,
+            n_seg,
+            windows_min=cfg.windows_min,
+            stop_s=cfg.stop_s,
+        )
         x.probe_speed, x.probe_vehicles = pw.speed, pw.vehicles
         x.probe_stopped, x.probe_passing, x.passing_speed = pw.stopped, pw.passing, pw.passing_speed
         found = det.detect(x)
@@ -329,7 +354,9 @@ def replay_run(
                     r = raised[meth][a.track.incident_id] = RaisedIncident(a.track.incident_id,
                                                                           t_dec)  # fmt: skip
                 r.points.append((a.track.x, a.track.y))
+                r.point_segments.append(a.track.segment)
                 r.segments.add(a.track.segment)
+                r.methods |= a.track.methods
     return {meth: list(v.values()) for meth, v in raised.items()}, n_min, det.decision_units()
 
 
@@ -350,8 +377,9 @@ def true_incidents(run_dir: Path, network: RoadNetwork, cfg: EvalConfig) -> list
         window = q[(q["t"] >= s0) & (q["t"] <= s1 + cfg.match_after_min * 60)]
         segs = {seg_index[s] for s in window["segment_id"].unique()}
         segs = {s for s in segs if np.hypot(mids[s, 0] - x[0], mids[s, 1] - y[0]) <= 5000.0}
-        segs.add(seg_index[r.segment_id])
-        out.append(TrueIncident(r.incident_id, s0, s1, float(x[0]), float(y[0]), segs))
+        s_inc = seg_index[r.segment_id]
+        segs.add(s_inc)
+        out.append(TrueIncident(r.incident_id, s0, s1, float(x[0]), float(y[0]), s_inc, segs))
     return out
 
 
@@ -410,7 +438,7 @@ def evaluate(
     hours = minutes / 60.0
     rows = [score_method(meth, all_raised[meth], truths, hours=hours,
                          decisions=units.get(meth, 0) * minutes, segments=len(network),
-                         match_radius_m=cfg.match_radius_m,
+                         match_radius_m=cfg.match_radius_m, bearing=corridor.bearing,
                          match_after_s=cfg.match_after_min * 60.0) for meth in METHODS]  # fmt: skip
     meta = {"runs": meta_runs, "hours": hours, "segments": len(network),
             "units": units, "wall_s": time.perf_counter() - t_wall}  # fmt: skip

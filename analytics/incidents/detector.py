@@ -217,3 +217,20 @@ class IncidentDetector:
             "probe_stopped": n,
             "fused": n,
         }
+
+    def get_state(self) -> dict:
+        """The methods' per-pair/station/segment state (numpy arrays), for checkpoints."""
+        return {"stations": list(self.station_ids), "cal8": (self.cal8.state, self.cal8.cw_left,
+                self.cal8._docc_hist), "mcmaster": self.mcm.count, "snd": self.snd.count,
+                "drop": self.drop.count}  # fmt: skip
+
+    def set_state(self, state: dict) -> bool:
+        """Restore :meth:`get_state`; ignored (False) when the stations or network changed."""
+        if state.get("stations") != list(self.station_ids) or len(state["drop"]) != len(
+            self.drop.count
+        ):
+            return False
+        self.cal8.state, self.cal8.cw_left, self.cal8._docc_hist = state["cal8"]
+        self.mcm.count, self.snd.count, self.drop.count = (
+            state["mcmaster"], state["snd"], state["drop"])  # fmt: skip
+        return True

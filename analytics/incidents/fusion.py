@@ -5,10 +5,11 @@ Rules (distances metres in the metric CRS, speed ratios against the reference sp
 1. A probe queue-head alarm stands on its own (it already persisted); a detector alarm
    (California #8, McMaster, SND) within ``radius_m`` adds the detector source to it.
 2. A California #8 or McMaster alarm stands when probes corroborate it (a segment near it —
-   its own, ``neighbours`` up or down the road — is slow now: ratio below
-   ``corroborate_ratio``) or when probes have nothing to say there; it is dropped when
-   probes on its segment and just upstream show normal speed (ratio ≥ ``contradict_ratio``
-   with at least ``contradict_vehicles`` vehicles): then the occupancy pattern is not a queue.
+   its own, ``neighbours`` up or down the road — is slow now: typical speed below
+   ``corroborate_ratio`` of the reference, from at least ``corroborate_vehicles``
+   vehicles) or when probes are blind there (no probe on its segment or just upstream in
+   the window); when probes saw those segments and they were not slow, the occupancy
+   pattern is not an incident queue and the alarm is dropped.
 3. An SND alarm (a station unusually occupied, no spatial test) needs corroboration by
    probes or by another detector method nearby.
 4. A stopped-probe cluster needs corroboration by slow probes on or upstream of its segment
@@ -32,14 +33,13 @@ DETECTOR_METHODS = ("california8", "mcmaster")
 @dataclass(frozen=True)
 class FusionParams:
     """Defaults: 1 km association radius (about two detector spacings on urban arterials),
-    one segment of context each way, corroboration below 70 % of the reference speed,
-    contradiction at 80 % or more with two vehicles."""
+    one segment of context each way, corroboration below 70 % of the reference speed from
+    two vehicles (one may have stopped for its own reasons)."""
 
     radius_m: float = 1000.0
     neighbours: int = 1
     corroborate_ratio: float = 0.7
-    contradict_ratio: float = 0.8
-    contradict_vehicles: int = 2
+    corroborate_vehicles: int = 2
     max_bearing_diff_deg: float = 60.0
 
 
@@ -83,10 +83,8 @@ class Fusion:
         p = self.p
         ratio = np.asarray(probe_ratio, float)
         nveh = np.asarray(probe_vehicles)
-        slow = np.isfinite(ratio) & (nveh > 0) & (ratio < p.corroborate_ratio)
-        normal = (
-            np.isfinite(ratio) & (nveh >= p.contradict_vehicles) & (ratio >= p.contradict_ratio)
-        )
+        seen = np.isfinite(ratio) & (nveh > 0)
+        slow = seen & (nveh >= p.corroborate_vehicles) & (ratio < p.corroborate_ratio)
         det = [c for m in DETECTOR_METHODS for c in by_method.get(m, [])]
         snd = by_method.get("snd", [])
         out: list[Candidate] = []
@@ -99,7 +97,7 @@ class Fusion:
             ctx = self._context(c.segment)
             corroborated = bool(slow[ctx].any())
             upstream = [c.segment, *self.corridor.walk_up(c.segment, np.inf)[: p.neighbours]]
-            contradicted = not corroborated and bool(normal[upstream].all())
+            contradicted = not corroborated and bool(seen[upstream].any())
             if contradicted:
                 continue
             sources = c.sources | {"probe"} if corroborated else c.sources

@@ -14,8 +14,10 @@ import numpy as np
 
 @dataclass
 class ProbeWindow:
-    """Per segment over a window of traversals: harmonic-mean speed (NaN = none), distinct
-    vehicles, stopped and passing vehicles, passing vehicles' harmonic-mean speed."""
+    """Per segment over a window of traversals: typical speed — the median over distinct
+    vehicles of each vehicle's harmonic-mean speed, so one vehicle that stopped to park or
+    deliver cannot drag a segment down (NaN = no data) —, distinct vehicles, stopped and
+    passing vehicles, and the passing vehicles' harmonic-mean speed."""
 
     speed: np.ndarray
     vehicles: np.ndarray
@@ -39,9 +41,7 @@ def probe_window(
     seg, veh, v = seg[ok], np.asarray(vehicle, np.int64)[ok], v[ok]
     stop = np.asarray(dwell_s, float)[ok] >= stop_s
     n = n_segments
-    count = np.bincount(seg, minlength=n).astype(float)
-    inv = np.bincount(seg, 1.0 / v, minlength=n) if len(v) else np.zeros(n)
-    speed = np.divide(count, inv, out=np.full(n, np.nan), where=inv > 0)
+    speed = _median_vehicle_speed(seg, veh, v, n)
 
     def distinct(mask: np.ndarray) -> np.ndarray:
         if not mask.any():
@@ -54,6 +54,54 @@ def probe_window(
     pspeed = np.divide(pc, pinv, out=np.full(n, np.nan), where=pinv > 0)
     return ProbeWindow(speed, distinct(np.ones(len(seg), bool)), distinct(stop),
                        distinct(~stop), pspeed)  # fmt: skip
+
+
+def recent_probe_window(
+    segment: np.ndarray, vehicle: np.ndarray, speed_kmh: np.ndarray, dwell_s: np.ndarray,
+    available_s: np.ndarray, now_s: float, n_segments: int, *,
+    windows_min: tuple[int, ...] = (1, 2, 3, 5), target_vehicles: int = 3, stop_s: float = 30.0,
+) -> ProbeWindow:  # fmt: skip
+    """Per segment, the shortest recent window that holds ``target_vehicles`` vehicles.
+
+    Traversals count from the time they became known (``available_s``: end of the traversal
+    plus the matcher's decision lag) up to ``now_s``. A busy segment is judged on its last
+    minute or two, so a fresh queue is not outvoted by the vehicles that passed before it;
+    a quiet one collects vehicles over up to ``windows_min[-1]`` minutes.
+    """
+    av = np.asarray(available_s, float)
+    seg = np.asarray(segment, np.int64)
+    out: ProbeWindow | None = None
+    for w_min in sorted(windows_min, reverse=True):
+        sel = (av <= now_s) & (av > now_s - 60.0 * w_min)
+        pw = probe_window(seg[sel], np.asarray(vehicle)[sel], np.asarray(speed_kmh)[sel],
+                          np.asarray(dwell_s)[sel], n_segments, stop_s=stop_s)  # fmt: skip
+        if out is None:
+            out = pw
+            continue
+        use = pw.vehicles >= target_vehicles
+        for f in ("speed", "vehicles", "stopped", "passing", "passing_speed"):
+            getattr(out, f)[use] = getattr(pw, f)[use]
+    assert out is not None
+    return out
+
+
+def _median_vehicle_speed(seg: np.ndarray, veh: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
+    """Per segment: median over vehicles of their harmonic-mean traversal speed."""
+    out = np.full(n, np.nan)
+    if not len(seg):
+        return out
+    key, inv = np.unique(np.column_stack((seg, veh)), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    cnt = np.bincount(inv, minlength=len(key))
+    vs = cnt / np.bincount(inv, 1.0 / v, minlength=len(key))
+    order = np.lexsort((vs, key[:, 0]))
+    segs, vs = key[order, 0], vs[order]
+    first = np.searchsorted(segs, np.unique(segs))
+    counts = np.diff(np.append(first, len(segs)))
+    lo = first + (counts - 1) // 2
+    hi = first + counts // 2
+    out[segs[first]] = 0.5 * (vs[lo] + vs[hi])
+    return out
 
 
 def station_minute(

@@ -1,14 +1,20 @@
 """Probe speed drop: a segment far slower than its time-of-day profile, at the head of a queue.
 
-Per decision minute each segment has the harmonic-mean speed of the probe traversals that
-ended in the last few minutes and the number of distinct vehicles behind it. A segment is
-*slow* when that speed is below ``drop_ratio`` of its reference (the time-of-day profile, or
-free flow where no profile is known) and below ``abs_ratio`` of free flow (really congested,
-not just slower than a fast profile). A single vehicle counts only when it is very slow
-(``single_ratio``): one probe is noisy. A segment slow for ``persistence`` decisions in a row
-(minutes without probe data hold the count) is an alarm at the **head of its queue**: the
-most downstream slow segment, whose downstream continuation is not slow. The queue is the
-run of slow segments upstream of the head along the road. Speeds km/h, lengths metres.
+Per decision minute each segment has the typical speed of the probe vehicles whose
+traversals ended in the last few minutes (median over vehicles, see
+:mod:`analytics.incidents.inputs`) and the number of distinct vehicles behind it. A segment
+is *slow* when at least ``min_vehicles`` vehicles saw it and their typical speed is below
+a share of its reference (the time-of-day profile, or free flow where no profile is known)
+and below ``abs_ratio`` of free flow (really congested, not just slower than a fast
+profile). The share depends on how many vehicles there are: the median of n vehicle speeds
+scatters around the segment's speed by about 1.25·cv/√n (cv = ``vehicle_cv``, the spread of
+single vehicles), so the threshold is ``1 − z·1.25·cv/√n``, at most ``max_drop_ratio``: two
+vehicles must be below ~45 % of the reference, five or more below 65 %. One vehicle is
+never enough: it may have stopped to park or deliver. A segment slow for ``persistence``
+decisions in a row (minutes without probe data hold the count) is an alarm at the **head
+of its queue**: the most downstream slow segment, whose downstream continuation is not
+slow. The queue is the run of slow segments upstream of the head along the road. Speeds
+km/h, lengths metres.
 """
 
 from __future__ import annotations
@@ -22,14 +28,16 @@ from analytics.incidents.corridor import Corridor
 
 @dataclass(frozen=True)
 class ProbeDropParams:
-    """Defaults: half the profile speed and half of free flow (a lane blockage typically
-    halves speed or worse, while day-to-day variation of a profile slot is ~10–20 %); two
-    distinct vehicles, or one below 30 % of the reference; 2 consecutive minutes."""
+    """Defaults: single-vehicle spread cv 0.25 (urban travel-time variability of 0.2–0.35
+    between vehicles of one period is common) at z = 2.5, so a normal segment rarely
+    qualifies; never above 65 % of the reference and 50 % of free flow (a lane blockage
+    halves speeds in its queue); two distinct vehicles; 2 consecutive minutes."""
 
-    drop_ratio: float = 0.5
+    vehicle_cv: float = 0.25
+    z: float = 2.5
+    max_drop_ratio: float = 0.65
     abs_ratio: float = 0.5
     min_vehicles: int = 2
-    single_ratio: float = 0.3
     persistence: int = 2
     head_fraction: float = 0.75  # where on the head segment the incident is placed
     max_queue_m: float = 5000.0
@@ -67,8 +75,10 @@ class ProbeSpeedDrop:
         known = np.isfinite(v) & (np.asarray(vehicles) > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = v / ref
-            enough = (np.asarray(vehicles) >= p.min_vehicles) | (ratio < p.single_ratio)
-            slow = known & enough & (ratio < p.drop_ratio) & (v < p.abs_ratio * free_flow_kmh)
+            n = np.asarray(vehicles, float)
+            thr = np.minimum(p.max_drop_ratio, 1.0 - p.z * 1.25 * p.vehicle_cv / np.sqrt(n))
+            enough = n >= p.min_vehicles
+            slow = known & enough & (ratio < thr) & (v < p.abs_ratio * free_flow_kmh)
         return slow, known, ratio
 
     def detect(

@@ -145,7 +145,7 @@ def test_fusion_corroborates_contradicts_and_merges() -> None:
     n = len(c.down)
     f = Fusion(c)
     ratio, veh = np.full(n, np.nan), np.zeros(n)
-    # a detector alarm on 2 with probes showing normal speed on 2 and 1: contradicted
+    # a detector alarm on 2 with probes seeing 2 (or just upstream) not slow: contradicted
     ratio[[1, 2]], veh[[1, 2]] = 0.95, 3
     assert f.combine({"california8": [_cand(c, geoms, "california8", 2)]}, ratio, veh) == []
     # no probe data: the detector alarm stands alone
@@ -155,7 +155,9 @@ def test_fusion_corroborates_contradicts_and_merges() -> None:
     # SND alone is not enough; with slow probes it is
     assert f.combine({"snd": [_cand(c, geoms, "snd", 2)]}, none, np.zeros(n)) == []
     slow = np.full(n, np.nan)
-    slow[3], veh[3] = 0.3, 1
+    slow[3], veh[3] = 0.3, 1  # one slow vehicle does not corroborate, two do
+    assert f.combine({"snd": [_cand(c, geoms, "snd", 2)]}, slow, veh) == []
+    veh[3] = 2
     out = f.combine({"snd": [_cand(c, geoms, "snd", 2)]}, slow, veh)
     assert len(out) == 1 and out[0].sources == {"detector", "probe"}
     # a probe head and a detector alarm 200 m away merge, at the probe's location

@@ -1,0 +1,416 @@
+"""Incident worker: detects incidents every minute and keeps their lifecycle (``itms worker
+incidents``).
+
+One worker leads per database (session advisory lock; others wait). Each complete minute m
+(decided ``settle_s`` after it ended, so late data has arrived) is processed once, in time
+order, in one transaction:
+
+1. inputs as of the decision time t = m + 1 min (:mod:`analytics.incidents.inputs`):
+   detector readings ending in the minute (in-service detectors of the inventory), their
+   occupancy profile (mean/std in the 15-minute slot over the last ``profile_days`` days),
+   probe traversals known by t (ended by t − ``availability_lag_s``) over the last minutes,
+   segment speed profiles (``segment_state_15m``) and learned free-flow speeds;
+2. every method and the fusion (:class:`IncidentDetector`), then the lifecycle tracker on
+   the fused candidates (:class:`IncidentTracker`), after taking in what operators did
+   (dismissed/resolved incidents are suppressed, confirmations respected);
+3. the actions stored through :mod:`store.incidents` (incident rows and their update
+   history), and the worker's progress (minute + serialized detector and tracker state) in
+   ``incident_progress``: a restart or a re-run of a minute never acts twice.
+
+After each commit the new ``incident_update`` rows (seq order) are published on the
+``incidents`` topic (key: incident id) and the relay position is stored: at-least-once, a
+consumer drops repeats by ``seq``. Times UTC, speeds km/h, occupancy 0–1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import pickle
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from analytics.incidents.corridor import Corridor
+from analytics.incidents.detector import DetectorParams, IncidentDetector, MinuteInputs
+from analytics.incidents.inputs import recent_probe_window, station_minute
+from analytics.incidents.lifecycle import Action, IncidentTracker, TrackerParams
+from analytics.network import model as m
+from analytics.network.model import RoadNetwork
+from store import incidents as store
+
+log = logging.getLogger(__name__)
+_LEADER_LOCK = 0x17_75_0007
+WORKER = "incident-worker"
+RELAY = "kafka-incidents"
+STATE_VERSION = b"incident-state-v1:"
+COMPASS = ("northbound", "north-eastbound", "eastbound", "south-eastbound", "southbound",
+           "south-westbound", "westbound", "north-westbound")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class IncidentWorkerParams:
+    """Knobs of the worker (seconds, minutes, days)."""
+
+    settle_s: float = 30.0  # a minute is decided this long after it ended
+    availability_lag_s: float = 45.0  # traversals count from their end plus this
+    windows_min: tuple[int, ...] = (1, 2, 3, 5)
+    stop_s: float = 30.0
+    profile_days: int = 28
+    max_catch_up_min: int = 60  # further behind than this: skip ahead to recent minutes
+    detector: DetectorParams = field(default_factory=DetectorParams)
+    tracker: TrackerParams = field(default_factory=TrackerParams)
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+
+class IncidentService:
+    """The worker's logic against one database connection (no Kafka, no clock)."""
+
+    def __init__(self, network: RoadNetwork, params: IncidentWorkerParams | None = None) -> None:
+        self.p = params or IncidentWorkerParams()
+        self.network = network
+        seg = network.segments
+        self.ids = seg[m.SEGMENT_ID].to_numpy()
+        self.index = {s: i for i, s in enumerate(self.ids)}
+        self.names = seg[m.NAME].fillna("").astype(str).to_numpy()
+        self.default_ff = seg[m.FREE_FLOW].to_numpy(float)
+        self.free_flow = self.default_ff.copy()
+        self.corridor = Corridor.for_network(network)
+        self.detector: IncidentDetector | None = None
+        self.tracker = IncidentTracker(self.corridor.bearing, self.p.tracker)
+        self._profiles: dict[tuple[str, datetime], np.ndarray] = {}
+        self._free_flow_at: datetime | None = None
+        self._station_key: tuple | None = None
+
+    # -- inputs ----------------------------------------------------------------------------
+    def _stations(self, conn: psycopg.Connection) -> None:
+        rows = conn.execute(
+            "SELECT detector_id, segment_id, coalesce(position_m, 0) FROM detector"
+            " WHERE status = 'in_service' AND segment_id IS NOT NULL ORDER BY detector_id"
+        ).fetchall()
+        rows = [r for r in rows if r[1] in self.index]
+        key = tuple(rows)
+        if key != self._station_key or self.detector is None:
+            self.detector = IncidentDetector(
+                self.network.geom_m, self.corridor,
+                np.array([self.index[r[1]] for r in rows], np.int64),
+                np.array([float(r[2]) for r in rows]), self.free_flow, self.p.detector,
+                station_ids=[r[0] for r in rows],
+            )  # fmt: skip
+            self._station_key = key
+
+    def _slot(self, t: datetime) -> datetime:
+        return t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0)
+
+    def _speed_profile(self, conn: psycopg.Connection, slot: datetime) -> np.ndarray:
+        key = ("speed", slot)
+        if key not in self._profiles:
+            days = [slot - timedelta(days=d) for d in range(1, self.p.profile_days + 1)]
+            out = np.full(len(self.ids), np.nan)
+            for seg, v in conn.execute(
+                "SELECT segment_id, count(speed_kmh) / sum(1.0 / NULLIF(speed_kmh, 0))"
+                " FROM segment_state_15m WHERE bucket = ANY(%s) AND speed_kmh > 0"
+                " GROUP BY segment_id",
+                (days,),
+            ):
+                i = self.index.get(seg)
+                if i is not None and v is not None:
+                    out[i] = v
+            self._profiles = {k: v for k, v in self._profiles.items() if k[1] == slot}
+            self._profiles[key] = out
+        return self._profiles[key]
+
+    def _occupancy_profile(
+        self, conn: psycopg.Connection, slot: datetime
+    ) -> tuple[np.ndarray, np.ndarray]:
+        assert self.detector is not None
+        ids = self.detector.station_ids
+        key = ("occ", slot)
+        if key not in self._profiles:
+            st = {d: k for k, d in enumerate(ids)}
+            mean, std = np.full(len(ids), np.nan), np.full(len(ids), np.nan)
+            rows = conn.execute(
+                "WITH d AS (SELECT generate_series(1, %s) AS k)"
+                " SELECT r.detector_id, avg(r.occupancy), stddev_samp(r.occupancy)"
+                " FROM d JOIN detector_reading r ON r.ts > %s - make_interval(days => d.k)"
+                "  AND r.ts <= %s - make_interval(days => d.k) + interval '15 minutes'"
+                " WHERE r.detector_id = ANY(%s) GROUP BY r.detector_id",
+                (self.p.profile_days, slot, slot, list(ids)),
+            ).fetchall()
+            for did, avg, sd in rows:
+                mean[st[did]], std[st[did]] = avg, np.nan if sd is None else sd
+            self._profiles[key] = np.vstack([mean, std])
+        prof = self._profiles[key]
+        return prof[0], prof[1]
+
+    def _learn_free_flow(self, conn: psycopg.Connection, t: datetime) -> None:
+        if self._free_flow_at is not None and t - self._free_flow_at < timedelta(hours=1):
+            return
+        self.free_flow = self.default_ff.copy()
+        for seg, ff in conn.execute("SELECT segment_id, free_flow_kmh FROM segment_free_flow"):
+            i = self.index.get(seg)
+            if i is not None and ff and ff > 0:
+                self.free_flow[i] = ff
+        if self.detector is not None:
+            self.detector.free_flow = self.free_flow
+        self._free_flow_at = t
+
+    def inputs(self, conn: psycopg.Connection, minute: datetime) -> MinuteInputs:
+        """What is known of ``minute`` at its decision time (end of the minute)."""
+        self._learn_free_flow(conn, minute)
+        self._stations(conn)
+        det = self.detector
+        assert det is not None
+        t = minute + timedelta(minutes=1)
+        n_st, n_seg = len(det.station_ids), len(self.ids)
+        x = MinuteInputs.empty(n_st, n_seg)
+        if n_st:
+            st = {d: k for k, d in enumerate(det.station_ids)}
+            rows = conn.execute(
+                "SELECT detector_id, volume, occupancy, speed_kmh FROM detector_reading"
+                " WHERE ts > %s AND ts <= %s AND detector_id = ANY(%s)",
+                (minute, t, list(det.station_ids)),
+            ).fetchall()
+            if rows:
+                x.station_occ, x.station_volume, x.station_speed = station_minute(
+                    np.array([st[r[0]] for r in rows], np.int64),
+                    np.array([r[1] for r in rows], float), np.array([r[2] for r in rows], float),
+                    np.array([np.nan if r[3] is None else r[3] for r in rows], float), n_st,
+                )  # fmt: skip
+            x.station_occ_mean, x.station_occ_std = self._occupancy_profile(conn, self._slot(t))
+        x.reference_speed = self._speed_profile(conn, self._slot(minute))
+        lag = timedelta(seconds=self.p.availability_lag_s)
+        span = timedelta(minutes=max(self.p.windows_min))
+        rows = conn.execute(
+            "SELECT segment_id, vehicle_id, speed_kmh, dwell_s, exit_ts FROM probe_traversal"
+            " WHERE minute > %s AND minute <= %s AND exit_ts > %s AND exit_ts <= %s",
+            (t - span - lag - timedelta(minutes=30), t, t - span - lag, t - lag),
+        ).fetchall()
+        rows = [r for r in rows if r[0] in self.index]
+        if rows:
+            codes: dict[str, int] = {}
+            veh = np.array([codes.setdefault(r[1], len(codes)) for r in rows], np.int64)
+            pw = recent_probe_window(
+                np.array([self.index[r[0]] for r in rows], np.int64), veh,
+                np.array([r[2] for r in rows], float), np.array([r[3] for r in rows], float),
+                np.array([r[4].timestamp() for r in rows]) + self.p.availability_lag_s,
+                t.timestamp(), n_seg, windows_min=self.p.windows_min, stop_s=self.p.stop_s,
+            )  # fmt: skip
+            x.probe_speed, x.probe_vehicles = pw.speed, pw.vehicles
+            x.probe_stopped, x.probe_passing = pw.stopped, pw.passing
+            x.passing_speed = pw.passing_speed
+        return x
+
+    # -- state -----------------------------------------------------------------------------
+    def load(self, conn: psycopg.Connection) -> datetime | None:
+        """Restore the stored progress and state; returns the last processed minute."""
+        row = conn.execute(
+            "SELECT minute, state FROM incident_progress WHERE worker = %s", (WORKER,)
+        ).fetchone()
+        if row is None:
+            return None
+        blob = bytes(row[1]) if row[1] is not None else b""
+        if blob.startswith(STATE_VERSION):
+            state = pickle.loads(zlib.decompress(blob[len(STATE_VERSION) :]))
+            self.tracker.tracks = state["tracks"]
+            self._stations(conn)
+            assert self.detector is not None
+            if not self.detector.set_state(state["detector"]):
+                log.warning("detector inventory changed: detection state restarts")
+        return row[0]
+
+    def _save(self, conn: psycopg.Connection, minute: datetime) -> None:
+        assert self.detector is not None
+        state = {"tracks": self.tracker.tracks, "detector": self.detector.get_state()}
+        blob = STATE_VERSION + zlib.compress(pickle.dumps(state, pickle.HIGHEST_PROTOCOL), 1)
+        conn.execute(
+            "INSERT INTO incident_progress (worker, minute, state) VALUES (%s, %s, %s)"
+            " ON CONFLICT (worker) DO UPDATE SET minute = EXCLUDED.minute,"
+            " state = EXCLUDED.state, updated_at = now()",
+            (WORKER, minute, blob),
+        )
+
+    # -- one minute ------------------------------------------------------------------------
+    def _sync_operators(self, conn: psycopg.Connection, t: datetime) -> None:
+        ids = list(self.tracker.tracks)
+        if not ids:
+            return
+        for iid, status in conn.execute(
+            "SELECT incident_id, status FROM incident WHERE incident_id = ANY(%s)", (ids,)
+        ):
+            track = self.tracker.tracks[iid]
+            if status in ("dismissed", "resolved", "cleared") and not track.operator_closed:
+                self.tracker.operator_closed(iid, t)
+            elif status == "confirmed":
+                self.tracker.operator_confirmed(iid)
+
+    def process_minute(self, conn: psycopg.Connection, minute: datetime) -> list[Action]:
+        """Detect and store one minute (own transaction); a processed minute is skipped."""
+        with conn.transaction():
+            row = conn.execute(
+                "SELECT minute FROM incident_progress WHERE worker = %s FOR UPDATE", (WORKER,)
+            ).fetchone()
+            if row is not None and row[0] >= minute:
+                return []
+            t = minute + timedelta(minutes=1)
+            x = self.inputs(conn, minute)
+            assert self.detector is not None
+            found = self.detector.detect(x)
+            self._sync_operators(conn, t)
+            actions = self.tracker.update(t, found["fused"])
+            for a in actions:
+                self._store(conn, a)
+            self._save(conn, minute)
+        return actions
+
+    def _fields(self, a: Action) -> dict[str, Any]:
+        tr = a.track
+        lon, lat = self.network.projector.to_wgs84(np.array([tr.x]), np.array([tr.y]))
+        sector = int(((self.corridor.bearing[tr.segment] + 22.5) % 360) // 45)
+        evidence = {**tr.evidence, "sources": sorted(tr.sources), "methods": sorted(tr.methods),
+                    "score": round(tr.score, 3), "alarm_minutes": tr.alarm_minutes}  # fmt: skip
+        return {
+            "segment_id": str(self.ids[tr.segment]), "lon": round(float(lon[0]), 7),
+            "lat": round(float(lat[0]), 7), "road_name": self.names[tr.segment] or None,
+            "direction": COMPASS[sector], "severity": tr.severity, "kind": tr.kind,
+            "est_delay_s": None if tr.delay_s is None else round(float(tr.delay_s), 1),
+            "queue_m": round(float(tr.queue_m), 1), "evidence": _plain(evidence),
+            "method": ",".join(sorted(tr.methods)),
+        }  # fmt: skip
+
+    def _store(self, conn: psycopg.Connection, a: Action) -> None:
+        f = self._fields(a)
+        iid = a.track.incident_id
+        try:
+            if a.action == "create":
+                source = "fused" if len(a.track.sources) > 1 else next(iter(a.track.sources))
+                store.create_incident(
+                    conn, kind=f["kind"], severity=f["severity"], segment_id=f["segment_id"],
+                    lon=f["lon"], lat=f["lat"], road_name=f["road_name"],
+                    direction=f["direction"], started_at=a.minute, source=source,
+                    evidence=f["evidence"], est_delay_s=f["est_delay_s"], actor=WORKER,
+                    incident_id=iid, queue_m=f["queue_m"], method=f["method"],
+                    detected_at=a.minute,
+                )  # fmt: skip
+            elif a.action in ("confirm", "clear"):
+                store.apply_action(conn, iid, action=a.action, actor=WORKER, at=a.minute,
+                                   note=a.note)  # fmt: skip
+            else:
+                changes = {k: f[k] for k in ("segment_id", "lon", "lat", "road_name",
+                                             "direction", "severity", "est_delay_s", "queue_m",
+                                             "evidence", "method")}  # fmt: skip
+                store.apply_action(conn, iid, action="update", actor=WORKER, at=a.minute,
+                                   note=a.note, changes=changes)  # fmt: skip
+        except (store.InvalidTransition, store.VersionConflict, store.IncidentNotFound) as exc:
+            # an operator acted on it meanwhile: their decision stands
+            log.info("incident %s: %s skipped (%s)", iid, a.action, exc)
+            self.tracker.operator_closed(iid, a.minute)
+        except store.DuplicateIncident:
+            log.info("incident %s already stored", iid)
+
+    def due_minutes(self, last: datetime | None, now: datetime) -> list[datetime]:
+        """Minutes to process at wall time ``now`` after ``last`` (oldest first)."""
+        newest = (now - timedelta(seconds=self.p.settle_s) - timedelta(minutes=1)).replace(
+            second=0, microsecond=0
+        )
+        first = newest if last is None else last + timedelta(minutes=1)
+        first = max(first, newest - timedelta(minutes=self.p.max_catch_up_min - 1))
+        out = []
+        while first <= newest:
+            out.append(first)
+            first += timedelta(minutes=1)
+        return out
+
+    def step(self, conn: psycopg.Connection, now: datetime) -> list[Action]:
+        """Process every due minute; returns their actions."""
+        last = conn.execute(
+            "SELECT minute FROM incident_progress WHERE worker = %s", (WORKER,)
+        ).fetchone()
+        out: list[Action] = []
+        for minute in self.due_minutes(last[0] if last else None, now):
+            out.extend(self.process_minute(conn, minute))
+        return out
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy (numpy scalars to Python numbers, NaN to None)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def relay(conn: psycopg.Connection, send: Callable[[str, bytes], None], flush: Callable[[], None],
+          *, relay_name: str = RELAY, batch: int = 500) -> int:  # fmt: skip
+    """Publish the stored updates the relay has not published yet; returns how many."""
+    total = 0
+    while True:
+        pos = store.relay_position(conn, relay_name)
+        rows = store.updates_after(conn, pos, limit=batch)
+        if not rows:
+            return total
+        for r in rows:
+            send(r["incident_id"], json.dumps(store.event_of(r), separators=(",", ":")).encode())
+        flush()
+        store.set_relay_position(conn, relay_name, rows[-1]["seq"])
+        total += len(rows)
+
+
+def run_incident_worker(
+    settings, network: RoadNetwork, stop: threading.Event, *, interval_s: float = 5.0,
+    clock: Callable[[], float] = time.time,
+) -> None:  # fmt: skip
+    """Leader-elected loop: process due minutes and relay events until ``stop``."""
+    from ingest.kafka.clients import make_producer
+
+    producer = make_producer(settings, client_id="itms-incident-worker")
+    topic = settings.topic("incidents")
+    service = IncidentService(network, IncidentWorkerParams(timezone=settings.timezone))
+    conn: psycopg.Connection | None = None
+
+    def send(key: str, value: bytes) -> None:
+        producer.send(topic, key=key.encode(), value=value)
+
+    try:
+        while not stop.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(settings.dsn, autocommit=True)
+                    while (
+                        not stop.is_set()
+                        and not conn.execute(
+                            "SELECT pg_try_advisory_lock(%s)", (_LEADER_LOCK,)
+                        ).fetchone()[0]
+                    ):
+                        stop.wait(5.0)  # another incident worker leads
+                    service.load(conn)
+                actions = service.step(conn, datetime.fromtimestamp(clock(), UTC))
+                if actions:
+                    log.info("incident actions: %s", [(a.action, a.track.incident_id)
+                                                      for a in actions])  # fmt: skip
+                relay(conn, send, producer.flush)
+            except psycopg.OperationalError as exc:
+                log.warning("incident worker: database unavailable: %s", exc)
+                if conn is not None:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.close()
+                conn = None
+                service = IncidentService(network, service.p)  # reload state on reconnect
+            stop.wait(interval_s)
+    finally:
+        producer.close()
+        if conn is not None:
+            conn.close()
