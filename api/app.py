@@ -16,6 +16,7 @@ from api.corridors import Corridors
 from api.network_view import NetworkView
 from api.ratelimit import RateLimitMiddleware
 from api.routes import admin, auth, health, incidents, network, ngsi, operator, segments, stream
+from api.routes.dashboard import install as install_dashboard
 from itms import __version__
 from itms.settings import Settings
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _error_handlers(app)
     for module in (health, segments, incidents, network, stream, ngsi, auth, operator, admin):
         app.include_router(module.router)
+    install_dashboard(app)  # /v1/dashboard/… and the web app at / (mounted last)
     return app
 
 

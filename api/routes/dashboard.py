@@ -1,0 +1,207 @@
+"""Read-only views for the operator dashboard, and the dashboard itself at ``/``.
+
+* ``GET /v1/dashboard/health``: data freshness and feed health (Kafka end offsets of the input
+  and dead-letter topics, the workers' stored checkpoints and their lag, the state builder's
+  newest minute and backlog) and a detector health summary. Counts only, no identities.
+* ``GET /v1/dashboard/corridors/{id}/timespace``: speeds of a corridor's segments per time
+  bucket (rows in driving order), the matrix of a time–space diagram.
+* ``/`` (and ``/data/…``, ``/assets/…``): the built web app in ``dashboards/static``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.staticfiles import StaticFiles
+
+from api.deps import DbDep, NetworkDep, SettingsDep
+from itms.settings import Settings
+from store.queries import detector_health
+
+router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
+STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "dashboards" / "static"
+FEED_TOPICS = ("gps", "detectors", "deadletter")
+_OFFSETS_TTL_S = 5.0
+_OFFSETS_RETRY_S = 30.0
+
+
+class _TopicOffsets:
+    """Kafka end offsets per topic, cached for a few seconds (one metadata client per app)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._consumer: Any = None
+        self._value: dict[str, dict[int, int]] | None = None
+        self._at = 0.0
+        self._failed_at = -1e9
+
+    def get(self) -> dict[str, dict[int, int]] | None:
+        """``{logical topic: {partition: end offset}}``, or ``None`` when Kafka is unreachable."""
+        with self._lock:
+            now = time.monotonic()
+            if self._value is not None and now - self._at < _OFFSETS_TTL_S:
+                return self._value
+            if now - self._failed_at < _OFFSETS_RETRY_S:
+                return None
+            try:
+                self._value, self._at = self._read(), now
+            except Exception:  # health is reported, never raised
+                self._failed_at, self._value = now, None
+                self._close()
+            return self._value
+
+    def _read(self) -> dict[str, dict[int, int]]:
+        from kafka import TopicPartition
+
+        from ingest.kafka.clients import make_consumer
+
+        if self._consumer is None:
+            self._consumer = make_consumer(
+                self.settings, None, request_timeout_ms=3000, api_version_auto_timeout_ms=3000
+            )
+        out: dict[str, dict[int, int]] = {}
+        for name in FEED_TOPICS:
+            topic = self.settings.topic(name)
+            parts = self._consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            ends = self._consumer.end_offsets(tps) if tps else {}
+            out[name] = {tp.partition: int(v) for tp, v in ends.items()}
+        return out
+
+    def _close(self) -> None:
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                self._consumer.close()
+            self._consumer = None
+
+
+def _offsets(request: Request) -> _TopicOffsets:
+    state = request.app.state
+    with _INIT_LOCK:
+        if getattr(state, "topic_offsets", None) is None:
+            state.topic_offsets = _TopicOffsets(state.settings)
+    return state.topic_offsets
+
+
+_INIT_LOCK = threading.Lock()
+
+
+@router.get("/health")
+def feed_health(request: Request, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
+    """Freshness and feed health for the dashboard header (counts; rates are left to the client,
+    which differences the totals between two polls)."""
+    now = datetime.now(UTC)
+    newest, dirty = db.execute(
+        "SELECT (SELECT max(updated_at) FROM segment_current),"
+        " (SELECT count(*) FROM state_dirty)"
+    ).fetchone()
+    kpi_minute = db.execute("SELECT max(minute) FROM network_kpi").fetchone()[0]
+    checkpoints = db.execute(
+        "SELECT consumer_group, topic, partition, next_offset, updated_at FROM consumer_checkpoint"
+    ).fetchall()
+    ends = _offsets(request).get()
+    topics: dict[str, Any] = {}
+    for name in FEED_TOPICS:
+        full = settings.topic(name)
+        parts = (ends or {}).get(name)
+        groups: dict[str, dict[int, int]] = {}
+        for group, topic, part, nxt, _ in checkpoints:
+            if topic == full:
+                groups.setdefault(group, {})[part] = int(nxt)
+        lag = None
+        if parts is not None and groups:
+            lag = max(sum(max(0, end - g.get(p, 0)) for p, end in parts.items())
+                      for g in groups.values())  # fmt: skip
+        topics[name] = {
+            "end_offset": None if parts is None else sum(parts.values()),
+            "consumed": max((sum(g.values()) for g in groups.values()), default=None),
+            "lag": lag,
+        }
+    last_checkpoint = max((c[4] for c in checkpoints), default=None)
+    dets = detector_health(db, now=now)
+    return {
+        "now": now,
+        "kafka_ok": ends is not None,
+        "state_updated_at": newest,
+        "state_age_s": None if newest is None else round((now - newest).total_seconds(), 1),
+        "kpi_minute": kpi_minute,
+        "state_backlog_minutes": int(dirty),
+        "last_checkpoint_at": last_checkpoint,
+        "topics": topics,
+        "detectors": {
+            "total": len(dets),
+            "failed": sum(d["status"] != "in_service" for d in dets),
+            "reporting": sum(d["status"] == "in_service" and d["readings"] > 0 for d in dets),
+            "suspect": sum(
+                d["status"] == "in_service" and (d["all_zero"] or d["stuck"]) for d in dets
+            ),
+            "silent": sum(d["status"] == "in_service" and d["readings"] == 0 for d in dets),
+        },
+    }
+
+
+@router.get("/corridors/{corridor_id}/timespace")
+def corridor_timespace(
+    request: Request,
+    db: DbDep,
+    network: NetworkDep,
+    settings: SettingsDep,
+    corridor_id: str,
+    hours: float = Query(3.0, gt=0, le=24, description="How far back from now."),
+    step_min: int = Query(5, ge=1, le=60, description="Time bucket, minutes."),
+) -> dict[str, Any]:
+    """Harmonic-mean speed (km/h) per segment of the corridor and time bucket.
+
+    ``segments`` are in driving order with their start offset along the corridor (m);
+    ``speeds[i][j]`` is segment ``i`` in bucket ``times[j]`` (null: no publishable data; minutes
+    below the privacy threshold are left out).
+    """
+    corridor = request.app.state.corridors.all(db).get(corridor_id)
+    if corridor is None:
+        raise HTTPException(404, f"no corridor {corridor_id!r}")
+    step = timedelta(minutes=step_min)
+    end = datetime.now(UTC)
+    start = end - timedelta(hours=hours)
+    origin = datetime(2000, 1, 1, tzinfo=UTC)
+    start = origin + (start - origin) // step * step
+    n_buckets = int((end - start) / step) + 1
+    ids = list(corridor.segment_ids)
+    segments, offset = [], 0.0
+    for sid, status in zip(ids, network.statuses(ids), strict=True):
+        length = status["length_m"] if status else 0.0
+        segments.append({"segment_id": sid, "name": status["name"] if status else None,
+                         "offset_m": round(offset, 1), "length_m": length,
+                         "free_flow_kmh": status["free_flow_kmh"] if status else None})  # fmt: skip
+        offset += length
+    rows = db.execute(
+        "SELECT segment_id, date_bin(%s, minute, %s) AS b, count(*) / sum(1.0 / speed_kmh)"
+        " FROM segment_state WHERE segment_id = ANY(%s) AND minute >= %s AND minute < %s"
+        " AND speed_kmh > 0 AND (n_vehicles = 0 OR n_vehicles >= %s) GROUP BY 1, 2",
+        (step, origin, ids, start, end, settings.privacy_min_vehicles),
+    ).fetchall()
+    index = {s: i for i, s in enumerate(ids)}
+    speeds: list[list[float | None]] = [[None] * n_buckets for _ in ids]
+    for sid, bucket, speed in rows:
+        j = int((bucket - start) / step)
+        if 0 <= j < n_buckets:
+            speeds[index[sid]][j] = round(float(speed), 1)
+    return {
+        "corridor_id": corridor.corridor_id, "name": corridor.name, "name_en": corridor.name_en,
+        "start": start, "step_s": int(step.total_seconds()),
+        "times": [start + k * step for k in range(n_buckets)],
+        "length_m": round(offset, 1), "segments": segments, "speeds": speeds,
+    }  # fmt: skip
+
+
+def install(app: FastAPI) -> None:
+    """Add the dashboard routes and serve the built web app at ``/`` (when it is built)."""
+    app.include_router(router)
+    if (STATIC_DIR / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
