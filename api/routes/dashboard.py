@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from itms.settings import Settings
 from store.queries import detector_health
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
+log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "dashboards" / "static"
 FEED_TOPICS = ("gps", "detectors", "deadletter")
 _OFFSETS_TTL_S = 5.0
@@ -52,20 +54,21 @@ class _TopicOffsets:
                 return None
             try:
                 self._value, self._at = self._read(), now
-            except Exception:  # health is reported, never raised
+            except Exception as exc:  # health is reported, never raised
+                log.warning("Kafka end offsets unavailable: %s", exc)
                 self._failed_at, self._value = now, None
                 self._close()
             return self._value
 
     def _read(self) -> dict[str, dict[int, int]]:
-        from kafka import TopicPartition
-
-        from ingest.kafka.clients import make_consumer
+        from kafka import KafkaConsumer, TopicPartition
 
         if self._consumer is None:
-            self._consumer = make_consumer(
-                self.settings, None, request_timeout_ms=3000, api_version_auto_timeout_ms=3000
-            )
+            self._consumer = KafkaConsumer(
+                bootstrap_servers=self.settings.bootstrap_servers, group_id=None,
+                client_id="itms-dashboard-health", enable_auto_commit=False,
+                request_timeout_ms=5000, session_timeout_ms=3000, heartbeat_interval_ms=1000,
+            )  # fmt: skip
         out: dict[str, dict[int, int]] = {}
         for name in FEED_TOPICS:
             topic = self.settings.topic(name)

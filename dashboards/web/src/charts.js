@@ -1,0 +1,121 @@
+// Charts: speed vs free flow and volume (uPlot), the corridor time–space heatmap (canvas).
+import uPlot from "uplot";
+import { fmtTime, t, timeZone } from "./i18n.js";
+import { LEVEL_COLORS, NO_DATA_COLOR } from "./map.js";
+
+const AXIS = { stroke: "#9fb0c2", grid: { stroke: "#2a3746", width: 1 }, ticks: { show: false } };
+
+function tzDate(ts) {
+  return uPlot.tzDate(new Date(ts * 1000), timeZone());
+}
+
+/**
+ * Speed (km/h) and free flow over time, volume as bars on a second axis.
+ * `points`: the segment history points; `marker`: epoch seconds of a vertical line (incident
+ * start) or null.
+ */
+export function speedChart(el, points, freeFlow, { marker = null, height = 190 } = {}) {
+  el.innerHTML = "";
+  if (!points.length) {
+    el.innerHTML = `<div class="muted empty">${t("no_data")}</div>`;
+    return null;
+  }
+  const xs = points.map((p) => Date.parse(p.time) / 1000);
+  const speed = points.map((p) => p.speed_kmh);
+  const ff = points.map(() => freeFlow);
+  const vol = points.map((p) => p.n_samples);
+  const bars = uPlot.paths.bars({ size: [0.8, 8] });
+  const opts = {
+    width: Math.max(240, el.clientWidth || 320),
+    height,
+    tzDate,
+    legend: { show: true, live: false },
+    cursor: { points: { show: false } },
+    scales: { x: { time: true }, kmh: { range: [0, Math.max(20, freeFlow * 1.2)] }, veh: {} },
+    axes: [
+      { ...AXIS },
+      { ...AXIS, scale: "kmh", label: "km/h", size: 44 },
+      { ...AXIS, scale: "veh", side: 1, grid: { show: false }, size: 36 },
+    ],
+    series: [
+      {},
+      { label: t("volume"), scale: "veh", paths: bars, fill: "#3d5a7466", stroke: "#3d5a74" },
+      { label: t("speed"), scale: "kmh", stroke: "#4fc3f7", width: 2, spanGaps: false },
+      { label: t("free_flow"), scale: "kmh", stroke: "#8bc34a", width: 1, dash: [6, 4] },
+    ],
+    hooks: marker
+      ? {
+          draw: [
+            (u) => {
+              const x = u.valToPos(marker, "x", true);
+              const { ctx } = u;
+              ctx.save();
+              ctx.strokeStyle = "#ff1744";
+              ctx.lineWidth = 2;
+              ctx.beginPath();
+              ctx.moveTo(x, u.bbox.top);
+              ctx.lineTo(x, u.bbox.top + u.bbox.height);
+              ctx.stroke();
+              ctx.restore();
+            },
+          ],
+        }
+      : {},
+  };
+  return new uPlot(opts, [xs, vol, speed, ff], el);
+}
+
+/** Congestion colour of a speed relative to free flow (the README's level thresholds). */
+export function ratioColor(speed, freeFlow) {
+  if (speed === null || speed === undefined || !freeFlow) return null;
+  const r = speed / freeFlow;
+  if (r >= 0.8) return LEVEL_COLORS[0];
+  if (r >= 0.6) return LEVEL_COLORS[1];
+  if (r >= 0.4) return LEVEL_COLORS[2];
+  if (r >= 0.2) return LEVEL_COLORS[3];
+  return LEVEL_COLORS[4];
+}
+
+/**
+ * Time–space diagram: time left → right, distance along the corridor bottom → top (driving
+ * direction upwards), each cell coloured by congestion level of its speed.
+ */
+export function timeSpace(canvas, data) {
+  const dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth || 320;
+  const h = canvas.clientHeight || 240;
+  canvas.width = w * dpr;
+  canvas.height = h * dpr;
+  const ctx = canvas.getContext("2d");
+  ctx.scale(dpr, dpr);
+  ctx.clearRect(0, 0, w, h);
+  const pad = { l: 40, r: 6, t: 6, b: 22 };
+  const pw = w - pad.l - pad.r;
+  const ph = h - pad.t - pad.b;
+  const n = data.times.length;
+  const total = data.length_m || 1;
+  ctx.fillStyle = "#141d27";
+  ctx.fillRect(pad.l, pad.t, pw, ph);
+  const cw = pw / Math.max(1, n);
+  data.segments.forEach((s, i) => {
+    const y0 = pad.t + ph - ((s.offset_m + s.length_m) / total) * ph;
+    const sh = Math.max(1, (s.length_m / total) * ph);
+    data.speeds[i].forEach((v, j) => {
+      const c = ratioColor(v, s.free_flow_kmh);
+      ctx.fillStyle = c || NO_DATA_COLOR + "33";
+      ctx.fillRect(pad.l + j * cw, y0, Math.ceil(cw), Math.ceil(sh));
+    });
+  });
+  ctx.fillStyle = "#9fb0c2";
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.textAlign = "right";
+  for (let k = 0; k <= 4; k++) {
+    const km = (total / 1000) * (k / 4);
+    ctx.fillText(km.toFixed(1), pad.l - 4, pad.t + ph - (k / 4) * ph + 4);
+  }
+  ctx.textAlign = "center";
+  const every = Math.max(1, Math.ceil(n / 6));
+  for (let j = 0; j < n; j += every) {
+    ctx.fillText(fmtTime(data.times[j]), pad.l + j * cw + cw / 2, h - 6);
+  }
+}

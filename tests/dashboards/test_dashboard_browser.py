@@ -1,0 +1,198 @@
+"""The operator dashboard in headless Chromium against the real API, database and simulated
+traffic: it loads cleanly and offline, colours segments by congestion level, shows a new
+incident live, lets an operator confirm it, and switches language. Screenshots go to
+``test-artifacts/dashboard``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import psycopg
+import pytest
+
+from itms.settings import Settings
+from tests.dashboards.conftest import serve
+from tests.dashboards.simdata import INCIDENT_SEGMENT, current_levels, seed_traffic
+
+pytestmark = pytest.mark.integration
+PASSWORD = "correct horse battery"
+LEVEL_COLORS = ["#2e9e44", "#c6d32b", "#f39c12", "#e53935", "#7b0d0d"]
+
+
+@pytest.fixture
+def stack(itms_settings: Settings) -> Iterator[tuple[str, Settings]]:
+    """Simulated traffic and an operator in an isolated database; the API serving it."""
+    from api.app import create_app
+    from api.security import hash_password
+    from store import accounts
+
+    dsn = itms_settings.dsn
+    seed_traffic(dsn)
+    with psycopg.connect(dsn) as conn:
+        accounts.create_user(conn, username="op1", password_hash=hash_password(PASSWORD),
+                             role="operator")  # fmt: skip
+    settings = itms_settings.model_copy(
+        update={"rate_limit_per_s": 0.0, "stream_poll_s": 0.2, "state_cache_s": 0.0}
+    )
+    with serve(create_app(settings)) as url:
+        yield url, settings
+
+
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    return tuple(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+def _create_incident(dsn: str) -> str:
+    from store.incidents import create_incident
+
+    with psycopg.connect(dsn) as conn:
+        lon, lat, name = conn.execute(
+            "SELECT ST_X(ST_LineInterpolatePoint(geom, 0.5)), ST_Y(ST_LineInterpolatePoint(geom,"
+            " 0.5)), name FROM road_segment WHERE segment_id = %s", (INCIDENT_SEGMENT,),
+        ).fetchone()  # fmt: skip
+        row = create_incident(
+            conn, kind="lane_blockage", severity=4, segment_id=INCIDENT_SEGMENT, lon=lon,
+            lat=lat, road_name=name, direction=None, started_at=datetime.now(UTC),
+            source="fused", evidence={"stations": ["det-0007", "det-0008"], "stopped": 3,
+                                      "passing": 1, "methods": ["california", "probe_drop"]},
+            est_delay_s=240.0, actor="incident-worker", status="suspected",
+        )  # fmt: skip
+    return row["incident_id"]
+
+
+def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
+    url, settings = stack
+    page = browser.new_page(viewport={"width": 1600, "height": 900}, locale="vi-VN")
+    errors: list[str] = []
+    foreign: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: r.url.startswith(("http:", "https:"))
+            and not r.url.startswith(url) and foreign.append(r.url))  # fmt: skip
+    try:
+        page.goto(url + "/")
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        page.wait_for_function(
+            "() => window.itms.live.map.loaded() && window.itms.live.map.queryRenderedFeatures("
+            "{layers: ['segments']}).length > 100", timeout=30_000,
+        )  # fmt: skip
+
+        # segments drawn in the colour of their stored congestion level
+        drawn = page.evaluate(
+            """() => window.itms.live.map.queryRenderedFeatures({layers: ['segments']})
+                .map(f => { const c = f.layer.paint['line-color'];
+                  return [f.properties.segment_id, f.properties.congestion_level,
+                          [c.r, c.g, c.b, c.a].map(v => Math.round(v * 255))]; })"""
+        )
+        levels = current_levels(settings.dsn)
+        assert len({d[0] for d in drawn}) > 300
+        for sid, level, rgba in drawn:
+            assert level == levels[sid], sid
+            assert tuple(rgba[:3]) == _rgb(LEVEL_COLORS[level]), (sid, level, rgba)
+        assert {d[1] for d in drawn} == {0, 1, 2, 3, 4}
+        # header KPIs from the stored minute
+        speed = page.locator("#kpi-speed b").inner_text()
+        assert speed not in ("", "–")
+        assert page.locator("#kpi-incidents b").inner_text() == "0"
+        page.screenshot(path=str(artifacts / "01-map.png"))
+
+        # a new incident arrives through the live stream, without a reload
+        page.evaluate("window.__sameDocument = true")
+        incident_id = _create_incident(settings.dsn)
+        item = page.locator(f"#incident-list li[data-id='{incident_id}']")
+        item.wait_for(timeout=15_000)
+        assert "new" in item.get_attribute("class")
+        assert page.evaluate("window.__sameDocument === true")
+        assert page.locator("#toast").is_visible()
+        assert page.locator("#kpi-incidents b").inner_text() == "1"
+        page.screenshot(path=str(artifacts / "02-new-incident.png"))
+
+        # read-only before signing in: no workflow buttons
+        item.click()
+        page.locator("#incident-detail").wait_for()
+        assert page.locator("#incident-detail [data-act]").count() == 0
+
+        # an operator signs in and confirms it
+        page.click("#signin-open")
+        page.fill("#signin-form input[name=username]", "op1")
+        page.fill("#signin-form input[name=password]", PASSWORD)
+        page.click("#signin-form button[type=submit]")
+        page.wait_for_function("document.getElementById('user').textContent.includes('op1')")
+        page.locator(f"#incident-list li[data-id='{incident_id}']").click()
+        confirm = page.locator("#incident-detail button[data-act='confirm']")
+        confirm.wait_for(timeout=10_000)
+        assert "det-0007" in page.locator("#incident-detail").inner_text()
+        confirm.click()
+        page.locator("#incident-detail .badge.confirmed").wait_for(timeout=10_000)
+        page.screenshot(path=str(artifacts / "03-confirmed.png"))
+        with httpx.Client(base_url=url) as client:
+            token = client.post("/v1/auth/token", data={"username": "op1", "password": PASSWORD})
+            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            got = client.get(f"/v1/operator/incidents/{incident_id}", headers=headers).json()
+            public = client.get(f"/v1/incidents/{incident_id}").json()
+        assert got["status"] == "confirmed"
+        assert [(h["action"], h["actor"]) for h in got["history"]][-1] == ("confirm", "op1")
+        assert public["properties"]["status"] == "confirmed"
+
+        # segment view and the corridor's time–space diagram
+        page.click(".tabs button[data-tab='corridor']")
+        page.wait_for_function(
+            """() => { const c = document.getElementById('timespace');
+              const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+              let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 150 && d[i+2] < 90) n++;
+              return n > 500; }""", timeout=10_000,
+        )  # fmt: skip
+        page.screenshot(path=str(artifacts / "04-corridor.png"))
+        page.evaluate(f"window.itms.live.onSegment({INCIDENT_SEGMENT!r})")
+        page.locator("#segment-chart .uplot").wait_for(timeout=10_000)
+        assert "Lạch Tray" in page.locator("#segment-info").inner_text()
+
+        # language: Vietnamese by default, English on request, remembered across a reload
+        assert page.locator(".tabs button[data-tab='incidents']").inner_text() == "Sự cố"
+        assert page.locator("#kpi-speed label").inner_text().lower() == "tốc độ trung bình"
+        page.click("#lang-en")
+        assert page.locator(".tabs button[data-tab='incidents']").inner_text() == "Incidents"
+        assert page.locator("#kpi-speed label").inner_text().lower() == "average speed"
+        page.screenshot(path=str(artifacts / "05-english.png"))
+        page.reload()
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        assert page.locator(".tabs button[data-tab='incidents']").inner_text() == "Incidents"
+        assert "op1" in page.locator("#user").inner_text()  # still signed in
+        page.click("#lang-vi")
+        assert page.locator("#signout").inner_text() == "Đăng xuất"
+
+        assert errors == [], errors
+        assert foreign == [], foreign
+    finally:
+        page.close()
+
+
+def test_dashboard_routes(stack) -> None:
+    url, settings = stack
+    with httpx.Client(base_url=url) as client:
+        health = client.get("/v1/dashboard/health").json()
+        ts = client.get("/v1/dashboard/corridors/centre-dinh-vu-port/timespace",
+                        params={"hours": 1, "step_min": 5}).json()  # fmt: skip
+        missing = client.get("/v1/dashboard/corridors/nowhere/timespace")
+        wards = client.get("/data/hai-phong-wards.geojson")
+    assert health["kafka_ok"] is True
+    assert health["topics"]["gps"]["end_offset"] == 0
+    assert health["state_age_s"] is not None and health["state_age_s"] < 120
+    assert health["detectors"]["total"] == 0
+    assert missing.status_code == 404
+    assert len(ts["segments"]) == len(ts["speeds"]) > 3
+    offsets = [s["offset_m"] for s in ts["segments"]]
+    assert offsets == sorted(offsets) and offsets[0] == 0
+    filled = [v for row in ts["speeds"] for v in row if v is not None]
+    assert len(filled) >= len(ts["segments"]) * 10  # an hour of 5-minute buckets, mostly full
+    with psycopg.connect(settings.dsn) as conn:
+        sid = ts["segments"][0]["segment_id"]
+        start = datetime.fromisoformat(ts["times"][1])
+        expect = conn.execute(
+            "SELECT count(*) / sum(1.0 / speed_kmh) FROM segment_state WHERE segment_id = %s"
+            " AND minute >= %s AND minute < %s + interval '5 minutes'", (sid, start, start),
+        ).fetchone()[0]  # fmt: skip
+    assert ts["speeds"][0][1] == pytest.approx(float(expect), abs=0.06)
+    assert wards.status_code == 200 and "OpenStreetMap" in wards.text
