@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from store import queries
-from store.migrate import migrate
+from store.migrate import discover, migrate
 from store.partitions import PartitionManager, existing_partitions, set_retention
 from store.rollups import ROLLUPS, refresh_dirty_rollups
 from store.state_writer import StoreWriter
@@ -73,7 +73,7 @@ def test_migrations_from_empty_and_rerun(stack_settings) -> None:
         admin.execute(f'CREATE DATABASE "{name}"')
     dsn = _dsn_with_db(stack_settings.dsn, name)
     try:
-        assert migrate(dsn) == [1, 2, 3, 4]
+        assert migrate(dsn) == [m.version for m in discover()]
         assert migrate(dsn) == []
         with _connect(dsn) as conn:
             assert conn.execute("SELECT mode FROM store_mode").fetchone()[0] == "plain"
