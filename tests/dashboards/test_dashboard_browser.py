@@ -44,6 +44,18 @@ def _rgb(hex_color: str) -> tuple[int, int, int]:
     return tuple(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
 
 
+def _write_state(dsn: str, segment_id: str, *, level: int) -> None:
+    """Store a newer minute of one segment, as the state builder would."""
+    from store.state_writer import StoreWriter
+
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    writer = StoreWriter()
+    with psycopg.connect(dsn) as conn:
+        writer.prepare(conn, "segment_state", [minute])
+        writer.write_states(conn, [(segment_id, minute, 3.0, 300.0, 50.0, 12, 6, level, 9.4,
+                                    0.9, "fused")])  # fmt: skip
+
+
 def _create_incident(dsn: str) -> str:
     from store.incidents import create_incident
 
@@ -92,6 +104,16 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
             assert level == levels[sid], sid
             assert tuple(rgba[:3]) == _rgb(LEVEL_COLORS[level]), (sid, level, rgba)
         assert {d[1] for d in drawn} == {0, 1, 2, 3, 4}
+        # a segment's new state arrives through the live stream and is redrawn in its colour
+        sid = next(d[0] for d in drawn if d[1] == 0)
+        _write_state(settings.dsn, sid, level=4)
+        page.wait_for_function(
+            """(sid) => window.itms.live.map.queryRenderedFeatures({layers: ['segments']})
+                .some(f => f.properties.segment_id === sid && f.properties.congestion_level === 4
+                  && Math.round(f.layer.paint['line-color'].r * 255) === 0x7b)""", arg=sid,
+            timeout=15_000,
+        )  # fmt: skip
+
         # header KPIs from the stored minute
         speed = page.locator("#kpi-speed b").inner_text()
         assert speed not in ("", "–")

@@ -33,7 +33,7 @@ export function speedChart(el, points, freeFlow, { marker = null, height = 190 }
     cursor: { points: { show: false } },
     scales: { x: { time: true }, kmh: { range: [0, Math.max(20, freeFlow * 1.2)] }, veh: {} },
     axes: [
-      { ...AXIS },
+      { ...AXIS, values: (u, splits) => splits.map((v) => fmtTime(new Date(v * 1000))) },
       { ...AXIS, scale: "kmh", label: "km/h", size: 44 },
       { ...AXIS, scale: "veh", side: 1, grid: { show: false }, size: 36 },
     ],

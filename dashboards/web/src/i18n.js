@@ -80,6 +80,15 @@ const TEXTS = {
       roadworks: "Thi công",
       other: "Khác",
     },
+    actions: {
+      create: "Tạo",
+      confirm: "Xác nhận",
+      dismiss: "Bỏ qua",
+      resolve: "Đã xử lý",
+      annotate: "Ghi chú",
+      update: "Cập nhật",
+      clear: "Đã thông",
+    },
     detectors_label: "Thiết bị đo",
     probes: "Xe thăm dò",
     methods: "Phương pháp",
@@ -170,6 +179,15 @@ const TEXTS = {
       roadworks: "Road works",
       other: "Other",
     },
+    actions: {
+      create: "Created",
+      confirm: "Confirmed",
+      dismiss: "Dismissed",
+      resolve: "Resolved",
+      annotate: "Note",
+      update: "Updated",
+      clear: "Cleared",
+    },
     detectors_label: "Detectors",
     probes: "Probe vehicles",
     methods: "Methods",
@@ -195,6 +213,10 @@ export function t(key) {
 
 export function kindName(kind) {
   return TEXTS[lang].kinds[kind] || kind;
+}
+
+export function actionName(action) {
+  return TEXTS[lang].actions[action] || action;
 }
 
 export function language() {

@@ -2,7 +2,7 @@
 // operator workflow (confirm, dismiss, resolve, note), manual creation from the map.
 import { currentUser, getJSON, isOperator, postJSON } from "./api.js";
 import { speedChart } from "./charts.js";
-import { fmtNum, fmtTime, kindName, language, t } from "./i18n.js";
+import { actionName, fmtNum, fmtTime, kindName, language, t } from "./i18n.js";
 import { esc } from "./map.js";
 
 const ACTIVE = new Set(["suspected", "confirmed"]);
@@ -207,7 +207,7 @@ export class IncidentPanel {
         <button data-act="annotate">${t("add_note")}</button></div>`
         : `<p class="muted small">${t("operator_only")}</p>`}
       <h4>${t("history")}</h4><ol class="history">${history.map((h) => `<li>
-        ${fmtTime(h.at, true)} · ${esc(h.action)} → ${t(h.status)}${h.actor ? ` · ${esc(h.actor)}` : ""}
+        ${fmtTime(h.at, true)} · ${esc(actionName(h.action))} → ${t(h.status)}${h.actor ? ` · ${esc(h.actor)}` : ""}
         ${h.change && h.change.note ? `<div class="muted">${esc(h.change.note)}</div>` : ""}</li>`).join("")}
       </ol>`;
     el.querySelector(".close").onclick = () => {

@@ -1,0 +1,58 @@
+"""The committed dashboard build: present, served at ``/``, and self-contained (nothing is
+fetched from another host, so the control room works offline)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from fastapi.testclient import TestClient
+
+from api.routes.dashboard import STATIC_DIR
+
+URL = re.compile(r"""https?://[^\s"'`)<>\\]+""")
+# URLs inside the bundled libraries that are never requested: XML namespaces and the links
+# of MapLibre's own messages and licence header.
+NOT_FETCHED = ("http://www.w3.org/", "https://maplibre.org/", "https://maplibre.invalid/",
+               "https://github.com/mapbox/", "https://github.com/maplibre/")  # fmt: skip
+
+
+def test_index_and_bundle_exist_and_are_referenced() -> None:
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    assert 'src="assets/app.js"' in html
+    assert 'href="assets/app.css"' in html
+    assert (STATIC_DIR / "assets" / "app.js").stat().st_size > 100_000
+    assert (STATIC_DIR / "assets" / "app.css").stat().st_size > 1_000
+
+
+def test_no_external_urls() -> None:
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    assert URL.findall(html) == []
+    css = (STATIC_DIR / "assets" / "app.css").read_text(encoding="utf-8")
+    assert URL.findall(re.sub(r"url\(\"?data:[^)]*\)", "", css)) == []
+    js = (STATIC_DIR / "assets" / "app.js").read_text(encoding="utf-8")
+    foreign = [u for u in URL.findall(js) if not u.startswith(NOT_FETCHED)]
+    assert foreign == []
+
+
+def test_base_layer_is_small_and_attributed() -> None:
+    path = STATIC_DIR / "data" / "hai-phong-wards.geojson"
+    assert path.stat().st_size < 250_000
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert "OpenStreetMap" in data["attribution"]
+    assert len(data["features"]) > 100
+    js = (STATIC_DIR / "assets" / "app.js").read_text(encoding="utf-8")
+    assert "OpenStreetMap contributors, ODbL" in js  # the map credits
+
+
+def test_app_serves_dashboard_at_root() -> None:
+    from api.app import create_app
+
+    client = TestClient(create_app())  # no lifespan: static files need no database
+    root = client.get("/")
+    assert root.status_code == 200
+    assert root.headers["content-type"].startswith("text/html")
+    assert "assets/app.js" in root.text
+    assert client.get("/assets/app.js").status_code == 200
+    assert client.get("/data/hai-phong-wards.geojson").status_code == 200
+    assert client.get("/healthz").json() == {"status": "ok"}  # API routes still win
