@@ -316,6 +316,8 @@ def replay_run(
     t_avail = np.array([e.timestamp() for e in tr["exit"]]) + cfg.availability_lag_s
     t_speed = tr["speed"].to_numpy(float)
     t_dwell = tr["dwell"].to_numpy(float)
+    t_dur = np.array([(b - a).total_seconds() for a, b in zip(tr["entry"], tr["exit"],
+                                                               strict=True)])  # fmt: skip
     trackers = {meth: IncidentTracker(corridor.bearing) for meth in METHODS}
     raised: dict[str, dict[str, RaisedIncident]] = {meth: {} for meth in METHODS}
     n_seg, n_st = len(network), len(st_seg)
@@ -340,11 +342,13 @@ def replay_run(
             t_avail[w],
             t_dec,
             n_seg,
+            duration_s=t_dur[w],
             windows_min=cfg.windows_min,
             stop_s=cfg.stop_s,
         )
         x.probe_speed, x.probe_vehicles = pw.speed, pw.vehicles
         x.probe_stopped, x.probe_passing, x.passing_speed = pw.stopped, pw.passing, pw.passing_speed
+        x.moving_speed = pw.moving_speed
         found = det.detect(x)
         when = datetime.fromtimestamp(t_dec, tz)
         for meth in METHODS:

@@ -64,6 +64,7 @@ class MinuteInputs:
     probe_passing: np.ndarray
     passing_speed: np.ndarray
     reference_speed: np.ndarray
+    moving_speed: np.ndarray | None = None  # NaN/None: same as probe_speed
 
     @classmethod
     def empty(cls, n_stations: int, n_segments: int) -> MinuteInputs:
@@ -72,6 +73,14 @@ class MinuteInputs:
         return cls(s.copy(), np.zeros(n_stations), s.copy(), s.copy(), s.copy(), n.copy(),
                    np.zeros(n_segments), np.zeros(n_segments), np.zeros(n_segments), n.copy(),
                    n.copy())  # fmt: skip
+
+
+def _pair_evidence(ids, pr, k: int, occ_u, occ_d, z_up) -> dict:
+    """Evidence of a station-pair alarm: stations, occupancies, upstream z-score."""
+    z = float(z_up[k])
+    return {"stations": [ids[pr.up[k]], ids[pr.down[k]]], "occ_up": float(occ_u[k]),
+            "occ_down": float(occ_d[k]),
+            "z_up": round(z, 2) if np.isfinite(z) else None}  # fmt: skip
 
 
 class IncidentDetector:
@@ -148,12 +157,13 @@ class IncidentDetector:
         ids = self.station_ids
         occ_u, occ_d = x.station_occ[pr.up], x.station_occ[pr.down]
         feats = self.cal8.features(occ_u, occ_d)
+        z = self.snd.zscore(x.station_occ, x.station_occ_mean, x.station_occ_std)
+        z_up = z[pr.up]
         hit = np.flatnonzero(self.cal8.detect(occ_u, occ_d))
         out["california8"] = self._cands(
             "california8", pr.mid_segment[hit], pr.mid_offset_m[hit],
             np.clip(np.nan_to_num(feats["occrdf"][hit]), 0, 1), {"detector"},
-            evidence=[{"stations": [ids[pr.up[k]], ids[pr.down[k]]],
-                       "occ_up": float(occ_u[k]), "occ_down": float(occ_d[k])} for k in hit],
+            evidence=[_pair_evidence(ids, pr, k, occ_u, occ_d, z_up) for k in hit],
         )  # fmt: skip
         ff_st = self.free_flow[self.st_seg]
         state = self.mcm.congested(x.station_occ, x.station_speed, ff_st)
@@ -161,10 +171,8 @@ class IncidentDetector:
         out["mcmaster"] = self._cands(
             "mcmaster", pr.mid_segment[hit], pr.mid_offset_m[hit], np.full(len(hit), 0.5),
             {"detector"},
-            evidence=[{"stations": [ids[pr.up[k]], ids[pr.down[k]]],
-                       "occ_up": float(occ_u[k]), "occ_down": float(occ_d[k])} for k in hit],
+            evidence=[_pair_evidence(ids, pr, k, occ_u, occ_d, z_up) for k in hit],
         )  # fmt: skip
-        z = self.snd.zscore(x.station_occ, x.station_occ_mean, x.station_occ_std)
         hit = np.flatnonzero(self.snd.detect(x.station_occ, x.station_occ_mean,
                                              x.station_occ_std))  # fmt: skip
         out["snd"] = self._cands(
@@ -175,7 +183,7 @@ class IncidentDetector:
         )  # fmt: skip
         ref = np.where(np.isfinite(x.reference_speed), x.reference_speed, self.free_flow)
         heads = self.drop.detect(x.probe_speed, x.probe_vehicles, x.reference_speed,
-                                 self.free_flow)  # fmt: skip
+                                 self.free_flow, moving_kmh=x.moving_speed)  # fmt: skip
         hseg = np.array([h.segment for h in heads], np.int64)
         v = x.probe_speed[hseg] if len(hseg) else np.zeros(0)
         q = np.array([h.queue_m for h in heads])
@@ -202,7 +210,8 @@ class IncidentDetector:
         )  # fmt: skip
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = x.probe_speed / ref
-        out["fused"] = self.fusion.combine(out, ratio, x.probe_vehicles)
+            moving = None if x.moving_speed is None else x.moving_speed / ref
+        out["fused"] = self.fusion.combine(out, ratio, x.probe_vehicles, moving)
         return out
 
     def decision_units(self) -> dict[str, int]:

@@ -8,12 +8,15 @@ Rules (distances metres in the metric CRS, speed ratios against the reference sp
    its own, ``neighbours`` up or down the road — is slow now: typical speed below
    ``corroborate_ratio`` of the reference, from at least ``corroborate_vehicles``
    vehicles) or when probes are blind there (no probe on its segment or just upstream in
-   the window); when probes saw those segments and they were not slow, the occupancy
-   pattern is not an incident queue and the alarm is dropped.
+   the window) and the upstream station's occupancy is unusual for the time of day
+   (z-score against its profile ≥ ``unusual_z``, or no profile yet); when probes saw those
+   segments and they were not slow, or the pattern is the usual one at this hour (a
+   recurrent bottleneck), the alarm is dropped.
 3. An SND alarm (a station unusually occupied, no spatial test) needs corroboration by
    probes or by another detector method nearby.
 4. A stopped-probe cluster needs corroboration by slow probes on or upstream of its segment
-   or by a detector alarm nearby.
+   or by a probe queue-head or SND alarm nearby (station-pair alarms are too common to
+   vouch for a single segment).
 
 Candidates closer than ``radius_m`` to a stronger one (same direction) are merged into it.
 """
@@ -34,12 +37,16 @@ DETECTOR_METHODS = ("california8", "mcmaster")
 class FusionParams:
     """Defaults: 1 km association radius (about two detector spacings on urban arterials),
     one segment of context each way, corroboration below 70 % of the reference speed from
-    two vehicles (one may have stopped for its own reasons)."""
+    two vehicles (one may have stopped for its own reasons) whose moving speed is below 80 %
+    of it too (see :mod:`.probe_speed_drop`); a blind detector alarm needs its upstream
+    occupancy 2 standard deviations above the profile."""
 
     radius_m: float = 1000.0
     neighbours: int = 1
     corroborate_ratio: float = 0.7
     corroborate_vehicles: int = 2
+    moving_ratio: float = 0.8
+    unusual_z: float = 2.0
     max_bearing_diff_deg: float = 60.0
 
 
@@ -76,15 +83,19 @@ class Fusion:
 
     def combine(
         self, by_method: dict[str, list[Candidate]], probe_ratio: np.ndarray,
-        probe_vehicles: np.ndarray,
+        probe_vehicles: np.ndarray, moving_ratio: np.ndarray | None = None,
     ) -> list[Candidate]:  # fmt: skip
         """Fused candidates of one minute; ``probe_ratio``/``probe_vehicles`` per segment
-        describe this minute's probe speeds (NaN ratio / 0 vehicles = no probe data)."""
+        describe this minute's probe speeds (NaN ratio / 0 vehicles = no probe data),
+        ``moving_ratio`` the moving speeds relative to the reference (optional)."""
         p = self.p
         ratio = np.asarray(probe_ratio, float)
         nveh = np.asarray(probe_vehicles)
         seen = np.isfinite(ratio) & (nveh > 0)
         slow = seen & (nveh >= p.corroborate_vehicles) & (ratio < p.corroborate_ratio)
+        if moving_ratio is not None:
+            mv = np.asarray(moving_ratio, float)
+            slow &= ~(np.isfinite(mv) & (mv >= p.moving_ratio))
         det = [c for m in DETECTOR_METHODS for c in by_method.get(m, [])]
         snd = by_method.get("snd", [])
         out: list[Candidate] = []
@@ -97,8 +108,9 @@ class Fusion:
             ctx = self._context(c.segment)
             corroborated = bool(slow[ctx].any())
             upstream = [c.segment, *self.corridor.walk_up(c.segment, np.inf)[: p.neighbours]]
-            contradicted = not corroborated and bool(seen[upstream].any())
-            if contradicted:
+            z_up = c.evidence.get("z_up")
+            usual = z_up is not None and z_up < p.unusual_z
+            if not corroborated and (bool(seen[upstream].any()) or usual):
                 continue
             sources = c.sources | {"probe"} if corroborated else c.sources
             out.append(_fused(c, sources))
@@ -110,7 +122,8 @@ class Fusion:
                 out.append(_fused(c, srcs))
         for c in by_method.get("probe_stopped", []):
             upstream = [c.segment, *self.corridor.walk_up(c.segment, np.inf)[: p.neighbours]]
-            if bool(slow[upstream].any()) or any(self._near(c, d) for d in det):
+            near = by_method.get("probe_drop", []) + snd
+            if bool(slow[upstream].any()) or any(self._near(c, d) for d in near):
                 out.append(_fused(c, c.sources))
         return self._merge(out)
 

@@ -17,31 +17,42 @@ class ProbeWindow:
     """Per segment over a window of traversals: typical speed — the median over distinct
     vehicles of each vehicle's harmonic-mean speed, so one vehicle that stopped to park or
     deliver cannot drag a segment down (NaN = no data) —, distinct vehicles, stopped and
-    passing vehicles, and the passing vehicles' harmonic-mean speed."""
+    passing vehicles, the passing vehicles' harmonic-mean speed, and the typical *moving*
+    speed (time standing still left out): a queue slows vehicles even while they move, a
+    vehicle that stops for its own reasons moves at normal speed otherwise."""
 
     speed: np.ndarray
     vehicles: np.ndarray
     stopped: np.ndarray
     passing: np.ndarray
     passing_speed: np.ndarray
+    moving_speed: np.ndarray
 
 
 def probe_window(
     segment: np.ndarray, vehicle: np.ndarray, speed_kmh: np.ndarray, dwell_s: np.ndarray,
-    n_segments: int, *, stop_s: float = 30.0,
+    n_segments: int, *, duration_s: np.ndarray | None = None, stop_s: float = 30.0,
 ) -> ProbeWindow:  # fmt: skip
     """Aggregate the traversals of one window (aligned arrays; ``vehicle`` integer codes).
 
     A vehicle is *stopped* on a segment when one of its traversals there stood still for at
-    least ``stop_s`` seconds (dwell), *passing* otherwise.
+    least ``stop_s`` seconds (dwell), *passing* otherwise. ``duration_s`` (traversal times)
+    gives the moving speeds (standing time left out); without it they equal the speeds.
     """
     seg = np.asarray(segment, np.int64)
     v = np.asarray(speed_kmh, float)
     ok = np.isfinite(v) & (v > 0)
+    dwell = np.asarray(dwell_s, float)[ok]
     seg, veh, v = seg[ok], np.asarray(vehicle, np.int64)[ok], v[ok]
-    stop = np.asarray(dwell_s, float)[ok] >= stop_s
+    stop = dwell >= stop_s
     n = n_segments
     speed = _median_vehicle_speed(seg, veh, v, n)
+    if duration_s is None:
+        moving = speed.copy()
+    else:
+        dur = np.asarray(duration_s, float)[ok]
+        v_move = v * dur / np.maximum(dur - np.minimum(dwell, dur), 1.0)
+        moving = _median_vehicle_speed(seg, veh, v_move, n)
 
     def distinct(mask: np.ndarray) -> np.ndarray:
         if not mask.any():
@@ -53,13 +64,14 @@ def probe_window(
     pinv = np.bincount(seg[~stop], 1.0 / v[~stop], minlength=n) if (~stop).any() else np.zeros(n)
     pspeed = np.divide(pc, pinv, out=np.full(n, np.nan), where=pinv > 0)
     return ProbeWindow(speed, distinct(np.ones(len(seg), bool)), distinct(stop),
-                       distinct(~stop), pspeed)  # fmt: skip
+                       distinct(~stop), pspeed, moving)  # fmt: skip
 
 
 def recent_probe_window(
     segment: np.ndarray, vehicle: np.ndarray, speed_kmh: np.ndarray, dwell_s: np.ndarray,
     available_s: np.ndarray, now_s: float, n_segments: int, *,
-    windows_min: tuple[int, ...] = (1, 2, 3, 5), target_vehicles: int = 3, stop_s: float = 30.0,
+    duration_s: np.ndarray | None = None, windows_min: tuple[int, ...] = (1, 2, 3, 5),
+    target_vehicles: int = 3, stop_s: float = 30.0,
 ) -> ProbeWindow:  # fmt: skip
     """Per segment, the shortest recent window that holds ``target_vehicles`` vehicles.
 
@@ -73,13 +85,15 @@ def recent_probe_window(
     out: ProbeWindow | None = None
     for w_min in sorted(windows_min, reverse=True):
         sel = (av <= now_s) & (av > now_s - 60.0 * w_min)
+        dur = None if duration_s is None else np.asarray(duration_s)[sel]
         pw = probe_window(seg[sel], np.asarray(vehicle)[sel], np.asarray(speed_kmh)[sel],
-                          np.asarray(dwell_s)[sel], n_segments, stop_s=stop_s)  # fmt: skip
+                          np.asarray(dwell_s)[sel], n_segments, duration_s=dur,
+                          stop_s=stop_s)  # fmt: skip
         if out is None:
             out = pw
             continue
         use = pw.vehicles >= target_vehicles
-        for f in ("speed", "vehicles", "stopped", "passing", "passing_speed"):
+        for f in ("speed", "vehicles", "stopped", "passing", "passing_speed", "moving_speed"):
             getattr(out, f)[use] = getattr(pw, f)[use]
     assert out is not None
     return out

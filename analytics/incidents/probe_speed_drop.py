@@ -10,8 +10,12 @@ profile). The share depends on how many vehicles there are: the median of n vehi
 scatters around the segment's speed by about 1.25·cv/√n (cv = ``vehicle_cv``, the spread of
 single vehicles), so the threshold is ``1 − z·1.25·cv/√n``, at most ``max_drop_ratio``: two
 vehicles must be below ~45 % of the reference, five or more below 65 %. One vehicle is
-never enough: it may have stopped to park or deliver. A segment slow for ``persistence``
-decisions in a row (minutes without probe data hold the count) is an alarm at the **head
+never enough: it may have stopped to park or deliver; and the vehicles' typical *moving*
+speed (standing time left out) must be below ``moving_ratio`` of the reference too, since a
+queue slows vehicles even while they move, whereas vehicles that stop to pick up or drop
+off move at normal speed in between. A segment slow for ``persistence``
+decisions in a row (minutes without probe data hold the count), or slow with at least
+``fast_vehicles`` vehicles behind it at once, is an alarm at the **head
 of its queue**: the most downstream slow segment, whose downstream continuation is not
 slow. The queue is the run of slow segments upstream of the head along the road. Speeds
 km/h, lengths metres.
@@ -31,14 +35,18 @@ class ProbeDropParams:
     """Defaults: single-vehicle spread cv 0.25 (urban travel-time variability of 0.2–0.35
     between vehicles of one period is common) at z = 2.5, so a normal segment rarely
     qualifies; never above 65 % of the reference and 50 % of free flow (a lane blockage
-    halves speeds in its queue); two distinct vehicles; 2 consecutive minutes."""
+    halves speeds in its queue); moving speed below 80 % of the reference (creeping in a
+    queue, not just a stop); two distinct vehicles; 2 consecutive minutes, or at once when
+    four or more vehicles agree (two stopping taxis cannot outvote them)."""
 
     vehicle_cv: float = 0.25
     z: float = 2.5
     max_drop_ratio: float = 0.65
     abs_ratio: float = 0.5
+    moving_ratio: float = 0.8
     min_vehicles: int = 2
     persistence: int = 2
+    fast_vehicles: int = 4
     head_fraction: float = 0.75  # where on the head segment the incident is placed
     max_queue_m: float = 5000.0
 
@@ -66,7 +74,7 @@ class ProbeSpeedDrop:
 
     def slow(
         self, speed_kmh: np.ndarray, vehicles: np.ndarray, reference_kmh: np.ndarray,
-        free_flow_kmh: np.ndarray,
+        free_flow_kmh: np.ndarray, moving_kmh: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """(slow, has data, ratio to reference) per segment for this minute."""
         p = self.p
@@ -79,16 +87,21 @@ class ProbeSpeedDrop:
             thr = np.minimum(p.max_drop_ratio, 1.0 - p.z * 1.25 * p.vehicle_cv / np.sqrt(n))
             enough = n >= p.min_vehicles
             slow = known & enough & (ratio < thr) & (v < p.abs_ratio * free_flow_kmh)
+            if moving_kmh is not None:
+                mv = np.asarray(moving_kmh, float)
+                slow &= ~(np.isfinite(mv) & (mv >= p.moving_ratio * ref))
         return slow, known, ratio
 
     def detect(
         self, speed_kmh: np.ndarray, vehicles: np.ndarray, reference_kmh: np.ndarray,
-        free_flow_kmh: np.ndarray,
+        free_flow_kmh: np.ndarray, *, moving_kmh: np.ndarray | None = None,
     ) -> list[QueueHead]:  # fmt: skip
         """Advance one minute; returns the queue heads alarmed now."""
-        slow, known, ratio = self.slow(speed_kmh, vehicles, reference_kmh, free_flow_kmh)
+        slow, known, ratio = self.slow(speed_kmh, vehicles, reference_kmh, free_flow_kmh,
+                                       moving_kmh)  # fmt: skip
         self.count = np.where(slow, self.count + 1, np.where(known, 0, self.count))
-        alarmed = self.count >= self.p.persistence
+        strong = slow & (np.asarray(vehicles) >= self.p.fast_vehicles)
+        alarmed = (self.count >= self.p.persistence) | strong
         queued = alarmed | slow
         c = self.corridor
         down = c.down

@@ -22,11 +22,12 @@ import numpy as np
 @dataclass(frozen=True)
 class StoppedClusterParams:
     """Defaults: two stopped vehicles (one could be a pick-up or a breakdown off the lane),
-    one passing below 80 % of the reference, stopped share 30 points above usual."""
+    passing vehicles below 70 % of the reference (clearly hindered, not just a slow truck
+    among them), stopped share 30 points above usual."""
 
     min_stopped: int = 2
     min_passing: int = 1
-    passing_ratio: float = 0.8
+    passing_ratio: float = 0.7
     share_margin: float = 0.3
 
 

@@ -190,7 +190,8 @@ class IncidentService:
         lag = timedelta(seconds=self.p.availability_lag_s)
         span = timedelta(minutes=max(self.p.windows_min))
         rows = conn.execute(
-            "SELECT segment_id, vehicle_id, speed_kmh, dwell_s, exit_ts FROM probe_traversal"
+            "SELECT segment_id, vehicle_id, speed_kmh, dwell_s, exit_ts,"
+            " extract(epoch FROM exit_ts - entry_ts) FROM probe_traversal"
             " WHERE minute > %s AND minute <= %s AND exit_ts > %s AND exit_ts <= %s",
             (t - span - lag - timedelta(minutes=30), t, t - span - lag, t - lag),
         ).fetchall()
@@ -202,11 +203,12 @@ class IncidentService:
                 np.array([self.index[r[0]] for r in rows], np.int64), veh,
                 np.array([r[2] for r in rows], float), np.array([r[3] for r in rows], float),
                 np.array([r[4].timestamp() for r in rows]) + self.p.availability_lag_s,
-                t.timestamp(), n_seg, windows_min=self.p.windows_min, stop_s=self.p.stop_s,
+                t.timestamp(), n_seg, duration_s=np.array([float(r[5]) for r in rows]),
+                windows_min=self.p.windows_min, stop_s=self.p.stop_s,
             )  # fmt: skip
             x.probe_speed, x.probe_vehicles = pw.speed, pw.vehicles
             x.probe_stopped, x.probe_passing = pw.stopped, pw.passing
-            x.passing_speed = pw.passing_speed
+            x.passing_speed, x.moving_speed = pw.passing_speed, pw.moving_speed
         return x
 
     # -- state -----------------------------------------------------------------------------

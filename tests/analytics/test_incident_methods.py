@@ -11,6 +11,7 @@ from analytics.incidents.candidate import Candidate
 from analytics.incidents.corridor import Corridor, pair_stations
 from analytics.incidents.detector import IncidentDetector, MinuteInputs
 from analytics.incidents.fusion import Fusion
+from analytics.incidents.inputs import probe_window, recent_probe_window
 from analytics.incidents.mcmaster import McMaster
 from analytics.incidents.probe_speed_drop import ProbeSpeedDrop
 from analytics.incidents.probe_stopped_cluster import ProbeStoppedCluster
@@ -204,3 +205,69 @@ def test_detector_pipeline_end_to_end_on_a_tiny_corridor() -> None:
     fused = second["fused"]
     assert len(fused) == 1 and fused[0].segment == 2 and fused[0].sources == {"detector", "probe"}
     assert fused[0].delay_s > 0 and fused[0].queue_m == pytest.approx(700.0)
+
+
+def test_stopping_vehicles_are_not_a_queue_but_creeping_ones_are() -> None:
+    c, _ = main_street()
+    n = len(c.down)
+    ff, ref = np.full(n, 50.0), np.full(n, 40.0)
+    speed, veh = np.full(n, np.nan), np.zeros(n)
+    speed[2], veh[2] = 12.0, 2
+    moving = np.full(n, np.nan)
+    moving[2] = 38.0  # they stood still, otherwise drove at normal speed: pick-ups
+    drop = ProbeSpeedDrop(c)
+    for _ in range(3):
+        assert drop.detect(speed, veh, ref, ff, moving_kmh=moving) == []
+    moving[2] = 15.0  # slow even while moving: a queue
+    drop.detect(speed, veh, ref, ff, moving_kmh=moving)
+    assert [h.segment for h in drop.detect(speed, veh, ref, ff, moving_kmh=moving)] == [2]
+
+
+def test_many_agreeing_vehicles_alarm_at_once() -> None:
+    c, _ = main_street()
+    n = len(c.down)
+    ff, ref = np.full(n, 50.0), np.full(n, 40.0)
+    speed, veh = np.full(n, np.nan), np.zeros(n)
+    speed[2], veh[2] = 10.0, 4
+    assert [h.segment for h in ProbeSpeedDrop(c).detect(speed, veh, ref, ff)] == [2]
+    veh[2] = 3
+    assert ProbeSpeedDrop(c).detect(speed, veh, ref, ff) == []
+
+
+def test_probe_window_median_over_vehicles_and_moving_speed() -> None:
+    # segment 0: vehicle 0 twice (10 and 30 km/h → harmonic 15), vehicles 1 and 2 at 40 and 20
+    seg = np.array([0, 0, 0, 0, 1])
+    veh = np.array([0, 0, 1, 2, 3])
+    speed = np.array([10.0, 30.0, 40.0, 20.0, 5.0])
+    dwell = np.array([0.0, 0.0, 0.0, 60.0, 40.0])
+    dur = np.array([100.0, 100.0, 100.0, 120.0, 80.0])
+    pw = probe_window(seg, veh, speed, dwell, 3, duration_s=dur)
+    assert pw.speed[0] == pytest.approx(20.0)  # median of 15, 40, 20
+    assert pw.vehicles.tolist() == [3, 1, 0]
+    assert pw.stopped.tolist() == [1, 1, 0] and pw.passing.tolist() == [2, 0, 0]
+    assert pw.moving_speed[0] == pytest.approx(40.0)  # vehicle 2 moved at 20·120/60 = 40
+    assert pw.moving_speed[1] == pytest.approx(10.0)
+    assert np.isnan(pw.speed[2])
+
+
+def test_recent_window_prefers_the_last_minutes_of_busy_segments() -> None:
+    # segment 0: five old fast vehicles and three fresh slow ones; segment 1: two old ones
+    seg = np.array([0] * 8 + [1, 1])
+    veh = np.arange(10)
+    speed = np.array([40.0] * 5 + [8.0] * 3 + [30.0, 30.0])
+    avail = np.array([100.0] * 5 + [250.0] * 3 + [20.0, 30.0])
+    pw = recent_probe_window(seg, veh, speed, np.zeros(10), avail, 300.0, 2)
+    assert pw.speed[0] == 8.0 and pw.vehicles[0] == 3  # the last minute holds 3 vehicles
+    assert pw.speed[1] == 30.0 and pw.vehicles[1] == 2  # quiet: the whole 5 minutes
+
+
+def test_blind_detector_alarm_must_be_unusual_for_the_hour() -> None:
+    c, geoms = main_street()
+    n = len(c.down)
+    f = Fusion(c)
+    none = np.full(n, np.nan)
+    usual = _cand(c, geoms, "california8", 2)
+    usual.evidence = {"z_up": 1.2}  # a recurrent bottleneck: occupancy as usual at this hour
+    assert f.combine({"california8": [usual]}, none, np.zeros(n)) == []
+    usual.evidence = {"z_up": 3.5}
+    assert len(f.combine({"california8": [usual]}, none, np.zeros(n))) == 1
