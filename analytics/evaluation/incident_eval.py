@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from analytics.incidents.corridor import Corridor
+from analytics.incidents.corridor import Corridor, pair_stations
 from analytics.incidents.detector import METHODS, DetectorParams, IncidentDetector, MinuteInputs
 from analytics.incidents.fusion import same_direction
 from analytics.incidents.inputs import recent_probe_window, station_minute
@@ -68,6 +68,7 @@ class EvalConfig:
     stop_s: float = 30.0
     match_radius_m: float = 1000.0
     match_after_min: int = 10
+    covered_share: float = 0.5  # of incidents placed between detector stations
     gps_sigma_m: float = 8.0
     detector: DetectorParams = field(default_factory=DetectorParams)
 
@@ -95,6 +96,7 @@ class TrueIncident:
     y: float
     segment: int
     queue_segments: set[int]
+    covered: bool = False  # between two paired detector stations
 
 
 @dataclass
@@ -110,6 +112,8 @@ class MethodScore:
     segments: int
     ttd_s: list[float]
     location_error_m: list[float]
+    covered: int = 0
+    covered_detected: int = 0
 
     @property
     def detection_rate(self) -> float:
@@ -140,6 +144,7 @@ def score_method(
     true incident's queue covered."""
     matched_raised: set[str] = set()
     ttd, loc = [], []
+    covered_detected = 0
     for t in truths:
         best: RaisedIncident | None = None
         for r in raised:
@@ -158,16 +163,20 @@ def score_method(
             ttd.append(best.raised_s - t.start_s)
             x, y = best.points[0]
             loc.append(float(np.hypot(x - t.x, y - t.y)))
+            if t.covered:
+                covered_detected += 1
     fa = sum(1 for r in raised if r.incident_id not in matched_raised)
-    return MethodScore(method, len(truths), len(ttd), fa, hours, decisions, segments, ttd, loc)
+    return MethodScore(method, len(truths), len(ttd), fa, hours, decisions, segments, ttd, loc,
+                       sum(t.covered for t in truths), covered_detected)  # fmt: skip
 
 
 # -- scenario and simulation ---------------------------------------------------------------
 def random_incidents(
     network: RoadNetwork, rng: np.random.Generator, *, n: int, duration_s: int,
-    cfg: EvalConfig,
+    cfg: EvalConfig, covered: set[int] | None = None,
 ) -> list[dict]:  # fmt: skip
-    """Lane-blocking incidents on segments with ≥ 2 lanes per direction and ≥ 200 m."""
+    """Lane-blocking incidents on segments with ≥ 2 lanes per direction and ≥ 200 m; a share
+    ``cfg.covered_share`` of them on ``covered`` segments (between detector stations)."""
     seg = network.segments
     ok = np.flatnonzero(
         (seg[m.LANES].to_numpy() >= 2)
@@ -177,12 +186,25 @@ def random_incidents(
     mid = network.geom_m
     xy = np.array([(g.interpolate(0.5, normalized=True).x,
                     g.interpolate(0.5, normalized=True).y) for g in mid[ok]])  # fmt: skip
+    n_cov = round(n * cfg.covered_share) if covered else 0
+    is_cov = np.array([int(i) in (covered or set()) for i in ok], bool)
     chosen: list[int] = []
-    for k in rng.permutation(len(ok)):
-        if all(np.hypot(*(xy[k] - xy[j])) >= cfg.min_separation_m for j in chosen):
-            chosen.append(int(k))
-        if len(chosen) == n:
+
+    def separated(k: int) -> bool:
+        return k not in chosen and all(
+            np.hypot(*(xy[k] - xy[j])) >= cfg.min_separation_m for j in chosen
+        )
+
+    for k in rng.permutation(np.flatnonzero(is_cov)).tolist():
+        if len(chosen) >= n_cov:
             break
+        if separated(k):
+            chosen.append(k)
+    for k in rng.permutation(len(ok)).tolist():
+        if len(chosen) >= n:
+            break
+        if separated(k):
+            chosen.append(k)
     out = []
     for j, k in enumerate(chosen):
         dur = int(rng.integers(cfg.incident_min_s, cfg.incident_max_s + 1))
@@ -191,6 +213,20 @@ def random_incidents(
                     "position": round(float(rng.uniform(0.3, 0.9)), 2), "start_s": start,
                     "duration_s": dur, "kind": "lane_blockage", "lanes_blocked": 1})  # fmt: skip
     return out
+
+
+def station_covered(network: RoadNetwork, corridor: Corridor) -> set[int]:
+    """Segments between paired detector stations as the simulator places them (default
+    spacing and classes)."""
+    from simulators.detectors import place_detectors
+    from simulators.scenario import DetectorSpec
+
+    spec = DetectorSpec()
+    sites = place_detectors(network, spacing=spec.spacing, rng=np.random.default_rng(0),
+                            classes=tuple(spec.classes))  # fmt: skip
+    pairs = pair_stations(corridor, np.array([s.segment for s in sites], np.int64),
+                          np.full(len(sites), 0.0))  # fmt: skip
+    return pairs.between()
 
 
 def probe_count(network: RoadNetwork, start_local_hour: float, duration_s: int,
@@ -361,7 +397,9 @@ def replay_run(
                 r.point_segments.append(a.track.segment)
                 r.segments.add(a.track.segment)
                 r.methods |= a.track.methods
-    return {meth: list(v.values()) for meth, v in raised.items()}, n_min, det.decision_units()
+    covered = det.pairs.between()
+    return ({meth: list(v.values()) for meth, v in raised.items()}, n_min,
+            det.decision_units(), covered)  # fmt: skip
 
 
 def true_incidents(run_dir: Path, network: RoadNetwork, cfg: EvalConfig) -> list[TrueIncident]:
@@ -417,7 +455,8 @@ def evaluate(
                 days.append(hd)
             rd = Path(tmp) / f"run-{run}"
             incs = random_incidents(network, rng, n=cfg.incidents_per_run,
-                                    duration_s=cfg.duration_s, cfg=cfg)  # fmt: skip
+                                    duration_s=cfg.duration_s, cfg=cfg,
+                                    covered=station_covered(network, corridor))  # fmt: skip
             _simulate(network, network_path, rd, start=start, duration_s=cfg.duration_s,
                       vehicles=probes, seed=cfg.seed * 100 + run, city_seed=cfg.city_seed,
                       timezone=cfg.timezone, incidents=incs,
@@ -427,10 +466,14 @@ def evaluate(
                 days, network, {d: k for k, d in enumerate(sites["detector_id"])}, tz
             )
             trav = online_traversals(rd, network, cfg.gps_sigma_m)
-            raised, n_min, units = replay_run(rd, network, corridor, profiles, trav, cfg, tz)
+            raised, n_min, units, covered = replay_run(rd, network, corridor, profiles, trav,
+                                                       cfg, tz)  # fmt: skip
             for meth in METHODS:
                 all_raised[meth].extend(raised[meth])
-            truths.extend(true_incidents(rd, network, cfg))
+            run_truths = true_incidents(rd, network, cfg)
+            for t in run_truths:
+                t.covered = t.segment in covered
+            truths.extend(run_truths)
             minutes += n_min
             meta_runs.append({"start": start.isoformat(), "probes": probes,
                               "incidents": len(incs), "traversals": len(trav),
@@ -453,9 +496,10 @@ LABELS = {"california8": "California #8", "mcmaster": "McMaster", "snd": "SND (p
           "probe_drop": "probe speed drop", "probe_stopped": "probe stopped cluster",
           "fused": "fused (ITMS)"}  # fmt: skip
 HEADER = (
-    "| method | incidents | detected | detection rate | false alarms | FA / h | FA / h per 1k seg"
-    " | FA / decision | mean TTD min | median TTD min | mean location error m |\n"
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    "| method | incidents | detected | detection rate | between stations: detected | false alarms"
+    " | FA / h | FA / h per 1k seg | FA / decision | mean TTD min | median TTD min"
+    " | mean location error m |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 )
 
 
@@ -467,6 +511,7 @@ def table_row(r: MethodScore) -> str:
 
     med = format(float(np.median(r.ttd_s)) / 60.0, ".1f") if r.ttd_s else "–"
     return (f"| {LABELS.get(r.method, r.method)} | {r.incidents} | {r.detected} |"
-            f" {r.detection_rate:.0%} | {r.false_alarms} | {r.fa_per_hour:.2f} |"
+            f" {r.detection_rate:.0%} | {r.covered_detected}/{r.covered} |"
+            f" {r.false_alarms} | {r.fa_per_hour:.2f} |"
             f" {r.fa_per_hour_1000:.2f} | {r.fa_per_decision:.1e} | {f(r.ttd_s, 60.0)} | {med} |"
             f" {f(r.location_error_m, 1.0, '.0f')} |")  # fmt: skip

@@ -143,9 +143,14 @@ class StationPairs:
     mid_segment: np.ndarray
     mid_offset_m: np.ndarray
     next_of: np.ndarray  # per station: index of its pair, −1 = none
+    path_segments: list[list[int]]  # per pair: the segments from up to down station
 
     def __len__(self) -> int:
         return len(self.up)
+
+    def between(self) -> set[int]:
+        """Segments wholly between the stations of a pair (the stations' own excluded)."""
+        return {s for path in self.path_segments for s in path[1:-1]}
 
 
 def pair_stations(
@@ -199,4 +204,5 @@ def pair_stations(
     next_of[np.asarray(ups, np.int64)] = np.arange(len(ups))
     return StationPairs(np.asarray(ups, np.int64), np.asarray(downs, np.int64),
                         np.asarray(gaps, float), np.asarray(mid_seg, np.int64),
-                        np.asarray(mid_off, float), next_of)  # fmt: skip
+                        np.asarray(mid_off, float), next_of,
+                        [[s for s, _, _ in path] for path in path_of])  # fmt: skip
