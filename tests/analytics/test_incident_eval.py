@@ -1,0 +1,53 @@
+"""Scoring of raised incidents against true ones; the synthetic grid and same-city days."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analytics.evaluation.incident_eval import RaisedIncident, TrueIncident, score_method
+from analytics.network import load_network
+from simulators.synthetic_grid import write_grid
+from simulators.traffic.model import TrafficModel
+
+BEARING = np.array([90.0, 90.0, 270.0, 0.0])
+
+
+def test_score_matches_by_time_place_direction_and_queue() -> None:
+    truths = [
+        TrueIncident("a", 1000.0, 1600.0, 0.0, 0.0, segment=0, queue_segments={0, 1}),
+        TrueIncident(
+            "b", 1000.0, 1600.0, 5000.0, 0.0, segment=1, queue_segments={1}, covered=True
+        ),
+    ]
+    raised = [
+        RaisedIncident("r1", 1180.0, [(300.0, 0.0)], [0], {0}),  # a, 3 min, 300 m
+        RaisedIncident("r2", 1300.0, [(100.0, 0.0)], [0], {0}),  # a again (duplicate, not FA)
+        RaisedIncident("r3", 900.0, [(0.0, 0.0)], [0], {0}),  # before a started: false alarm
+        RaisedIncident("r4", 1100.0, [(5100.0, 0.0)], [2], {2}),  # b's place, other direction
+        RaisedIncident("r5", 2300.0, [(5000.0, 0.0)], [1], {1}),  # b, > 10 min after its end
+    ]
+    s = score_method("m", raised, truths, hours=2.0, decisions=1000.0, segments=500,
+                     match_radius_m=1000.0, match_after_s=600.0, bearing=BEARING)  # fmt: skip
+    assert (s.incidents, s.detected, s.false_alarms) == (2, 1, 3)
+    assert s.ttd_s == [180.0] and s.location_error_m == [300.0]
+    assert s.detection_rate == 0.5 and s.fa_per_hour == 1.5 and s.fa_per_hour_1000 == 3.0
+    assert s.fa_per_decision == pytest.approx(0.003)
+    assert (s.covered, s.covered_detected) == (1, 0)
+    # far away but on a segment the queue covered: detected
+    far = RaisedIncident("r6", 1200.0, [(4000.0, 0.0)], [1], {1})
+    s = score_method("m", [far], truths[:1], hours=1.0, decisions=1.0, segments=1000,
+                     match_radius_m=1000.0, match_after_s=600.0, bearing=BEARING)  # fmt: skip
+    assert s.detected == 1 and s.location_error_m == [4000.0]
+
+
+def test_grid_size_and_same_city_on_other_days(tmp_path) -> None:
+    net = load_network(write_grid(tmp_path / "g.geojson", rows=16, cols=16))
+    assert len(net) == 960
+    assert set(net.segments["road_class"]) == {"trunk", "primary", "secondary", "tertiary"}
+    a = TrafficModel(net, start_local_hour=8.0, seed=1, demand_seed=7)
+    b = TrafficModel(net, start_local_hour=8.0, seed=2, demand_seed=7)
+    c = TrafficModel(net, start_local_hour=8.0, seed=2)
+    assert np.array_equal(a.demand_factor, b.demand_factor)  # same city
+    assert not np.array_equal(a.base_speed, b.base_speed)  # another day
+    assert not np.array_equal(b.demand_factor, c.demand_factor)
