@@ -32,7 +32,7 @@ from store import accounts
 from store.audit import Actor
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     return request.app.state.settings
 
@@ -44,7 +44,7 @@ def get_db(request: Request) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-def get_network(request: Request) -> NetworkView:
+async def get_network(request: Request) -> NetworkView:
     """The process's in-memory view of the network and its current state."""
     return request.app.state.network
 

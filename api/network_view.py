@@ -22,7 +22,7 @@ import numpy as np
 from psycopg_pool import ConnectionPool
 
 from analytics.congestion import LEVEL_NAMES
-from api.http import encode_cursor, etag_of, gzip_bytes
+from api.http import dumps, encode_cursor, etag_of, gzip_bytes
 from api.privacy import publishable
 from store.queries import CURRENT_COLUMNS
 
@@ -88,6 +88,7 @@ class NetworkView:
         self._static: _Static | None = None
         self._state: _State | None = None
         self._pages: OrderedDict[tuple, Page] = OrderedDict()
+        self._features: dict[tuple[str, str], tuple[bytes, str, datetime | None]] = {}
 
     # -- loading ---------------------------------------------------------------------------
     def _load_static(self) -> _Static:
@@ -105,7 +106,7 @@ class NetworkView:
                          "free_flow_kmh": float(ff)})  # fmt: skip
             props = json.dumps(
                 {"segment_id": sid, "name": name, "road_class": rc, "lanes": lanes,
-                 "length_m": round(float(length), 1)}, ensure_ascii=False,
+                 "length_m": round(float(length), 1)}, ensure_ascii=False, separators=(",", ":"),
             )  # fmt: skip
             prefix.append(
                 f'{{"type":"Feature","id":{json.dumps(sid)},"geometry":{geom},'
@@ -156,12 +157,42 @@ class NetworkView:
                 if self._state is None or new.version != self._state.version:
                     with self._lock:
                         self._pages.clear()
+                        self._features.clear()
                 self._state = new
             return self._static, self._state
         finally:
             self._refresh.release()
 
     # -- reading ---------------------------------------------------------------------------
+    def is_stale(self) -> bool:
+        """True when the next read would reload (async callers refresh in a thread first)."""
+        static, state = self._static, self._state
+        now = time.monotonic()
+        return (static is None or state is None or now - static.loaded > self.static_s
+                or now - state.loaded >= self.state_s)  # fmt: skip
+
+    def refresh(self) -> None:
+        """Reload what is stale (blocking: call it from a worker thread)."""
+        self._fresh()
+
+    def cached_page(
+        self,
+        *,
+        bbox: tuple[float, float, float, float] | None,
+        road_classes: list[str] | None,
+        after: str | None,
+        limit: int,
+    ) -> tuple[Page, datetime | None] | None:
+        """The page when it is rendered already for the current snapshot, else ``None``
+        (never touches the database: safe on the event loop)."""
+        state = self._state
+        if state is None:
+            return None
+        key = (state.version, bbox, tuple(road_classes or ()), after, limit)
+        with self._lock:
+            hit = self._pages.get(key)
+        return None if hit is None else (hit, state.last_modified)
+
     def version(self) -> tuple[str, datetime | None]:
         """(state version, newest ``updated_at``) of the current snapshot."""
         _, state = self._fresh()
@@ -188,6 +219,28 @@ class NetworkView:
         if i is None:
             return None
         return {"segment_id": row[0], **static.info[i], **self._dynamic(row, static.info[i])}
+
+    def feature(self, segment_id: str) -> tuple[bytes, str, datetime | None] | None:
+        """(GeoJSON Feature bytes, ETag, Last-Modified) of one segment, cached per snapshot;
+        ``None`` for an unknown segment."""
+        static, state = self._fresh()
+        key = (state.version, segment_id)
+        with self._lock:
+            hit = self._features.get(key)
+        if hit is not None:
+            return hit
+        status = self.status(segment_id)
+        if status is None:
+            return None
+        i = static.index[segment_id]
+        body = (f'{{"type":"Feature","id":{json.dumps(segment_id)},'
+                f'"geometry":{static.geometry[i]},"properties":').encode() + dumps(status) + b"}"
+        hit = (body, etag_of(state.version, segment_id), state.last_modified)
+        with self._lock:
+            if len(self._features) > 50_000:
+                self._features.clear()
+            self._features[key] = hit
+        return hit
 
     def geometry(self, segment_id: str) -> dict[str, Any] | None:
         """GeoJSON geometry of a segment (WGS 84)."""
@@ -305,4 +358,7 @@ class NetworkView:
         )
         body = (head + ",".join(parts) + "]}").encode()
         etag = etag_of(state.version, bbox, road_classes, after, limit)
-        return Page(body, etag, len(chosen), nxt)
+        page = Page(body, etag, len(chosen), nxt)
+        if len(body) > 1024:
+            _ = page.gzipped  # compress here (a worker thread), not on the event loop
+        return page

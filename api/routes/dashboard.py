@@ -14,6 +14,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "dashboards" / "sta
 FEED_TOPICS = ("gps", "detectors", "deadletter")
 _OFFSETS_TTL_S = 5.0
 _OFFSETS_RETRY_S = 30.0
+_RATE_WINDOW_S = 60.0
 
 
 class _TopicOffsets:
@@ -43,6 +45,7 @@ class _TopicOffsets:
         self._value: dict[str, dict[int, int]] | None = None
         self._at = 0.0
         self._failed_at = -1e9
+        self._samples: deque[tuple[float, dict[str, int]]] = deque()
 
     def get(self) -> dict[str, dict[int, int]] | None:
         """``{logical topic: {partition: end offset}}``, or ``None`` when Kafka is unreachable."""
@@ -54,11 +57,23 @@ class _TopicOffsets:
                 return None
             try:
                 self._value, self._at = self._read(), now
+                self._samples.append((now, {k: sum(v.values()) for k, v in self._value.items()}))
+                while now - self._samples[0][0] > _RATE_WINDOW_S:
+                    self._samples.popleft()
             except Exception as exc:  # health is reported, never raised
                 log.warning("Kafka end offsets unavailable: %s", exc)
                 self._failed_at, self._value = now, None
                 self._close()
             return self._value
+
+    def rates(self) -> dict[str, float]:
+        """Messages per second into each topic over the last minute (empty until two samples
+        at least 4 s apart)."""
+        with self._lock:
+            if len(self._samples) < 2 or self._samples[-1][0] - self._samples[0][0] < 4.0:
+                return {}
+            (t0, a), (t1, b) = self._samples[0], self._samples[-1]
+            return {k: max(0.0, (b[k] - a.get(k, 0)) / (t1 - t0)) for k in b}
 
     def _read(self) -> dict[str, dict[int, int]]:
         from kafka import KafkaConsumer, TopicPartition
@@ -98,8 +113,9 @@ _INIT_LOCK = threading.Lock()
 
 @router.get("/health")
 def feed_health(request: Request, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
-    """Freshness and feed health for the dashboard header (counts; rates are left to the client,
-    which differences the totals between two polls)."""
+    """Freshness and feed health for the dashboard header: per input and dead-letter topic the
+    end offset (messages so far), what the workers consumed, their lag (messages) and the rate
+    over the last minute (messages/s, from the app's earlier samples); detector counts."""
     now = datetime.now(UTC)
     newest, dirty = db.execute(
         "SELECT (SELECT max(updated_at) FROM segment_current),"
@@ -109,7 +125,9 @@ def feed_health(request: Request, db: DbDep, settings: SettingsDep) -> dict[str,
     checkpoints = db.execute(
         "SELECT consumer_group, topic, partition, next_offset, updated_at FROM consumer_checkpoint"
     ).fetchall()
-    ends = _offsets(request).get()
+    offsets = _offsets(request)
+    ends = offsets.get()
+    rates = offsets.rates()
     topics: dict[str, Any] = {}
     for name in FEED_TOPICS:
         full = settings.topic(name)
@@ -126,6 +144,7 @@ def feed_health(request: Request, db: DbDep, settings: SettingsDep) -> dict[str,
             "end_offset": None if parts is None else sum(parts.values()),
             "consumed": max((sum(g.values()) for g in groups.values()), default=None),
             "lag": lag,
+            "rate_per_s": None if name not in rates else round(rates[name], 2),
         }
     last_checkpoint = max((c[4] for c in checkpoints), default=None)
     dets = detector_health(db, now=now)

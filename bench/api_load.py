@@ -1,0 +1,148 @@
+"""Load test of the public API: p50/p95/p99 latency and requests/s at a target rate.
+
+    itms stack up        # (or point ITMS_DATABASE_URL at a database server)
+    python bench/api_load.py [--segments 10000] [--rate 200] [--duration 30]
+                             [--scenarios segment,network,network-etag]
+
+Creates (and drops) a scratch database ``itms_api_bench`` next to the configured one with
+``--segments`` synthetic segments, each with a current state; starts ``itms api`` on
+127.0.0.1 (a free port, rate limiting off: every request comes from one address); runs locust
+headless (``bench/api_locustfile.py``) for each scenario with ``--rate`` users sending one
+request per second each; prints one table row per scenario. Loopback only; bounded in time.
+Targets (issue 7): p95 ≤ 25 ms for a segment's status, ≤ 100 ms for the full-network GeoJSON
+of 10,000 segments, at 200 requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from itms.settings import Settings
+from store.migrate import migrate
+
+HERE = Path(__file__).resolve().parent
+TARGET_P95_MS = {"segment": 25.0, "network": 100.0}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _setup(dsn: str, segments: int) -> None:
+    migrate(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO road_segment (segment_id, name, road_class, free_flow_kmh, length_m,"
+            " from_node, to_node, geom) SELECT 'seg-' || lpad(i::text, 5, '0'), 'Đường ' || i,"
+            " (ARRAY['primary','secondary','tertiary','trunk'])[1 + i %% 4], 50, 300, i, i + 1,"
+            " ST_SetSRID(ST_MakeLine("
+            " ST_MakePoint(106.6 + (i %% 100) * 0.002, 20.8 + (i / 100) * 0.002),"
+            " ST_MakePoint(106.601 + (i %% 100) * 0.002, 20.8 + (i / 100) * 0.002)), 4326)"
+            " FROM generate_series(0, %s) i",
+            (segments - 1,),
+        )
+        conn.execute(
+            "INSERT INTO segment_current (segment_id, minute, speed_kmh, travel_time_s,"
+            " free_flow_kmh, n_samples, n_vehicles, congestion_level, jam_factor, confidence,"
+            " source) SELECT segment_id, date_trunc('minute', now()), 10 + random() * 40,"
+            " 30, 50, 6, 1 + (random() * 6)::int, (random() * 4)::int, random() * 10, 0.8,"
+            " 'probe' FROM road_segment"
+        )
+        conn.execute("ANALYZE")
+
+
+def _wait_ready(url: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the API did not become ready")
+
+
+def _run_locust(url: str, scenario: str, users: int, duration: int, segments: int,
+                out: Path) -> dict[str, float]:  # fmt: skip
+    prefix = out / scenario
+    env = {**os.environ, "ITMS_BENCH_SCENARIO": scenario, "ITMS_BENCH_SEGMENTS": str(segments)}
+    subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(HERE / "api_locustfile.py"), "--headless",
+         "-u", str(users), "-r", str(users), "-t", f"{duration}s", "--host", url, "--reset-stats",
+         "--csv", str(prefix), "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING"],
+        env=env, check=False, timeout=duration + 120,
+    )  # fmt: skip
+    with open(f"{prefix}_stats.csv", newline="", encoding="utf-8") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["Name"] != "Aggregated")
+    return {
+        "requests": float(row["Request Count"]), "failures": float(row["Failure Count"]),
+        "rps": float(row["Requests/s"]), "p50": float(row["50%"]), "p95": float(row["95%"]),
+        "p99": float(row["99%"]), "max": float(row["Max Response Time"]),
+        "size": float(row["Average Content Size"]), "name": row["Name"],
+    }  # fmt: skip
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--segments", type=int, default=10_000)
+    p.add_argument("--rate", type=int, default=200, help="offered requests/s (= locust users)")
+    p.add_argument("--duration", type=int, default=30, help="seconds per scenario")
+    p.add_argument("--scenarios", default="segment,network,network-etag")
+    p.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = p.parse_args()
+    base = Settings().dsn
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS itms_api_bench WITH (FORCE)")
+        admin.execute("CREATE DATABASE itms_api_bench")
+    dsn = make_conninfo(**{**conninfo_to_dict(base), "dbname": "itms_api_bench"})
+    _setup(dsn, args.segments)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "ITMS_DATABASE_URL": dsn, "ITMS_RATE_LIMIT_PER_S": "0"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "itms.cli", "api", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+    )
+    results = []
+    try:
+        _wait_ready(url)
+        httpx.get(f"{url}/v1/segments", timeout=30)  # warm the caches once
+        with tempfile.TemporaryDirectory() as tmp:
+            for scenario in args.scenarios.split(","):
+                results.append((scenario, _run_locust(url, scenario, args.rate, args.duration,
+                                                      args.segments, Path(tmp))))  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(20)
+        if not args.keep:
+            with psycopg.connect(base, autocommit=True) as admin:
+                admin.execute("DROP DATABASE IF EXISTS itms_api_bench WITH (FORCE)")
+    print(f"\n{args.segments:,} segments, offered {args.rate} requests/s for {args.duration} s"
+          " per scenario (locust, FastHttpUser, gzip accepted)\n")  # fmt: skip
+    print(f"{'endpoint':42} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7}"
+          f" {'fail':>5} {'bytes':>9}  target")  # fmt: skip
+    for scenario, r in results:
+        target = TARGET_P95_MS.get(scenario)
+        verdict = "" if target is None else (
+            f"p95 ≤ {target:.0f} ms: {'met' if r['p95'] <= target else 'MISSED'}")  # fmt: skip
+        print(f"{r['name']:42} {r['rps']:7.1f} {r['p50']:7.0f} {r['p95']:7.0f} {r['p99']:7.0f}"
+              f" {r['max']:7.0f} {r['failures']:5.0f} {r['size']:9.0f}  {verdict}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
