@@ -20,6 +20,7 @@ from ingest.kafka.clients import make_consumer, make_producer
 from itms.settings import Settings
 from simulators.synthetic_grid import write_grid
 from store import incidents as store
+from store.network_writer import sync_network
 from store.queries import incident_history
 from store.state_writer import StoreWriter
 from store.traversal_writer import write_traversals
@@ -52,13 +53,28 @@ def _traversals(minute: int) -> list[tuple]:
     return rows
 
 
-def _load(dsn: str, minutes: range) -> None:
+def _load(dsn: str, minutes: range, network: RoadNetwork) -> None:
+    """Probe traversals, and two detector stations on the street reading normal traffic
+    (today and, for their occupancy profile, yesterday)."""
     rows = [r for k in minutes for r in _traversals(k)]
+    readings = [
+        (det, T0 + timedelta(days=-day, minutes=k + 1), -1, 60, 20, occ, 38.0)
+        for day in (0, 1) for k in minutes
+        for det, occ in (("det-a", 0.10 + 0.01 * (k % 3)), ("det-b", 0.09 + 0.01 * (k % 2)))
+    ]  # fmt: skip
     writer = StoreWriter()
     with psycopg.connect(dsn, autocommit=True) as conn:
+        with conn.transaction():
+            sync_network(conn, network)
         writer.prepare(conn, "probe_traversal", {r[1] for r in rows})
+        writer.prepare(conn, "detector_reading", {r[1] for r in readings})
         with conn.transaction():
             write_traversals(conn, rows)
+            writer.write_readings(conn, readings)
+            conn.execute(
+                "INSERT INTO detector (detector_id, segment_id, position_m) VALUES"
+                " ('det-a', 'h1:0:f', 150), ('det-b', 'h1:5:f', 150)"
+            )
 
 
 def _run(service: IncidentService, conn: psycopg.Connection, minutes: range) -> list:
@@ -88,7 +104,7 @@ def test_queue_becomes_one_incident_through_its_lifecycle(
     itms_settings: Settings, network: RoadNetwork
 ) -> None:
     dsn = itms_settings.dsn
-    _load(dsn, range(0, 30))
+    _load(dsn, range(0, 30), network)
     producer = make_producer(itms_settings)
     topic = itms_settings.topic("incidents")
 
@@ -119,6 +135,8 @@ def test_queue_becomes_one_incident_through_its_lifecycle(
         assert T0 + timedelta(minutes=20) < inc["ended_at"] <= T0 + timedelta(minutes=27)
         assert inc["queue_m"] > 400 and inc["est_delay_s"] > 0 and inc["severity"] >= 2
         assert inc["evidence"]["methods"] == ["probe_drop"]
+        assert len(first.detector.pairs) == 1  # the two stations were paired and watched
+        assert first.detector.station_ids == ["det-a", "det-b"]
         hist = incident_history(conn, inc["incident_id"])
         assert [h["action"] for h in hist] == ["create", "confirm", "clear"]
         assert [h["status"] for h in hist] == ["suspected", "confirmed", "cleared"]
@@ -148,7 +166,7 @@ def test_queue_becomes_one_incident_through_its_lifecycle(
 
 def test_operator_dismissal_is_respected(itms_settings: Settings, network: RoadNetwork) -> None:
     dsn = itms_settings.dsn
-    _load(dsn, range(0, 30))
+    _load(dsn, range(0, 30), network)
     with psycopg.connect(dsn, autocommit=True) as conn:
         service = IncidentService(network)
         created = _run(service, conn, range(0, 13))
