@@ -187,3 +187,35 @@ def store_incidents(conn: psycopg.Connection) -> list[dict]:
     from store.queries import incidents
 
     return [store.get_incident(conn, r["incident_id"]) for r in incidents(conn, limit=50)]
+
+
+def test_worker_loop_leads_detects_and_publishes(
+    itms_settings: Settings, network: RoadNetwork
+) -> None:
+    """The process loop (leader lock, minute steps, relay to Kafka) on a clock that runs a
+    minute per iteration."""
+    import threading
+
+    from analytics.workers.incident_worker import run_incident_worker
+
+    _load(itms_settings.dsn, range(0, 30), network)
+    ticks = iter(range(0, 30))
+    stop = threading.Event()
+
+    def clock() -> float:
+        k = next(ticks, None)
+        if k is None:
+            stop.set()
+            k = 29
+        return (T0 + timedelta(minutes=k + 1, seconds=31)).timestamp()
+
+    worker = threading.Thread(target=run_incident_worker, args=(itms_settings, network, stop),
+                              kwargs={"interval_s": 0.01, "clock": clock})  # fmt: skip
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive()
+    events = [json.loads(e.value) for e in _events(itms_settings, 3)]
+    assert sorted(v["action"] for v in events) == ["clear", "confirm", "create"]
+    with psycopg.connect(itms_settings.dsn) as conn:
+        assert [r["status"] for r in store_incidents(conn)] == ["cleared"]
+        assert store.relay_position(conn, "kafka-incidents") == max(v["seq"] for v in events)
