@@ -77,6 +77,7 @@ class WorkerStats:
     conflicts: int = 0
     db_retries: int = 0
     last_batch_at: float = 0.0
+    processing_errors: int = 0  # batches or messages the processor or the store failed on
     by_code: dict[str, int] = field(default_factory=dict)
 
 
@@ -149,6 +150,11 @@ class TransactionalWorker:
         self._last_checkpoint = time.monotonic()
         self.expected: dict[Part, int | None] = {}
         self.uncommitted: dict[Part, int] = {}  # next offsets processed but not yet stored
+        # Poison handling: a partition whose batch made the processor or the store fail is
+        # replayed one message at a time, with a checkpoint after each, up to ``suspect``;
+        # the message that fails alone is dead-lettered (``poison``) and never retried.
+        self.suspect: dict[Part, int] = {}  # partition → last offset of the failed batch
+        self.poison: dict[tuple[Part, int], str] = {}  # (partition, offset) → reason
         self.stats = WorkerStats()
         self._conn: psycopg.Connection | None = None
         self.consumer.subscribe([topic], listener=_Rebalance(self))
@@ -170,8 +176,14 @@ class TransactionalWorker:
         self._conn = None
 
     # -- assignment ----------------------------------------------------------------------
-    def resume_from_checkpoints(self, assigned: Sequence[TopicPartition]) -> None:
-        """Seek assigned partitions to their stored checkpoints and restore their state."""
+    def resume_from_checkpoints(
+        self, assigned: Sequence[TopicPartition], *, rewind: bool = False
+    ) -> None:
+        """Seek assigned partitions to their stored checkpoints and restore their state.
+
+        With ``rewind`` (dropping work already read), a partition without a stored
+        checkpoint goes back to where the group started it: its committed Kafka offset, or
+        the beginning."""
         parts = [(tp.topic, tp.partition) for tp in assigned]
         while True:
             try:
@@ -193,14 +205,22 @@ class TransactionalWorker:
                 self.processor.restore(part, states.get(part))
             if offset is not None:
                 self.consumer.seek(tp, offset)
+            elif rewind:
+                committed = self.consumer.committed(tp)
+                if committed is None:
+                    self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek(tp, committed)
         log.info("%s assigned %s (stored checkpoints %s)", self.group, parts, stored)
 
     def on_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         """Checkpoint what was processed, then forget the revoked partitions."""
         if self.uncommitted:
             try:
-                self.checkpoint(retry=False)
-            except psycopg.OperationalError as exc:
+                # we are inside the consumer's rebalance callback (its IO thread), where a
+                # blocking commit raises: the Kafka offsets wait for the next checkpoint
+                self.checkpoint(retry=False, commit_kafka=False)
+            except psycopg.Error as exc:
                 log.warning("checkpoint before revocation failed, work will be redone: %s", exc)
                 self._drop_db()
                 self._abandon()
@@ -214,7 +234,7 @@ class TransactionalWorker:
         """Forget everything not checkpointed; assigned partitions restart from the database."""
         self.processor.clear()
         self.uncommitted.clear()
-        self.resume_from_checkpoints(list(self.consumer.assignment()))
+        self.resume_from_checkpoints(list(self.consumer.assignment()), rewind=True)
 
     # -- one cycle -----------------------------------------------------------------------
     def step(self, timeout_ms: int = 500) -> int:
@@ -222,25 +242,87 @@ class TransactionalWorker:
         polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
         n = 0
         for tp, records in polled.items():
-            valid: list[Any] = []
-            for rec in records:
-                n += 1
-                try:
-                    valid.append(self.validator.validate(rec.value))
-                except InvalidMessage as exc:
-                    self._dead_letter(rec, exc)
-            self.stats.valid += len(valid)
             part = (tp.topic, tp.partition)
-            self.processor.process(part, valid)
+            n += len(records)
+            self.stats.consumed += len(records)
+            if part in self.suspect:
+                # store the other partitions' work first, so a failure is pinned on the
+                # suspect partition's own message
+                if not (self._store_or_suspect() and self._step_carefully(part, records)):
+                    return n  # positions were reset: the rest of the poll is read again
+                continue
+            valid = [m for rec in records if (m := self._validate(rec)) is not None]
+            try:
+                self.processor.process(part, valid)
+            except Exception as exc:  # a bug or a poison message: find it, don't crash-loop
+                self._failed(exc, {part: records[-1].offset})
+                return n
             self.uncommitted[part] = records[-1].offset + 1
-        self.stats.consumed += n
         if n:
             self.stats.batches += 1
             self.stats.last_batch_at = time.time()
         due = time.monotonic() - self._last_checkpoint >= self.checkpoint_every_s
         if self.uncommitted and (due or self.processor.pending() >= self.max_pending):
-            self.checkpoint()
+            self._store_or_suspect()
         return n
+
+    def _store_or_suspect(self) -> bool:
+        """Checkpoint; if the database refuses the data (not an outage, which is retried),
+        the partitions concerned become suspect. ``True`` when stored."""
+        try:
+            return self.checkpoint()
+        except psycopg.Error as exc:
+            self._failed(exc, {part: o - 1 for part, o in self.uncommitted.items()})
+            return False
+
+    def _validate(self, rec: Any) -> Any | None:
+        """The contract message, or ``None`` after dead-lettering the record."""
+        try:
+            msg = self.validator.validate(rec.value)
+        except InvalidMessage as exc:
+            self._dead_letter(rec, exc)
+            return None
+        self.stats.valid += 1
+        return msg
+
+    def _failed(self, exc: BaseException, suspect: dict[Part, int]) -> None:
+        """Processing or storing failed: drop the pending work, replay the partitions
+        concerned one message at a time up to the offsets in ``suspect``."""
+        log.error("%s failed on %s, replaying them message by message", self.stage,
+                  sorted(suspect), exc_info=exc)  # fmt: skip
+        self.stats.processing_errors += 1
+        for part, last in suspect.items():
+            self.suspect[part] = max(last, self.suspect.get(part, last))
+        self._abandon()
+
+    def _step_carefully(self, part: Part, records: Sequence[Any]) -> bool:
+        """Handle a suspect partition's records one by one, checkpointing after each;
+        ``False`` when one failed (it is marked poison and the partition is re-read)."""
+        for rec in records:
+            reason = self.poison.pop((part, rec.offset), None)
+            if reason is not None:
+                self._dead_letter(rec, InvalidMessage(reason, code="processing"))
+            elif (msg := self._validate(rec)) is not None:
+                try:
+                    self.processor.process(part, [msg])
+                    self.uncommitted[part] = rec.offset + 1
+                    stored = self.checkpoint()
+                except Exception as exc:
+                    self.poison[(part, rec.offset)] = (
+                        f"processing failed: {type(exc).__name__}: {exc}"[:1000]
+                    )
+                    log.error("poison message %s@%d: %s", part, rec.offset, exc)
+                    self.stats.processing_errors += 1
+                    self._abandon()
+                    return False
+                if not stored:
+                    return False  # the partition moved to another worker
+            self.uncommitted[part] = rec.offset + 1
+            if not self.checkpoint():
+                return False
+            if rec.offset >= self.suspect.get(part, -1):
+                self.suspect.pop(part, None)
+        return True
 
     def _dead_letter(self, rec: Any, exc: InvalidMessage) -> None:
         self.deadletters.publish(
@@ -258,10 +340,11 @@ class TransactionalWorker:
         self.stats.dead_lettered += 1
         self.stats.by_code[exc.code] = self.stats.by_code.get(exc.code, 0) + 1
 
-    def checkpoint(self, *, retry: bool = True) -> None:
-        """Store the pending results, states and offsets in one transaction, then tell Kafka."""
+    def checkpoint(self, *, retry: bool = True, commit_kafka: bool = True) -> bool:
+        """Store the pending results, states and offsets in one transaction, then tell Kafka;
+        ``False`` when another consumer owns the partitions now (the work was dropped)."""
         if not self.uncommitted:
-            return
+            return True
         self.deadletters.flush()
         offsets = dict(self.uncommitted)
         while True:
@@ -285,7 +368,7 @@ class TransactionalWorker:
                 log.warning("%s", exc)
                 self.stats.conflicts += 1
                 self._abandon()
-                return
+                return False
             except psycopg.OperationalError as exc:
                 self.stats.db_retries += 1
                 self._drop_db()
@@ -298,7 +381,9 @@ class TransactionalWorker:
         self.uncommitted.clear()
         self._last_checkpoint = time.monotonic()
         self.stats.checkpoints += 1
-        self._commit_kafka(offsets)
+        if commit_kafka:
+            self._commit_kafka(offsets)
+        return True
 
     def _commit_kafka(self, next_offsets: dict[Part, int]) -> None:
         offsets = {
