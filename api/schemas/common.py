@@ -14,11 +14,13 @@ class ErrorPublic(BaseModel):
 
 
 ERRORS = {
+    304: {"description": "Not modified (If-None-Match / If-Modified-Since matched)"},
     400: {"model": ErrorPublic, "description": "Bad parameter"},
     404: {"model": ErrorPublic, "description": "Not found"},
     429: {"model": ErrorPublic, "description": "Rate limit exceeded (see Retry-After)"},
 }
 AUTH_ERRORS = {
+    400: {"model": ErrorPublic, "description": "Bad value"},
     401: {"model": ErrorPublic, "description": "Missing or invalid credentials"},
     403: {"model": ErrorPublic, "description": "Role too low"},
     429: {"model": ErrorPublic, "description": "Rate limit exceeded (see Retry-After)"},
