@@ -12,7 +12,8 @@ order, in one transaction:
    segment speed profiles (``segment_state_15m``) and learned free-flow speeds;
 2. every method and the fusion (:class:`IncidentDetector`), then the lifecycle tracker on
    the fused candidates (:class:`IncidentTracker`), after taking in what operators did
-   (dismissed/resolved incidents are suppressed, confirmations respected);
+   (dismissed/resolved incidents are suppressed, confirmations respected, incidents they
+   reported themselves absorb the alarms near them instead of being duplicated);
 3. the actions stored through :mod:`store.incidents` (incident rows and their update
    history), and the worker's progress (minute + serialized detector and tracker state) in
    ``incident_progress``: a restart or a re-run of a minute never acts twice.
@@ -42,7 +43,7 @@ import psycopg
 from analytics.incidents.corridor import Corridor
 from analytics.incidents.detector import DetectorParams, IncidentDetector, MinuteInputs
 from analytics.incidents.inputs import recent_probe_window, station_minute
-from analytics.incidents.lifecycle import Action, IncidentTracker, TrackerParams
+from analytics.incidents.lifecycle import Action, IncidentTracker, Track, TrackerParams
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
 from store import incidents as store
@@ -241,15 +242,34 @@ class IncidentService:
         )
 
     # -- one minute ------------------------------------------------------------------------
+    def _adopt_reported(self, conn: psycopg.Connection, t: datetime) -> None:
+        """Active incidents that others (operators, other systems) reported become tracks
+        that absorb the alarms near them: no duplicate, no automatic action on them."""
+        rows = conn.execute(
+            "SELECT incident_id, segment_id, ST_X(geom), ST_Y(geom), started_at FROM incident"
+            " WHERE status IN ('suspected', 'confirmed') AND created_by IS DISTINCT FROM %s"
+            " AND geom IS NOT NULL AND NOT (incident_id = ANY(%s))",
+            (WORKER, list(self.tracker.tracks)),
+        ).fetchall()
+        for iid, seg, lon, lat, started in rows:
+            i = self.index.get(seg)
+            if i is None:
+                continue
+            x, y = self.network.projector.to_metric(np.array([lon]), np.array([lat]))
+            self.tracker.tracks[iid] = Track(
+                incident_id=iid, status="confirmed", segment=i, offset_m=0.0, x=float(x[0]),
+                y=float(y[0]), started=min(started, t), last_alarm=t, operator_closed=True,
+            )  # fmt: skip
+
     def _sync_operators(self, conn: psycopg.Connection, t: datetime) -> None:
-        ids = list(self.tracker.tracks)
+        self._adopt_reported(conn, t)
+        ids = [k for k, tr in self.tracker.tracks.items() if not tr.operator_closed]
         if not ids:
             return
         for iid, status in conn.execute(
             "SELECT incident_id, status FROM incident WHERE incident_id = ANY(%s)", (ids,)
         ):
-            track = self.tracker.tracks[iid]
-            if status in ("dismissed", "resolved", "cleared") and not track.operator_closed:
+            if status in ("dismissed", "resolved", "cleared"):
                 self.tracker.operator_closed(iid, t)
             elif status == "confirmed":
                 self.tracker.operator_confirmed(iid)

@@ -219,3 +219,23 @@ def test_worker_loop_leads_detects_and_publishes(
     with psycopg.connect(itms_settings.dsn) as conn:
         assert [r["status"] for r in store_incidents(conn)] == ["cleared"]
         assert store.relay_position(conn, "kafka-incidents") == max(v["seq"] for v in events)
+
+
+def test_operator_reported_incident_is_not_duplicated(
+    itms_settings: Settings, network: RoadNetwork
+) -> None:
+    dsn = itms_settings.dsn
+    _load(dsn, range(0, 30), network)
+    point = network.segments.geometry.iloc[network.index_of("h1:3:f")].interpolate(
+        0.5, normalized=True
+    )
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        store.create_incident(
+            conn, kind="crash", severity=3, segment_id="h1:3:f", lon=point.x, lat=point.y,
+            road_name="Street 2", direction="eastbound", started_at=T0 + timedelta(minutes=9),
+            source="operator", evidence={"call": "hotline"}, est_delay_s=None,
+            actor="operator-7", incident_id="op-1",
+        )  # fmt: skip
+        assert _run(IncidentService(network), conn, range(0, 30)) == []
+        rows = store_incidents(conn)
+        assert [(r["incident_id"], r["status"]) for r in rows] == [("op-1", "suspected")]
