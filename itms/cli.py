@@ -11,8 +11,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from itms.settings import Settings
 
@@ -134,16 +136,35 @@ def cmd_network(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import psycopg
-
-    from analytics.workers.detector_worker import DETECTOR_GROUP, build_detector_worker
-    from analytics.workers.probe_worker import build_probe_worker
-    from store.network_writer import sync_network
-
     settings = _settings()
     stop = _stop_event()
     if args.duration:
         threading.Timer(args.duration, stop.set).start()
+    return _run_worker(args, settings, stop, lambda probe: _serve_metrics(args, probe))
+
+
+def _serve_metrics(args: argparse.Namespace, probe: Any) -> None:
+    """Serve the worker's /metrics, /healthz and /readyz when a port was given."""
+    if args.metrics_port is not None:
+        from analytics.workers.observability import serve
+
+        try:
+            serve(probe, args.metrics_host, args.metrics_port)
+        except OSError as exc:  # the worker matters more than its metrics
+            log.warning("metrics not served on port %s: %s", args.metrics_port, exc)
+
+
+def _run_worker(
+    args: argparse.Namespace, settings: Any, stop: threading.Event,
+    expose: Callable[[Any], None],
+) -> int:  # fmt: skip
+    import psycopg
+
+    from analytics.workers.detector_worker import DETECTOR_GROUP, build_detector_worker
+    from analytics.workers.observability import WorkerProbe
+    from analytics.workers.probe_worker import build_probe_worker
+    from store.network_writer import sync_network
+
     if args.kind in ("probe", "state", "incidents"):
         network = _network(args.network)
         with psycopg.connect(settings.dsn) as conn:
@@ -158,12 +179,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
         from analytics.workers.state_builder import run_state_builder
 
         log.info("state builder running (one leader per database)")
-        run_state_builder(settings, network, stop)
+        probe = WorkerProbe("state-builder")
+        expose(probe)
+        run_state_builder(settings, network, stop, probe=probe)
         return 0
     if args.kind == "probe":
         worker = build_probe_worker(settings, network, group=args.group or "itms-probe")
     else:
         worker = build_detector_worker(settings, group=args.group or DETECTOR_GROUP)
+    expose(worker.probe)
     log.info("%s worker consuming %s as %s", args.kind, worker.topic, worker.group)
     worker.run(stop)
     log.info("%s worker stopped: %s", args.kind, worker.stats)
@@ -330,17 +354,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     exe = [sys.executable, "-m", "itms.cli"]
     net = ["--network", args.network] if args.network else []
+
+    def metrics(k: int) -> list[str]:  # the workers' /metrics next to the API's port
+        return ["--metrics-port", str(settings.api_port + 1100 + k)]
+
     procs = [
-        subprocess.Popen([*exe, "worker", "probe", *net], env=env),
-        subprocess.Popen([*exe, "worker", "detectors"], env=env),
-        subprocess.Popen([*exe, "worker", "state", *net], env=env),
+        subprocess.Popen([*exe, "worker", "probe", *net, *metrics(1)], env=env),
+        subprocess.Popen([*exe, "worker", "detectors", *metrics(2)], env=env),
+        subprocess.Popen([*exe, "worker", "state", *net, *metrics(3)], env=env),
         subprocess.Popen([*exe, "worker", "incidents", *net], env=env),
         subprocess.Popen([*exe, "api"], env=env),
     ]
     api = f"http://{settings.api_host}:{settings.api_port}"
     print(
         f"\nITMS demo running.\n  API docs:       {api}/docs\n"
-        f"  Segment speeds: {api}/v1/segments/current\nPress Ctrl-C to stop.\n",
+        f"  Segment speeds: {api}/v1/segments/current\n"
+        f"  Worker metrics: http://127.0.0.1:{settings.api_port + 1101}..{settings.api_port + 1103}"
+        "/metrics (probe, detectors, state)\nPress Ctrl-C to stop.\n",
         flush=True,
     )
     sim = [
@@ -489,6 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
     s.add_argument("--group", help="consumer group (default itms-probe / itms-detectors)")
     s.add_argument("--duration", type=float, help="stop after this many seconds")
+    s.add_argument("--metrics-port", type=int,
+                   help="serve /metrics (Prometheus), /healthz and /readyz on this port")
+    s.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
     s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("detectors", help="load the detector inventory (CSV)")

@@ -33,6 +33,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from analytics.workers.observability import WorkerProbe
 from ingest.deadletter import DeadLetter, DeadLetterPublisher
 from ingest.errors import InvalidMessage
 from ingest.validation import FeedValidator
@@ -156,6 +157,8 @@ class TransactionalWorker:
         self.suspect: dict[Part, int] = {}  # partition → last offset of the failed batch
         self.poison: dict[tuple[Part, int], str] = {}  # (partition, offset) → reason
         self.stats = WorkerStats()
+        self.probe = WorkerProbe(stage)  # health, readiness and metrics (observability.py)
+        self._lag_at = 0.0
         self._conn: psycopg.Connection | None = None
         self.consumer.subscribe([topic], listener=_Rebalance(self))
 
@@ -239,7 +242,33 @@ class TransactionalWorker:
     # -- one cycle -----------------------------------------------------------------------
     def step(self, timeout_ms: int = 500) -> int:
         """Poll once and handle what came (checkpointing when due); returns messages handled."""
+        try:
+            return self._step(timeout_ms)
+        finally:
+            self._report()
+
+    def _report(self) -> None:
+        """Copy the counters (and, every 2 s, the consumer lag) for the metrics thread."""
+        p, st = self.probe, self.stats
+        now = time.monotonic()
+        p.last_loop = now
+        p.counters = {"messages_consumed": st.consumed, "messages_valid": st.valid,
+                      "processing_errors": st.processing_errors,
+                      "checkpoints": st.checkpoints, "db_retries": st.db_retries}  # fmt: skip
+        p.dead_lettered = dict(st.by_code)
+        if now - self._lag_at >= 2.0:
+            self._lag_at = now
+            lag: dict[int, int] = {}
+            with contextlib.suppress(KafkaError, AssertionError, ValueError):
+                for tp in self.consumer.assignment():
+                    high = self.consumer.highwater(tp)
+                    if high is not None:
+                        lag[tp.partition] = max(high - self.consumer.position(tp), 0)
+            p.lag = lag
+
+    def _step(self, timeout_ms: int) -> int:
         polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
+        started = time.perf_counter()
         n = 0
         for tp, records in polled.items():
             part = (tp.topic, tp.partition)
@@ -261,6 +290,7 @@ class TransactionalWorker:
         if n:
             self.stats.batches += 1
             self.stats.last_batch_at = time.time()
+            self.probe.batch_seconds.observe(time.perf_counter() - started)
         due = time.monotonic() - self._last_checkpoint >= self.checkpoint_every_s
         if self.uncommitted and (due or self.processor.pending() >= self.max_pending):
             self._store_or_suspect()
@@ -358,9 +388,13 @@ class TransactionalWorker:
                     if self.stateful
                     else None
                 )
+                started = time.perf_counter()
                 with conn.transaction():
                     self.processor.store(conn)
                     advance_checkpoints(conn, self.group, self.expected, offsets, states)
+                self.probe.db_write_seconds.observe(time.perf_counter() - started)
+                self.probe.db_ok = True
+                self.probe.last_progress = time.time()
                 break
             except CheckpointConflict as exc:
                 # Another consumer owns these partitions now: forget the pending work and
@@ -371,6 +405,8 @@ class TransactionalWorker:
                 return False
             except psycopg.OperationalError as exc:
                 self.stats.db_retries += 1
+                self.probe.db_ok = False
+                self.probe.last_loop = time.monotonic()  # waiting for the database is alive
                 self._drop_db()
                 if not retry:
                     raise

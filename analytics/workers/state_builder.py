@@ -30,6 +30,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -42,6 +43,7 @@ from analytics.network.model import RoadNetwork
 from analytics.segment_state import confidence, fuse_speeds
 from analytics.smoothing import CorridorSmoother, SmoothingParams
 from analytics.state_inputs import read_window
+from analytics.workers.observability import WorkerProbe
 from store.state_dirty import take_minutes
 from store.state_writer import StateRow, StoreWriter
 
@@ -279,9 +281,11 @@ def state_message(row: StateRow) -> bytes:
 
 
 def run_state_builder(
-    settings, network: RoadNetwork, stop: threading.Event, *, interval_s: float = 1.0
-) -> None:
-    """Leader-elected loop: build queued minutes every ``interval_s`` until ``stop``."""
+    settings, network: RoadNetwork, stop: threading.Event, *, interval_s: float = 1.0,
+    probe: WorkerProbe | None = None,
+) -> None:  # fmt: skip
+    """Leader-elected loop: build queued minutes every ``interval_s`` until ``stop``;
+    reports liveness, database health and minutes built to ``probe``."""
     from ingest.kafka.clients import make_producer
 
     producer = make_producer(settings, client_id="itms-state-builder")
@@ -294,9 +298,12 @@ def run_state_builder(
     builder = StateBuilder(network, BuilderParams(timezone=settings.timezone,
                                                   probe_share=settings.probe_share),
                            publish=publish)  # fmt: skip
+    probe = probe or WorkerProbe("state-builder")
+    probe.counters = {"minutes_built": 0}
     conn: psycopg.Connection | None = None
     try:
         while not stop.is_set():
+            probe.last_loop = time.monotonic()
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(settings.dsn, autocommit=True)
@@ -306,11 +313,17 @@ def run_state_builder(
                             "SELECT pg_try_advisory_lock(%s)", (_LEADER_LOCK,)
                         ).fetchone()[0]
                     ):
+                        probe.last_loop = time.monotonic()
                         stop.wait(5.0)  # another builder leads
-                if builder.step(conn):
+                built = builder.step(conn)
+                probe.db_ok = True
+                if built:
                     producer.flush()
+                    probe.counters["minutes_built"] += len(built)
+                    probe.last_progress = time.time()
                     continue
             except psycopg.OperationalError as exc:
+                probe.db_ok = False
                 log.warning("state builder: database unavailable: %s", exc)
                 if conn is not None:
                     with contextlib.suppress(psycopg.Error):
