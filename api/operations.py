@@ -37,15 +37,16 @@ def audited(
     *,
     action: str,
     resource_type: str,
-    resource_id: str,
+    resource_id: str | Callable[[dict[str, Any]], str],
     change: Callable[[], tuple[dict[str, Any] | None, dict[str, Any]]],
 ) -> dict[str, Any]:
     """Run ``change`` (returning ``(before, after)``) and record it, atomically; returns
-    ``after``."""
+    ``after``. ``resource_id`` may be a function of ``after`` (for ids made by the change)."""
     with domain_errors(), db.transaction():
         before, after = change()
+        rid = resource_id(after) if callable(resource_id) else resource_id
         audit.record(db, actor, action=action, resource_type=resource_type,
-                     resource_id=resource_id, before=before, after=after)  # fmt: skip
+                     resource_id=rid, before=before, after=after)  # fmt: skip
     return after
 
 

@@ -105,7 +105,7 @@ def create_incident(db: DbDep, actor: CurrentOperator, body: IncidentCreate) -> 
         return None, row
 
     row = audited(db, actor, action="incident.create", resource_type="incident",
-                  resource_id="(new)", change=change)  # fmt: skip
+                  resource_id=lambda row: row["incident_id"], change=change)  # fmt: skip
     return row
 
 

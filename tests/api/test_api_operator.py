@@ -119,7 +119,7 @@ def test_incident_lifecycle_through_the_api_is_audited(client, users, api_dsn) -
     # refused writes leave no audit entry
     with psycopg.connect(api_dsn) as conn:
         n = conn.execute("SELECT count(*) FROM audit_log WHERE resource_id = %s", (iid,))
-        assert n.fetchone()[0] == 4  # create is logged under '(new)'
+        assert n.fetchone()[0] == 5
 
 
 def test_detector_status_changes_are_audited(client, users, api_dsn) -> None:
