@@ -592,11 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``itms`` console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    from itms.logs import configure
+
+    configure(fmt=os.environ.get("ITMS_LOG_FORMAT", "text"), verbose=args.verbose)
     return int(args.func(args) or 0)
 
 
