@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import shapely
+from psycopg.rows import dict_row
 
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
@@ -105,8 +106,6 @@ _DETECTOR_COLS = (
 
 def get_detector(conn: psycopg.Connection, detector_id: str) -> dict | None:
     """One detector's inventory row and service status, or ``None``."""
-    from psycopg.rows import dict_row
-
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             f"SELECT {_DETECTOR_COLS} FROM detector WHERE detector_id = %s", (detector_id,)
@@ -118,8 +117,6 @@ def set_detector_status(
 ) -> tuple[dict, dict]:
     """Mark a detector ``failed`` or back ``in_service`` (the state builder then ignores or
     uses its readings); returns (before, after); raises :class:`DetectorNotFound`."""
-    from psycopg.rows import dict_row
-
     with conn.cursor(row_factory=dict_row) as cur:
         before = cur.execute(
             f"SELECT {_DETECTOR_COLS} FROM detector WHERE detector_id = %s FOR UPDATE",
