@@ -56,6 +56,20 @@ def _write_state(dsn: str, segment_id: str, *, level: int) -> None:
                                     0.9, "fused")])  # fmt: skip
 
 
+def _write_kpi(dsn: str, *, avg_speed_kmh: float, congested_km: float,
+               vehicle_hours: float) -> None:  # fmt: skip
+    """Store the current minute's network KPIs (undefined ones are NaN, as the builder stores
+    them when a minute has no vehicle-hours)."""
+    from store.state_writer import StoreWriter
+
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    writer = StoreWriter()
+    with psycopg.connect(dsn) as conn:
+        writer.prepare(conn, "network_kpi", [minute])
+        writer.write_kpis(conn, [(minute, avg_speed_kmh, congested_km, 1.0, vehicle_hours,
+                                  vehicle_hours, 10)])  # fmt: skip
+
+
 def _create_incident(dsn: str) -> str:
     from store.incidents import create_incident
 
@@ -83,6 +97,7 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("request", lambda r: r.url.startswith(("http:", "https:"))
             and not r.url.startswith(url) and foreign.append(r.url))  # fmt: skip
+    _write_kpi(settings.dsn, avg_speed_kmh=21.5, congested_km=3.25, vehicle_hours=float("nan"))
     try:
         page.goto(url + "/")
         page.wait_for_selector("body[data-ready='1']", timeout=30_000)
@@ -115,8 +130,8 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         )  # fmt: skip
 
         # header KPIs from the stored minute
-        speed = page.locator("#kpi-speed b").inner_text()
-        assert speed not in ("", "–")
+        assert page.locator("#kpi-speed b").inner_text() == "21,5"  # Vietnamese decimal comma
+        assert page.locator("#kpi-congested b").inner_text() == "3,3"
         assert page.locator("#kpi-incidents b").inner_text() == "0"
         page.screenshot(path=str(artifacts / "01-map.png"))
 
@@ -158,6 +173,43 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         assert [(h["action"], h["actor"]) for h in got["history"]][-1] == ("confirm", "op1")
         assert public["properties"]["status"] == "confirmed"
 
+        # an operator reports an incident by clicking the map
+        page.click("#report")
+        box = page.locator("#map").bounding_box()
+        x, y, lon, lat = page.evaluate(
+            """(sid) => { const m = window.itms.live.map;
+              const c = window.itms.live.byId.get(sid).geometry.coordinates;
+              let k = 1;  // middle of the longest piece: well away from other roads
+              for (let i = 1; i < c.length; i++) {
+                if (Math.hypot(c[i][0] - c[i-1][0], c[i][1] - c[i-1][1])
+                    > Math.hypot(c[k][0] - c[k-1][0], c[k][1] - c[k-1][1])) k = i; }
+              const mid = [(c[k][0] + c[k-1][0]) / 2, (c[k][1] + c[k-1][1]) / 2];
+              m.jumpTo({center: mid, zoom: 16}); const p = m.project(mid);
+              return [p.x, p.y, mid[0], mid[1]]; }""", INCIDENT_SEGMENT,
+        )  # fmt: skip
+        page.wait_for_function("() => window.itms.live.map.loaded()")
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.locator("#create[open]").wait_for()
+        page.select_option("#create-form select[name=kind]", "accident")
+        page.select_option("#create-form select[name=severity]", "5")
+        page.fill("#create-form textarea[name=note]", "Va chạm hai xe máy")
+        page.click("#create-form button[type=submit]")
+        page.locator("#incident-detail h3", has_text="Tai nạn").wait_for(timeout=10_000)
+        assert page.locator("#incident-detail .badge.confirmed").count() == 1
+        with httpx.Client(base_url=url) as client:
+            listed = client.get("/v1/operator/incidents", headers=headers).json()["incidents"]
+            manual = [i for i in listed if i["source"] == "operator"]
+            assert len(manual) == 1
+            detail = client.get(f"/v1/operator/incidents/{manual[0]['incident_id']}",
+                                headers=headers).json()  # fmt: skip
+        assert manual[0]["kind"] == "accident" and manual[0]["severity"] == 5
+        assert [(h["action"], h["actor"]) for h in detail["history"]] == [("create", "op1")]
+        assert detail["evidence"] == {"note": "Va chạm hai xe máy"}
+        assert manual[0]["segment_id"] in (INCIDENT_SEGMENT, INCIDENT_SEGMENT[:-1] + "r")
+        assert manual[0]["lon"] == pytest.approx(lon, abs=2e-4)
+        assert manual[0]["lat"] == pytest.approx(lat, abs=2e-4)
+        page.screenshot(path=str(artifacts / "04-reported.png"))
+
         # segment view and the corridor's time–space diagram
         page.click(".tabs button[data-tab='corridor']")
         page.wait_for_function(
@@ -166,7 +218,7 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
               let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 150 && d[i+2] < 90) n++;
               return n > 500; }""", timeout=10_000,
         )  # fmt: skip
-        page.screenshot(path=str(artifacts / "04-corridor.png"))
+        page.screenshot(path=str(artifacts / "05-corridor.png"))
         page.evaluate(f"window.itms.live.onSegment({INCIDENT_SEGMENT!r})")
         page.locator("#segment-chart .uplot").wait_for(timeout=10_000)
         assert "Lạch Tray" in page.locator("#segment-info").inner_text()
@@ -177,7 +229,7 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         page.click("#lang-en")
         assert page.locator(".tabs button[data-tab='incidents']").inner_text() == "Incidents"
         assert page.locator("#kpi-speed label").inner_text().lower() == "average speed"
-        page.screenshot(path=str(artifacts / "05-english.png"))
+        page.screenshot(path=str(artifacts / "06-english.png"))
         page.reload()
         page.wait_for_selector("body[data-ready='1']", timeout=30_000)
         assert page.locator(".tabs button[data-tab='incidents']").inner_text() == "Incidents"

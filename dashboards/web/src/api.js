@@ -22,12 +22,19 @@ export class ApiError extends Error {
   }
 }
 
-export async function getJSON(path, { authed = false } = {}) {
+/**
+ * GET a JSON reply. `lenient`: read bare NaN / Infinity values (not JSON, but Python's encoder
+ * writes them for undefined KPIs) as null instead of failing.
+ */
+export async function getJSON(path, { authed = false, lenient = false } = {}) {
   const headers = { Accept: "application/json" };
   if (authed && auth) headers.Authorization = `Bearer ${auth.token}`;
   const reply = await fetch(path, { headers });
+  if (reply.status === 401 && authed) setAuth(null);
   if (!reply.ok) throw new ApiError(reply.status, await detail(reply));
-  return reply.json();
+  if (!lenient) return reply.json();
+  const text = await reply.text();
+  return JSON.parse(text.replace(/([:,[]\s*)-?(?:NaN|Infinity)(?=\s*[,}\]])/g, "$1null"));
 }
 
 export async function postJSON(path, body, method = "POST") {

@@ -36,7 +36,7 @@ async function refreshKpis() {
     const end = new Date();
     const start = new Date(end - 15 * 60 * 1000);
     const q = `start=${start.toISOString()}&end=${end.toISOString()}`;
-    const series = await getJSON(`/v1/kpis?${q}`);
+    const series = await getJSON(`/v1/kpis?${q}`, { lenient: true });
     const k = series.points[series.points.length - 1];
     setKpi("kpi-speed", k ? fmtNum(k.avg_speed_kmh, 1) : "–");
     setKpi("kpi-congested", k ? fmtNum(k.congested_km, 1) : "–");
@@ -71,13 +71,22 @@ function feedKpi(h) {
   }
   const prev = state.feed;
   state.feed = { now, inTotal, dl };
-  if (!prev || now <= prev.now) {
+  let rate = null;
+  let dlRate = null;
+  if (tp.gps.rate_per_s != null && tp.detectors.rate_per_s != null) {
+    // the server's rate over the last minute
+    rate = tp.gps.rate_per_s + tp.detectors.rate_per_s;
+    dlRate = rate > 0 ? ((tp.deadletter.rate_per_s ?? 0) / rate) * 100 : 0;
+  } else if (prev && now > prev.now) {
+    // this page's own two samples
+    rate = Math.max(0, (inTotal - prev.inTotal) / (now - prev.now));
+    const dIn = inTotal - prev.inTotal;
+    dlRate = dIn > 0 ? ((dl - prev.dl) / dIn) * 100 : 0;
+  }
+  if (rate === null) {
     setKpi("kpi-feed", "…", `${t("lag")} ${fmtNum(lag)}`);
     return;
   }
-  const rate = Math.max(0, (inTotal - prev.inTotal) / (now - prev.now));
-  const dIn = inTotal - prev.inTotal;
-  const dlRate = dIn > 0 ? ((dl - prev.dl) / dIn) * 100 : 0;
   setKpi("kpi-feed", `${fmtNum(rate)} ${t("msg_s")}`,
     `${fmtNum(dlRate, 1)} % ${t("dead_letter")} · ${t("lag")} ${fmtNum(lag)}`,
     dlRate > 5 || lag > 50000 ? "bad" : dlRate > 1 || lag > 5000 ? "warn" : "ok");
@@ -289,7 +298,7 @@ async function start() {
   stream("/v1/stream/incidents", "incident", (d) => panel.onEvent(d));
   loadCorridors();
   refreshKpis();
-  setInterval(refreshKpis, 15000);
+  setInterval(refreshKpis, 10000);
   setInterval(() => !$("tab-corridor").hidden && showCorridor(), 60000);
   document.body.dataset.ready = "1";
 }

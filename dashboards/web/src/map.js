@@ -142,11 +142,7 @@ export class LiveMap {
     });
     m.on("click", (e) => {
       if (this.placing) {
-        const near = m.queryRenderedFeatures(
-          [[e.point.x - 8, e.point.y - 8], [e.point.x + 8, e.point.y + 8]],
-          { layers: ["segments"] },
-        );
-        const seg = near.length ? this.byId.get(near[0].properties.segment_id) : null;
+        const seg = this.nearest(e.point, 12);
         this.setPlacing(false);
         this.onPlace(e.lngLat, seg ? seg.properties : null);
         return;
@@ -162,6 +158,30 @@ export class LiveMap {
       );
       if (seg.length) this.onSegment(seg[0].properties.segment_id);
     });
+  }
+
+  /** The segment drawn nearest to a screen point (within `radius` px), or null. */
+  nearest(point, radius) {
+    const m = this.map;
+    const near = m.queryRenderedFeatures(
+      [[point.x - radius, point.y - radius], [point.x + radius, point.y + radius]],
+      { layers: ["segments"] },
+    );
+    let best = null;
+    let bestD = Infinity;
+    for (const f of near) {
+      const seg = this.byId.get(f.properties.segment_id);
+      if (!seg) continue;
+      const pts = seg.geometry.coordinates.map((c) => m.project(c));
+      for (let i = 1; i < pts.length; i++) {
+        const d = distToSegment(point, pts[i - 1], pts[i]);
+        if (d < bestD) {
+          bestD = d;
+          best = seg;
+        }
+      }
+    }
+    return best;
   }
 
   setPlacing(on) {
@@ -243,6 +263,14 @@ export class LiveMap {
   relabel() {
     this.popup.remove();
   }
+}
+
+function distToSegment(p, a, b) {
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  const len = dx * dx + dy * dy;
+  const k = len ? Math.max(0, Math.min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / len)) : 0;
+  return Math.hypot(p.x - a.x - k * dx, p.y - a.y - k * dy);
 }
 
 function esc(s) {
