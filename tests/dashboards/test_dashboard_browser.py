@@ -5,8 +5,10 @@ incident live, lets an operator confirm it, and switches language. Screenshots g
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
@@ -68,6 +70,24 @@ def _write_kpi(dsn: str, *, avg_speed_kmh: float, congested_km: float,
         writer.prepare(conn, "network_kpi", [minute])
         writer.write_kpis(conn, [(minute, avg_speed_kmh, congested_km, 1.0, vehicle_hours,
                                   vehicle_hours, 10)])  # fmt: skip
+
+
+def _incident(dsn: str, incident_id: str) -> dict:
+    from store.incidents import get_incident
+
+    with psycopg.connect(dsn) as conn:
+        return get_incident(conn, incident_id)
+
+
+def _wards_around(lon: float, lat: float) -> tuple[int, int]:
+    """Index of the shipped ward containing a point, and of one that does not."""
+    from shapely.geometry import Point, shape
+
+    from api.routes.dashboard import STATIC_DIR
+
+    data = json.loads((STATIC_DIR / "data" / "hai-phong-wards.geojson").read_text("utf-8"))
+    hits = [shape(f["geometry"]).contains(Point(lon, lat)) for f in data["features"]]
+    return hits.index(True), hits.index(False)
 
 
 def _create_incident(dsn: str) -> str:
@@ -145,6 +165,17 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         assert page.locator("#toast").is_visible()
         assert page.locator("#kpi-incidents b").inner_text() == "1"
         page.screenshot(path=str(artifacts / "02-new-incident.png"))
+
+        # times in Asia/Ho_Chi_Minh; the area filter keeps the incident only in its ward
+        started = _incident(settings.dsn, incident_id)
+        local = started["started_at"].astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M")
+        assert local in item.inner_text()
+        inside, outside = _wards_around(started["lon"], started["lat"])
+        page.select_option("#f-area", str(inside))
+        assert item.is_visible()
+        page.select_option("#f-area", str(outside))
+        assert item.count() == 0
+        page.select_option("#f-area", "")
 
         # read-only before signing in: no workflow buttons
         item.click()
@@ -236,6 +267,12 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         assert "op1" in page.locator("#user").inner_text()  # still signed in
         page.click("#lang-vi")
         assert page.locator("#signout").inner_text() == "Đăng xuất"
+
+        # wall display mode: larger type, remembered
+        page.click("#wall")
+        assert page.evaluate("document.body.classList.contains('wall')")
+        assert page.locator("#kpi-speed b").evaluate("e => getComputedStyle(e).fontSize") == "32px"
+        page.screenshot(path=str(artifacts / "07-wall.png"))
 
         assert errors == [], errors
         assert foreign == [], foreign

@@ -229,6 +229,17 @@ function wire() {
   $("lang-en").onclick = () => setLanguage("en");
   $("tz").value = timeZone();
   $("tz").onchange = (e) => setTimeZone(e.target.value);
+  // wall display: larger type for the control room's big screen (?wall=1 or the button)
+  const wall = new URLSearchParams(location.search).has("wall")
+    || localStorage.getItem("itms.wall") === "1";
+  document.body.classList.toggle("wall", wall);
+  $("wall").classList.toggle("on", wall);
+  $("wall").onclick = () => {
+    const on = document.body.classList.toggle("wall");
+    $("wall").classList.toggle("on", on);
+    localStorage.setItem("itms.wall", on ? "1" : "0");
+    live.resize();
+  };
   $("sound").onclick = () => {
     state.sound = !state.sound;
     $("sound").classList.toggle("off", !state.sound);
