@@ -446,7 +446,8 @@ def _evaluate_incidents(args: argparse.Namespace) -> int:
         network = _network(path)
         cfg = EvalConfig(runs=args.runs, duration_s=args.duration,
                          incidents_per_run=args.incidents, penetration=args.penetration,
-                         history_days=args.history_days, seed=args.seed)  # fmt: skip
+                         history_days=args.history_days, seed=args.seed,
+                         work_dir=args.work_dir)  # fmt: skip
         print(f"network {network.source}: {len(network)} directed segments", flush=True)
         rows, meta = evaluate(network, cfg, network_path=path,
                               progress=lambda s: print(s, flush=True))  # fmt: skip
@@ -496,6 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--penetration", type=float, default=0.05, help="incidents: probe share")
     s.add_argument("--history-days", type=int, default=3, help="incidents: profile days")
     s.add_argument("--grid", type=int, default=16, help="incidents: grid size (16: 960 seg)")
+    s.add_argument("--work-dir", help="incidents: keep the simulated runs here (reused)")
     s.add_argument("--vehicles", default="300,1000", help="probe fleet sizes (comma list)")
     s.add_argument("--intervals", default="1,5,10,30", help="sampling intervals, s")
     s.add_argument("--sigmas", default="10", help="GPS noise levels, m")

@@ -21,6 +21,7 @@ metric CRS), times seconds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
@@ -70,6 +71,7 @@ class EvalConfig:
     match_after_min: int = 10
     covered_share: float = 0.5  # of incidents placed between detector stations
     gps_sigma_m: float = 8.0
+    work_dir: str | None = None  # keep runs here (reused when present); None: temporary
     detector: DetectorParams = field(default_factory=DetectorParams)
 
 
@@ -438,7 +440,8 @@ def evaluate(
     truths: list[TrueIncident] = []
     minutes, units, meta_runs = 0, {}, []
     t_wall = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = cfg.work_dir or stack.enter_context(tempfile.TemporaryDirectory())
         for run in range(cfg.runs):
             local = cfg.starts_local[run % len(cfg.starts_local)]
             start = datetime.fromisoformat(f"{cfg.date}T{local}:00").replace(tzinfo=tz)
@@ -453,19 +456,25 @@ def evaluate(
                               duration_s=cfg.duration_s, vehicles=0, seed=10_000 + d,
                               city_seed=cfg.city_seed, timezone=cfg.timezone)  # fmt: skip
                 days.append(hd)
-            rd = Path(tmp) / f"run-{run}"
+            rd = Path(tmp) / f"run-{cfg.seed}-{run}"
             incs = random_incidents(network, rng, n=cfg.incidents_per_run,
                                     duration_s=cfg.duration_s, cfg=cfg,
                                     covered=station_covered(network, corridor))  # fmt: skip
-            _simulate(network, network_path, rd, start=start, duration_s=cfg.duration_s,
-                      vehicles=probes, seed=cfg.seed * 100 + run, city_seed=cfg.city_seed,
-                      timezone=cfg.timezone, incidents=incs,
-                      gps={"sigma_m": cfg.gps_sigma_m})  # fmt: skip
+            if not (rd / "truth" / "run.json").exists():
+                _simulate(network, network_path, rd, start=start, duration_s=cfg.duration_s,
+                          vehicles=probes, seed=cfg.seed * 100 + run, city_seed=cfg.city_seed,
+                          timezone=cfg.timezone, incidents=incs,
+                          gps={"sigma_m": cfg.gps_sigma_m})  # fmt: skip
             sites = pd.read_csv(rd / "truth" / "detectors.csv")
             profiles = build_profiles(
                 days, network, {d: k for k, d in enumerate(sites["detector_id"])}, tz
             )
-            trav = online_traversals(rd, network, cfg.gps_sigma_m)
+            cached = rd / "traversals.pkl"
+            if cached.exists():
+                trav = pd.read_pickle(cached)
+            else:
+                trav = online_traversals(rd, network, cfg.gps_sigma_m)
+                trav.to_pickle(cached)
             raised, n_min, units, covered = replay_run(rd, network, corridor, profiles, trav,
                                                        cfg, tz)  # fmt: skip
             for meth in METHODS:
