@@ -12,7 +12,10 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from api import metrics as api_metrics
 from api.corridors import Corridors
+from api.hardening import HardeningMiddleware
+from api.metrics import ApiMetrics, MetricsMiddleware
 from api.network_view import NetworkView
 from api.ratelimit import RateLimitMiddleware
 from api.routes import admin, auth, health, incidents, network, ngsi, operator, segments, stream
@@ -65,8 +68,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Retry-After", "Link"],
     )  # fmt: skip
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(HardeningMiddleware, max_body_bytes=settings.api_max_body_bytes)
+    app.state.metrics = ApiMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: counts all
     _error_handlers(app)
-    for module in (health, segments, incidents, network, stream, ngsi, auth, operator, admin):
+    for module in (health, segments, incidents, network, stream, ngsi, auth, operator, admin,
+                   api_metrics):  # fmt: skip
         app.include_router(module.router)
     install_dashboard(app)  # /v1/dashboard/… and the web app at / (mounted last)
     return app

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(default=60, ge=1, description="Token-bucket size per client.")
     cors_origins: str = Field(default="*", description="Comma-separated allowed CORS origins.")
+    api_max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Larger request bodies are refused with 413."
+    )
     state_cache_s: float = Field(
         default=1.0, ge=0, description="How long the API reuses one read of the current state."
     )
