@@ -38,3 +38,17 @@ def take_minutes(conn: psycopg.Connection, *, limit: int = 1440) -> list[datetim
         (limit,),
     ).fetchall()
     return sorted(r[0] for r in rows)
+
+
+def queued_minutes(conn: psycopg.Connection, *, limit: int = 1440) -> list[datetime]:
+    """Up to ``limit`` of the oldest dirty minutes, left in the queue."""
+    rows = conn.execute(
+        "SELECT minute FROM state_dirty ORDER BY minute LIMIT %s", (limit,)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def take_minute(conn: psycopg.Connection, minute: datetime) -> bool:
+    """Remove ``minute`` from the queue in the caller's transaction (so the minute stays
+    queued unless its rebuild commits); ``False`` when it was no longer queued."""
+    return conn.execute("DELETE FROM state_dirty WHERE minute = %s", (minute,)).rowcount > 0

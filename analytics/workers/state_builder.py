@@ -44,7 +44,7 @@ from analytics.segment_state import confidence, fuse_speeds
 from analytics.smoothing import CorridorSmoother, SmoothingParams
 from analytics.state_inputs import read_window
 from analytics.workers.observability import WorkerProbe
-from store.state_dirty import take_minutes
+from store.state_dirty import queued_minutes, take_minute
 from store.state_writer import StateRow, StoreWriter
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,7 @@ class StateBuilder:
         flow = np.where(known, flow, 0.0)
         km = self.length / 1000.0
         vkm = float((flow * km).sum())
+        tt = np.where(known, tt, 0.0)  # no flow and no time where the state is unknown (NaN)
         vh = float((flow * tt).sum() / 3600.0)
         tt_ff = self.length / self.free_flow * 3.6
         delay = float((flow * np.maximum(tt - tt_ff, 0.0)).sum() / 3600.0)
@@ -238,9 +239,10 @@ class StateBuilder:
         ).rowcount  # fmt: skip
 
     def step(self, conn: psycopg.Connection, *, limit: int = 60) -> list[BuiltMinute]:
-        """Build the queued minutes (up to ``limit``), each in its own transaction."""
-        with conn.transaction():
-            minutes = take_minutes(conn, limit=limit)
+        """Build the queued minutes (up to ``limit``), each in its own transaction, which also
+        takes the minute off the queue: a builder that fails or is killed half-way leaves
+        the minutes it did not commit queued."""
+        minutes = queued_minutes(conn, limit=limit)
         if not minutes:
             return []
         self.writer.prepare(conn, "segment_state", minutes)
@@ -250,20 +252,13 @@ class StateBuilder:
                 self.learn_free_flow(conn, minutes[-1])
         done = []
         for i, minute in enumerate(minutes):
-            try:
-                with conn.transaction():
-                    built = self.build_minute(conn, minute)
-                    self.store(conn, built)
-                    if i == len(minutes) - 1:
-                        self.apply_profiles(conn, minute)
-            except Exception:
-                with conn.transaction():  # keep the unbuilt minutes queued
-                    conn.execute(
-                        "INSERT INTO state_dirty (minute) SELECT unnest(%s::timestamptz[])"
-                        " ON CONFLICT DO NOTHING",
-                        (minutes[i:],),
-                    )
-                raise
+            with conn.transaction():
+                if not take_minute(conn, minute):
+                    continue
+                built = self.build_minute(conn, minute)
+                self.store(conn, built)
+                if i == len(minutes) - 1:
+                    self.apply_profiles(conn, minute)
             done.append(built)
             if self.publish is not None:
                 self.publish(built.states)

@@ -1,0 +1,43 @@
+"""Workers SIGKILLed at random moments and restarted, and a second probe worker joining and
+leaving the consumer group mid-stream: the stored results equal an undisturbed run's."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from tests.reliability.harness import PROBE_GROUP, FaultRun, group_members, poll_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_killed_restarted_and_rebalanced_workers_lose_and_double_nothing(
+    itms_settings, db_factory, network, fault_feed, speedup, tmp_path
+) -> None:
+    rng = random.Random(9)
+    run = FaultRun(itms_settings, network, fault_feed, tmp_path / "logs", speedup=speedup)
+    try:
+        run.start_workers()
+        run.start_feed()
+        # SIGKILL the probe worker three times at a random moment after it made progress;
+        # the state builder and the detector worker die with it once each
+        for victims in (("probe",), ("probe", "state"), ("probe", "detectors")):
+            run.wait_progress(run.progress())
+            time.sleep(rng.uniform(0.5, 4.0))  # the random moment of the fault
+            for victim in victims:
+                run.procs.kill(victim)
+                run.procs.worker(victim)
+        assert run.feeding(), "the feed ended before the faults: slow it down (ITMS_FAULT_SPEEDUP)"
+        # a second probe worker joins (the partitions are shared), then leaves (SIGTERM)
+        run.procs.worker("probe", "probe-2")
+        poll_until(lambda: group_members(itms_settings, PROBE_GROUP) == 2, timeout_s=90,
+                   what="two probe workers in the group")  # fmt: skip
+        run.wait_progress(run.progress())
+        assert run.procs.stop("probe-2") == 0, run.procs.log_tail("probe-2")
+        took = run.check(db_factory())
+        print(f"results equal to the reference {took:.1f} s after the feed was read back")
+        assert all(run.procs.alive(n) for n in ("probe", "detectors", "state"))
+    finally:
+        run.close()
