@@ -15,6 +15,8 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,11 @@ class _TopicOffsets:
             ends = self._consumer.end_offsets(tps) if tps else {}
             out[name] = {tp.partition: int(v) for tp, v in ends.items()}
         return out
+
+    def close(self) -> None:
+        """Close the Kafka client (at app shutdown)."""
+        with self._lock:
+            self._close()
 
     def _close(self) -> None:
         if self._consumer is not None:
@@ -223,7 +230,21 @@ def corridor_timespace(
 
 
 def install(app: FastAPI) -> None:
-    """Add the dashboard routes and serve the built web app at ``/`` (when it is built)."""
+    """Add the dashboard routes and serve the built web app at ``/`` (when it is built); the
+    health route's Kafka client is closed when the app's lifespan ends."""
     app.include_router(router)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            try:
+                yield state
+            finally:
+                offsets = getattr(app.state, "topic_offsets", None)
+                if offsets is not None:
+                    offsets.close()
+
+    app.router.lifespan_context = lifespan
     if (STATIC_DIR / "index.html").is_file():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
