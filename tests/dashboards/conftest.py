@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,9 +36,9 @@ def chromium_executable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """A headless Chromium; fails in CI (``CI=true``) when missing, skips elsewhere."""
+def require_browser() -> tuple[str, Any]:
+    """(Chromium path, ``playwright.sync_api``); fails in CI (``CI=true``) when either is
+    missing, skips elsewhere."""
     path = chromium_executable()
     try:
         from playwright import sync_api
@@ -53,6 +54,13 @@ def browser() -> Iterator[object]:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(message)
         pytest.skip(message)
+    return path, sync_api  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless Chromium (Debian's, through Playwright)."""
+    path, sync_api = require_browser()
     with sync_api.sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
         yield chromium

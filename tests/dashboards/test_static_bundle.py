@@ -3,6 +3,7 @@ fetched from another host, so the control room works offline)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -23,6 +24,21 @@ def test_index_and_bundle_exist_and_are_referenced() -> None:
     assert 'href="assets/app.css"' in html
     assert (STATIC_DIR / "assets" / "app.js").stat().st_size > 100_000
     assert (STATIC_DIR / "assets" / "app.css").stat().st_size > 1_000
+
+
+def test_bundle_was_built_from_the_current_sources() -> None:
+    """``npm run build`` records a hash of the sources; run it after changing them."""
+    web = STATIC_DIR.parent / "web"
+    info = json.loads((STATIC_DIR / "assets" / "build-info.json").read_text(encoding="utf-8"))
+    files = sorted(["build.mjs", "index.html", "package-lock.json",
+                    *(f"src/{p.name}" for p in (web / "src").iterdir())])  # fmt: skip
+    assert info["sources"] == files
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(name.encode() + b"\0" + (web / name).read_bytes() + b"\0")
+    rebuild = "sources changed: cd dashboards/web && npm ci && npm run build"
+    assert info["sources_sha256"] == digest.hexdigest(), rebuild
+    assert (web / "index.html").read_bytes() == (STATIC_DIR / "index.html").read_bytes()
 
 
 def test_no_external_urls() -> None:
