@@ -10,10 +10,10 @@ const TEXTS = {
     feed: "Luồng dữ liệu",
     detectors: "Thiết bị đo",
     msg_s: "tin/giây",
-    dead_letter: "lỗi",
+    dead_letter: "bị loại",
     lag: "độ trễ",
     ago: "trước",
-    kafka_down: "Kafka không kết nối",
+    kafka_down: "Mất kết nối Kafka",
     incidents: "Sự cố",
     segment: "Đoạn đường",
     corridor: "Hành lang",
@@ -73,11 +73,13 @@ const TEXTS = {
     legend: "Mức ùn tắc",
     kinds: {
       accident: "Tai nạn",
-      lane_blockage: "Chắn làn",
+      lane_blockage: "Chặn làn",
       stalled_vehicle: "Xe chết máy",
       closure: "Đóng đường",
       congestion: "Ùn tắc bất thường",
       roadworks: "Thi công",
+      unexplained_queue: "Ùn ứ bất thường",
+      stopped_vehicles: "Xe dừng trên đường",
       other: "Khác",
     },
     actions: {
@@ -91,6 +93,8 @@ const TEXTS = {
     },
     detectors_label: "Thiết bị đo",
     probes: "Xe thăm dò",
+    stopped: "dừng",
+    passing: "đi qua",
     methods: "Phương pháp",
     timezone: "Múi giờ",
     sound: "Âm báo",
@@ -178,6 +182,8 @@ const TEXTS = {
       closure: "Road closure",
       congestion: "Unusual congestion",
       roadworks: "Road works",
+      unexplained_queue: "Unexplained queue",
+      stopped_vehicles: "Stopped vehicles",
       other: "Other",
     },
     actions: {
@@ -191,6 +197,8 @@ const TEXTS = {
     },
     detectors_label: "Detectors",
     probes: "Probe vehicles",
+    stopped: "stopped",
+    passing: "passing",
     methods: "Methods",
     timezone: "Time zone",
     sound: "Sound",
@@ -215,6 +223,22 @@ export function t(key) {
 
 export function kindName(kind) {
   return TEXTS[lang].kinds[kind] || kind;
+}
+
+const DIRECTIONS_VI = {
+  northbound: "hướng Bắc",
+  "north-eastbound": "hướng Đông Bắc",
+  eastbound: "hướng Đông",
+  "south-eastbound": "hướng Đông Nam",
+  southbound: "hướng Nam",
+  "south-westbound": "hướng Tây Nam",
+  westbound: "hướng Tây",
+  "north-westbound": "hướng Tây Bắc",
+};
+
+export function directionName(direction) {
+  if (!direction) return "";
+  return lang === "vi" ? DIRECTIONS_VI[direction] || direction : direction;
 }
 
 export function actionName(action) {

@@ -2,7 +2,7 @@
 // operator workflow (confirm, dismiss, resolve, note), manual creation from the map.
 import { currentUser, getJSON, isOperator, postJSON } from "./api.js";
 import { speedChart } from "./charts.js";
-import { actionName, fmtNum, fmtTime, kindName, language, t } from "./i18n.js";
+import { actionName, directionName, fmtNum, fmtTime, kindName, language, t } from "./i18n.js";
 import { esc } from "./map.js";
 
 const ACTIVE = new Set(["suspected", "confirmed"]);
@@ -191,7 +191,7 @@ export class IncidentPanel {
         <button class="close" title="×">×</button></div>
       <div class="facts">
         <span>${t("severity")}</span><b>${inc.severity}</b>
-        <span>${t("segment")}</span><b>${esc(inc.road_name || "")} ${esc(inc.direction || "")}</b>
+        <span>${t("segment")}</span><b>${esc(inc.road_name || "")} ${esc(directionName(inc.direction))}</b>
         <span>${t("started")}</span><b>${fmtTime(inc.started_at, true)}</b>
         <span>${t("updated")}</span><b>${fmtTime(inc.updated_at, true)}</b>
         <span>${t("delay")}</span><b>${inc.est_delay_s == null ? "–"
@@ -306,7 +306,7 @@ function evidence(ev) {
       for (const [k, x] of Object.entries(v)) {
         if (k === "stations" && Array.isArray(x)) x.forEach((s) => detectors.add(s));
         else if (k === "station" || k === "detector_id") detectors.add(x);
-        else if (k === "stopped" || k === "passing") probes.push(`${k}: ${x}`);
+        else if (k === "stopped" || k === "passing") probes.push(`${t(k)}: ${x}`);
         else walk(x);
       }
     }
