@@ -106,6 +106,7 @@ export function timeSpace(canvas, data) {
       ctx.fillRect(pad.l + j * cw, y0, Math.ceil(cw), Math.ceil(sh));
     });
   });
+  canvas.layout = { pad, pw, ph, cw, total, data };
   ctx.fillStyle = "#9fb0c2";
   ctx.font = "11px system-ui, sans-serif";
   ctx.textAlign = "right";
@@ -118,4 +119,15 @@ export function timeSpace(canvas, data) {
   for (let j = 0; j < n; j += every) {
     ctx.fillText(fmtTime(data.times[j]), pad.l + j * cw + cw / 2, h - 6);
   }
+}
+
+/** The cell under a mouse position of a drawn time–space canvas: {segment, time, speed} or null. */
+export function timeSpaceCell(canvas, x, y) {
+  const L = canvas.layout;
+  if (!L || x < L.pad.l || x > L.pad.l + L.pw || y < L.pad.t || y > L.pad.t + L.ph) return null;
+  const j = Math.floor((x - L.pad.l) / L.cw);
+  const dist = ((L.pad.t + L.ph - y) / L.ph) * L.total;
+  const i = L.data.segments.findIndex((s) => dist >= s.offset_m && dist < s.offset_m + s.length_m);
+  if (i < 0 || j < 0 || j >= L.data.times.length) return null;
+  return { segment: L.data.segments[i], time: L.data.times[j], speed: L.data.speeds[i][j] };
 }

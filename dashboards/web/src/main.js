@@ -7,7 +7,7 @@ import { fmtAge, fmtNum, fmtTime, kindName, language, applyStatic, onChange, set
   setTimeZone, t, timeZone } from "./i18n.js";
 import { IncidentPanel } from "./incidents.js";
 import { LiveMap } from "./map.js";
-import { speedChart, timeSpace } from "./charts.js";
+import { speedChart, timeSpace, timeSpaceCell } from "./charts.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { segmentId: null, corridors: [], feed: null, live: false, sound: true };
@@ -250,6 +250,14 @@ function wire() {
   });
   $("seg-hours").onchange = () => state.segmentId && showSegment(state.segmentId);
   $("corridor-pick").onchange = showCorridor;
+  $("timespace").onmousemove = (e) => {
+    const r = e.target.getBoundingClientRect();
+    const c = timeSpaceCell(e.target, e.clientX - r.left, e.clientY - r.top);
+    $("ts-readout").textContent = c
+      ? `${c.segment.name || c.segment.segment_id} · ${fmtTime(c.time)} · `
+        + `${c.speed === null ? t("no_data") : `${fmtNum(c.speed)} km/h`}`
+      : "";
+  };
   $("ts-hours").onchange = showCorridor;
   $("signin-open").onclick = () => {
     $("signin-error").textContent = "";
