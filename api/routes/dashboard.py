@@ -35,6 +35,7 @@ FEED_TOPICS = ("gps", "detectors", "deadletter")
 _OFFSETS_TTL_S = 5.0
 _OFFSETS_RETRY_S = 30.0
 _RATE_WINDOW_S = 60.0
+_INIT_LOCK = threading.Lock()  # one _TopicOffsets per app
 
 
 class _TopicOffsets:
@@ -114,8 +115,6 @@ def _offsets(request: Request) -> _TopicOffsets:
             state.topic_offsets = _TopicOffsets(state.settings)
     return state.topic_offsets
 
-
-_INIT_LOCK = threading.Lock()
 
 
 @router.get("/health")
@@ -229,6 +228,24 @@ def corridor_timespace(
     }  # fmt: skip
 
 
+DASHBOARD_CSP = (
+    "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; worker-src blob:;"
+    " child-src blob:; style-src 'self' 'unsafe-inline'; font-src 'self' data:;"
+    " object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+class DashboardFiles(StaticFiles):
+    """The built web app; pages carry a Content-Security-Policy that allows this origin only
+    (the dashboard loads nothing from elsewhere; MapLibre's workers start from blob URLs)."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Any:
+        """The file, with the policy header."""
+        response = super().file_response(*args, **kwargs)
+        response.headers["Content-Security-Policy"] = DASHBOARD_CSP
+        return response
+
+
 def install(app: FastAPI) -> None:
     """Add the dashboard routes and serve the built web app at ``/`` (when it is built); the
     health route's Kafka client is closed when the app's lifespan ends."""
@@ -247,4 +264,4 @@ def install(app: FastAPI) -> None:
 
     app.router.lifespan_context = lifespan
     if (STATIC_DIR / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="dashboard")
+        app.mount("/", DashboardFiles(directory=STATIC_DIR, html=True), name="dashboard")

@@ -187,7 +187,7 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         page.fill("#signin-form input[name=username]", "op1")
         page.fill("#signin-form input[name=password]", PASSWORD)
         page.click("#signin-form button[type=submit]")
-        page.wait_for_function("document.getElementById('user').textContent.includes('op1')")
+        page.wait_for_function("() => document.getElementById('user').textContent.includes('op1')")
         page.locator(f"#incident-list li[data-id='{incident_id}']").click()
         confirm = page.locator("#incident-detail button[data-act='confirm']")
         confirm.wait_for(timeout=10_000)

@@ -69,6 +69,8 @@ def test_app_serves_dashboard_at_root() -> None:
     assert root.status_code == 200
     assert root.headers["content-type"].startswith("text/html")
     assert "assets/app.js" in root.text
+    csp = root.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "connect-src 'self'" in csp
     assert client.get("/assets/app.js").status_code == 200
     assert client.get("/data/hai-phong-wards.geojson").status_code == 200
     assert client.get("/healthz").json() == {"status": "ok"}  # API routes still win
