@@ -26,6 +26,7 @@ from typing import IO
 
 import psycopg
 from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from analytics.network.model import RoadNetwork
@@ -287,7 +288,7 @@ def poll_until(
         try:
             if condition():
                 return time.monotonic() - t0
-        except (psycopg.OperationalError, OSError):
+        except (psycopg.OperationalError, OSError, KafkaError):
             pass
         if time.monotonic() - t0 > timeout_s:
             raise AssertionError(f"{what} not reached in {timeout_s:.0f} s")
@@ -597,4 +598,5 @@ class SegmentStreamClient(threading.Thread):
 
     def close(self, timeout_s: float = 5.0) -> None:
         self.stop.set()
-        self.join(timeout_s)
+        if self.ident is not None:
+            self.join(timeout_s)
