@@ -152,3 +152,32 @@ def test_free_flow_is_learned_off_peak_and_profiles_fill_stale_segments(
             "SELECT count(*) FROM segment_state WHERE source = 'profile'"
         ).fetchone()[0]
         assert hist == 0  # profiles never enter the history
+
+
+def test_a_builder_killed_mid_step_leaves_its_unbuilt_minutes_queued(db_factory, network) -> None:
+    a = network.segments[m.SEGMENT_ID].to_numpy()[route_from(network, 100, 1)[0]]
+    minutes = [T0 + timedelta(minutes=k) for k in range(3)]
+    with psycopg.connect(db_factory(), autocommit=True) as conn:
+        with conn.transaction():
+            sync_network(conn, network)
+        _traversals(conn, [(a, mi, f"v{k}", 30.0) for k, mi in enumerate(minutes)])
+        builder = StateBuilder(network)
+        real = builder.build_minute
+
+        def killed_on_the_second(c, minute):
+            if minute == minutes[1]:
+                raise KeyboardInterrupt("killed")  # not an Exception, like a signal
+            return real(c, minute)
+
+        builder.build_minute = killed_on_the_second
+        with pytest.raises(KeyboardInterrupt):
+            builder.step(conn)
+        queued = [r[0] for r in conn.execute("SELECT minute FROM state_dirty ORDER BY minute")]
+        assert queued == minutes[1:]
+        builder.build_minute = real
+        assert [b.minute for b in builder.step(conn)] == minutes[1:]
+        kpis = conn.execute(
+            "SELECT vehicle_hours, delay_vehicle_hours FROM network_kpi ORDER BY minute"
+        ).fetchall()
+    # KPIs stay finite although most segments have no state (NaN speeds)
+    assert len(kpis) == 3 and all(np.isfinite(h) and h > 0 and np.isfinite(d) for h, d in kpis)
