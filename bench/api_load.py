@@ -97,6 +97,47 @@ def _run_locust(url: str, scenario: str, users: int, duration: int, segments: in
     }  # fmt: skip
 
 
+def _asgi_cost_ms(dsn: str, paths: list[str], n: int = 1000) -> dict[str, float]:
+    """Server work per request without HTTP or a client: direct ASGI calls in this process
+    (median of 5 rounds of ``n`` calls), ms. 1000 / this = requests/s one core can serve."""
+    import asyncio
+    import statistics
+
+    from api.app import create_app
+
+    app = create_app(Settings(database_url=dsn, rate_limit_per_s=0))
+
+    async def call(path: str) -> None:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+                 "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+                 "server": ("127.0.0.1", 80), "headers": [(b"accept-encoding", b"gzip")]}
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            return None
+
+        await app(scope, receive, send)
+
+    async def run() -> dict[str, float]:
+        out = {}
+        async with app.router.lifespan_context(app):
+            for path in paths:
+                await call(path)
+                rounds = []
+                for _ in range(5):
+                    t = time.perf_counter()
+                    for _ in range(n):
+                        await call(path)
+                    rounds.append((time.perf_counter() - t) / n * 1000)
+                out[path] = statistics.median(rounds)
+        return out
+
+    return asyncio.run(run())
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--segments", type=int, default=10_000)
@@ -126,6 +167,7 @@ def main() -> None:
             for scenario in args.scenarios.split(","):
                 results.append((scenario, _run_locust(url, scenario, args.rate, args.duration,
                                                       args.segments, Path(tmp))))  # fmt: skip
+        cost = _asgi_cost_ms(dsn, ["/v1/segments/seg-00042", "/v1/segments"])
     finally:
         server.terminate()
         server.wait(20)
@@ -142,6 +184,12 @@ def main() -> None:
             f"p95 ≤ {target:.0f} ms: {'met' if r['p95'] <= target else 'MISSED'}")  # fmt: skip
         print(f"{r['name']:42} {r['rps']:7.1f} {r['p50']:7.0f} {r['p95']:7.0f} {r['p99']:7.0f}"
               f" {r['max']:7.0f} {r['failures']:5.0f} {r['size']:9.0f}  {verdict}")  # fmt: skip
+    print("\nserver work per request (direct ASGI calls, no HTTP, no client):")
+    for path, ms in cost.items():
+        print(f"  GET {path:36} {ms:6.2f} ms  (≈ {1000 / ms:,.0f} requests/s per core)")
+    load = os.getloadavg()
+    print(f"\nload average during the run: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+          f" on {os.cpu_count()} cores")  # fmt: skip
 
 
 if __name__ == "__main__":
