@@ -117,7 +117,7 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("request", lambda r: r.url.startswith(("http:", "https:"))
             and not r.url.startswith(url) and foreign.append(r.url))  # fmt: skip
-    _write_kpi(settings.dsn, avg_speed_kmh=21.5, congested_km=3.25, vehicle_hours=float("nan"))
+    _write_kpi(settings.dsn, avg_speed_kmh=19.6, congested_km=171.25, vehicle_hours=float("nan"))
     try:
         page.goto(url + "/")
         page.wait_for_selector("body[data-ready='1']", timeout=30_000)
@@ -150,8 +150,8 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         )  # fmt: skip
 
         # header KPIs from the stored minute
-        assert page.locator("#kpi-speed b").inner_text() == "21,5"  # Vietnamese decimal comma
-        assert page.locator("#kpi-congested b").inner_text() == "3,3"
+        assert page.locator("#kpi-speed b").inner_text() == "19,6"  # Vietnamese decimal comma
+        assert page.locator("#kpi-congested b").inner_text() == "171,3"
         assert page.locator("#kpi-incidents b").inner_text() == "0"
         page.screenshot(path=str(artifacts / "01-map.png"))
 
