@@ -12,11 +12,11 @@ Rules (distances metres in the metric CRS, speed ratios against the reference sp
    (z-score against its profile ≥ ``unusual_z``, or no profile yet); when probes saw those
    segments and they were not slow, or the pattern is the usual one at this hour (a
    recurrent bottleneck), the alarm is dropped.
-3. An SND alarm (a station unusually occupied, no spatial test) needs corroboration by
-   probes or by another detector method nearby.
-4. A stopped-probe cluster needs corroboration by slow probes on or upstream of its segment
-   or by a probe queue-head or SND alarm nearby (station-pair alarms are too common to
-   vouch for a single segment).
+3. An SND alarm (a station unusually occupied, no spatial test) needs slow probes nearby,
+   or — where probes are blind — a station-pair alarm with the same upstream station.
+4. A stopped-probe cluster needs a probe queue-head or SND alarm nearby: it then adds its
+   place and kind (``stopped_vehicles``) to the incident; alone, stops are too common
+   (pick-ups, deliveries) to raise one.
 
 Candidates closer than ``radius_m`` to a stronger one (same direction) are merged into it.
 """
@@ -37,16 +37,16 @@ DETECTOR_METHODS = ("california8", "mcmaster")
 class FusionParams:
     """Defaults: 1 km association radius (about two detector spacings on urban arterials),
     one segment of context each way, corroboration below 70 % of the reference speed from
-    two vehicles (one may have stopped for its own reasons) whose moving speed is below 80 %
+    two vehicles (one may have stopped for its own reasons) whose moving speed is below 70 %
     of it too (see :mod:`.probe_speed_drop`); a blind detector alarm needs its upstream
-    occupancy 2 standard deviations above the profile."""
+    occupancy 3 standard deviations above the profile (the SND test's bar)."""
 
     radius_m: float = 1000.0
     neighbours: int = 1
     corroborate_ratio: float = 0.7
     corroborate_vehicles: int = 2
-    moving_ratio: float = 0.8
-    unusual_z: float = 2.0
+    moving_ratio: float = 0.7
+    unusual_z: float = 3.0
     max_bearing_diff_deg: float = 60.0
 
 
@@ -114,16 +114,17 @@ class Fusion:
                 continue
             sources = c.sources | {"probe"} if corroborated else c.sources
             out.append(_fused(c, sources))
+        pair_stations = {st for d in det for st in d.evidence.get("stations", [])[:1]}
         for c in snd:
-            corroborated = bool(slow[self._context(c.segment)].any())
-            others = any(self._near(c, d) for d in det)
-            if corroborated or others:
+            ctx = self._context(c.segment)
+            corroborated = bool(slow[ctx].any())
+            blind_pair = not bool(seen[ctx].any()) and c.evidence.get("station") in pair_stations
+            if corroborated or blind_pair:
                 srcs = c.sources | {"probe"} if corroborated else c.sources
                 out.append(_fused(c, srcs))
         for c in by_method.get("probe_stopped", []):
-            upstream = [c.segment, *self.corridor.walk_up(c.segment, np.inf)[: p.neighbours]]
             near = by_method.get("probe_drop", []) + snd
-            if bool(slow[upstream].any()) or any(self._near(c, d) for d in near):
+            if any(self._near(c, d) for d in near):
                 out.append(_fused(c, c.sources))
         return self._merge(out)
 

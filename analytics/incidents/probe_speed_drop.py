@@ -9,11 +9,11 @@ and below ``abs_ratio`` of free flow (really congested, not just slower than a f
 profile). The share depends on how many vehicles there are: the median of n vehicle speeds
 scatters around the segment's speed by about 1.25·cv/√n (cv = ``vehicle_cv``, the spread of
 single vehicles), so the threshold is ``1 − z·1.25·cv/√n``, at most ``max_drop_ratio``: two
-vehicles must be below ~45 % of the reference, five or more below 65 %. One vehicle is
-never enough: it may have stopped to park or deliver; and the vehicles' typical *moving*
-speed (standing time left out) must be below ``moving_ratio`` of the reference too, since a
-queue slows vehicles even while they move, whereas vehicles that stop to pick up or drop
-off move at normal speed in between. A segment slow for ``persistence``
+vehicles must be below ~34 % of the reference, four below ~53 %, seven or more below 65 %.
+One vehicle is never enough: it may have stopped to park or deliver; and the vehicles'
+typical *moving* speed (standing time left out) must be below ``moving_ratio`` of the
+reference too, since a queue slows vehicles even while they move, whereas vehicles that
+stop to pick up or drop off move at normal speed in between. A segment slow for ``persistence``
 decisions in a row (minutes without probe data hold the count), or slow with at least
 ``fast_vehicles`` vehicles behind it at once, is an alarm at the **head
 of its queue**: the most downstream slow segment, whose downstream continuation is not
@@ -33,17 +33,18 @@ from analytics.incidents.corridor import Corridor
 @dataclass(frozen=True)
 class ProbeDropParams:
     """Defaults: single-vehicle spread cv 0.25 (urban travel-time variability of 0.2–0.35
-    between vehicles of one period is common) at z = 2.5, so a normal segment rarely
-    qualifies; never above 65 % of the reference and 50 % of free flow (a lane blockage
-    halves speeds in its queue); moving speed below 80 % of the reference (creeping in a
-    queue, not just a stop); two distinct vehicles; 2 consecutive minutes, or at once when
-    four or more vehicles agree (two stopping taxis cannot outvote them)."""
+    between vehicles of one period is common) at z = 3 (one-sided, ~0.1 % per decision:
+    with a thousand segments deciding every minute, anything looser floods operators);
+    never above 65 % of the reference and 50 % of free flow (a lane blockage halves speeds
+    in its queue); moving speed below 70 % of the reference (creeping in a queue, not just
+    a stop); two distinct vehicles; 2 consecutive minutes, or at once when four or more
+    vehicles agree (two stopping taxis cannot outvote them)."""
 
     vehicle_cv: float = 0.25
-    z: float = 2.5
+    z: float = 3.0
     max_drop_ratio: float = 0.65
     abs_ratio: float = 0.5
-    moving_ratio: float = 0.8
+    moving_ratio: float = 0.7
     min_vehicles: int = 2
     persistence: int = 2
     fast_vehicles: int = 4
