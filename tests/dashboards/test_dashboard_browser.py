@@ -177,10 +177,12 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         assert item.count() == 0
         page.select_option("#f-area", "")
 
-        # read-only before signing in: no workflow buttons
+        # read-only before signing in: no workflow buttons; Escape closes the detail
         item.click()
         page.locator("#incident-detail").wait_for()
         assert page.locator("#incident-detail [data-act]").count() == 0
+        page.keyboard.press("Escape")
+        page.locator("#incident-detail").wait_for(state="hidden")
 
         # an operator signs in and confirms it
         page.click("#signin-open")

@@ -210,16 +210,19 @@ export class IncidentPanel {
         ${fmtTime(h.at, true)} · ${esc(actionName(h.action))} → ${t(h.status)}${h.actor ? ` · ${esc(h.actor)}` : ""}
         ${h.change && h.change.note ? `<div class="muted">${esc(h.change.note)}</div>` : ""}</li>`).join("")}
       </ol>`;
-    el.querySelector(".close").onclick = () => {
-      this.selected = null;
-      this.detail = null;
-      el.hidden = true;
-      this.render();
-    };
+    el.querySelector(".close").onclick = () => this.close();
     el.querySelectorAll("[data-act]").forEach((b) => {
       b.onclick = () => this._act(inc, b.dataset.act);
     });
     if (this._chartData) this._drawChart();
+  }
+
+  /** Close the detail view. */
+  close() {
+    this.selected = null;
+    this.detail = null;
+    $("incident-detail").hidden = true;
+    this.render();
   }
 
   async _chart(inc) {

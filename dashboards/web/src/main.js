@@ -281,6 +281,13 @@ function wire() {
     panel.reload();
   });
   window.addEventListener("resize", () => live.resize());
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || document.querySelector("dialog[open]")) return;
+    if (live.placing) {
+      live.setPlacing(false);
+      $("place-hint").hidden = true;
+    } else panel.close();
+  });
   onChange(() => {
     document.querySelectorAll(".lang button").forEach((b) => {
       b.classList.toggle("on", b.id === `lang-${language()}`);
@@ -307,7 +314,16 @@ async function start() {
   wire();
   setLanguage(language());
   renderUser();
-  await live.loadSegments();
+  // the network first (retried while the API or its database is unavailable)
+  for (let wait = 2000; ; wait = Math.min(wait * 2, 30000)) {
+    try {
+      await live.loadSegments();
+      break;
+    } catch {
+      liveState(false);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
   stream("/v1/stream/segments", "segments", (d) => {
     live.updateSegments(d.segments);
     if (state.segmentId && d.segments.some((s) => s.segment_id === state.segmentId)

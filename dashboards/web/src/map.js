@@ -195,7 +195,9 @@ export class LiveMap {
     let cursor = null;
     do {
       const q = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
-      const page = await (await fetch(`/v1/segments${q}`)).json();
+      const reply = await fetch(`/v1/segments${q}`);
+      if (!reply.ok) throw new Error(`/v1/segments: ${reply.status}`);
+      const page = await reply.json();
       features.push(...page.features);
       cursor = page.next_cursor;
     } while (cursor);
