@@ -259,6 +259,12 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         page.evaluate(f"window.itms.live.onSegment({INCIDENT_SEGMENT!r})")
         page.locator("#segment-chart .uplot").wait_for(timeout=10_000)
         assert "Lạch Tray" in page.locator("#segment-info").inner_text()
+        page.wait_for_function(  # outlined on the map
+            "(sid) => { const f = window.itms.live.map.queryRenderedFeatures("
+            "{layers: ['segment-selected']}); return f.length > 0"
+            " && f.every(x => x.properties.segment_id === sid); }", arg=INCIDENT_SEGMENT,
+            timeout=10_000,
+        )  # fmt: skip
 
         # language: Vietnamese by default, English on request, remembered across a reload
         assert page.locator(".tabs button[data-tab='incidents']").inner_text() == "Sự cố"

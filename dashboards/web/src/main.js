@@ -106,6 +106,7 @@ function tab(name) {
 
 async function showSegment(id) {
   state.segmentId = id;
+  live.select(id);
   tab.current = "segment";
   document.querySelectorAll(".tabs button").forEach((b) => {
     b.classList.toggle("on", b.dataset.tab === "segment");

@@ -104,6 +104,13 @@ export class LiveMap {
       paint: { "line-color": "#ffffff", "line-width": 3, "line-gap-width": 4, "line-opacity": 0.8 },
     });
     m.addLayer({
+      id: "segment-selected",
+      type: "line",
+      source: "segments",
+      filter: ["==", ["get", "segment_id"], ""],
+      paint: { "line-color": "#4fc3f7", "line-width": 3, "line-gap-width": 6 },
+    });
+    m.addLayer({
       id: "incidents",
       type: "circle",
       source: "incidents",
@@ -182,6 +189,13 @@ export class LiveMap {
       }
     }
     return best;
+  }
+
+  /** Outline the segment shown in the segment view (null: none). */
+  select(segmentId) {
+    this.ready.then(() => {
+      this.map.setFilter("segment-selected", ["==", ["get", "segment_id"], segmentId || ""]);
+    });
   }
 
   setPlacing(on) {
