@@ -80,7 +80,7 @@ export function ratioColor(speed, freeFlow) {
  * Time–space diagram: time left → right, distance along the corridor bottom → top (driving
  * direction upwards), each cell coloured by congestion level of its speed.
  */
-export function timeSpace(canvas, data) {
+export function timeSpace(canvas, data, marks = []) {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth || 320;
   const h = canvas.clientHeight || 240;
@@ -106,6 +106,19 @@ export function timeSpace(canvas, data) {
       ctx.fillRect(pad.l + j * cw, y0, Math.ceil(cw), Math.ceil(sh));
     });
   });
+  // incidents on the corridor: a ring at their start time and position
+  const t0 = Date.parse(data.times[0]);
+  const step = data.step_s * 1000;
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = "#ffffff";
+  for (const m of marks) {
+    const x = pad.l + ((Date.parse(m.time) - t0) / step) * cw;
+    if (x < pad.l || x > pad.l + pw) continue;
+    const y = pad.t + ph - (m.offset_m / total) * ph;
+    ctx.beginPath();
+    ctx.arc(x, y, 5, 0, 2 * Math.PI);
+    ctx.stroke();
+  }
   canvas.layout = { pad, pw, ph, cw, total, data };
   ctx.fillStyle = "#9fb0c2";
   ctx.font = "11px system-ui, sans-serif";

@@ -179,7 +179,14 @@ async function showCorridor() {
       <span>${t("speed")}</span><b>${fmtNum(c.speed_kmh)} km/h</b>
       <span>${t("coverage")}</span><b>${fmtNum(c.coverage * 100)} %</b>
       <span>km</span><b>${fmtNum(c.length_m / 1000, 1)}</b></div>`;
-    timeSpace($("timespace"), ts);
+    const where = new Map(ts.segments.map((sg) => [sg.segment_id, sg]));
+    const marks = [...panel.items.values()]
+      .filter((i) => where.has(i.segment_id) && i.status !== "dismissed")
+      .map((i) => {
+        const sg = where.get(i.segment_id);
+        return { time: i.started_at, offset_m: sg.offset_m + sg.length_m / 2 };
+      });
+    timeSpace($("timespace"), ts, marks);
   } catch (e) {
     $("corridor-info").textContent = `${t("error")}: ${e.message}`;
   }

@@ -145,7 +145,12 @@ export class LiveMap {
     });
     m.on("mousemove", "incidents", (e) => {
       const p = e.features[0].properties;
+      m.getCanvas().style.cursor = "pointer";
       this.popup.setLngLat(e.lngLat).setHTML(incidentTip(p)).addTo(m);
+    });
+    m.on("mouseleave", "incidents", () => {
+      m.getCanvas().style.cursor = this.placing ? "crosshair" : "";
+      this.popup.remove();
     });
     m.on("click", (e) => {
       if (this.placing) {
