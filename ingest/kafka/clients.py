@@ -52,6 +52,9 @@ def make_consumer(
         "max_poll_interval_ms": 300_000,
         "session_timeout_ms": 10_000,
         "heartbeat_interval_ms": 3_000,
+        # A topic created moments ago may come without partitions in the first metadata; a
+        # short refresh lets the group see them (and partitions added later) within seconds.
+        "metadata_max_age_ms": 5_000,
         "fetch_max_bytes": 32 * 1024 * 1024,
         "max_partition_fetch_bytes": 4 * 1024 * 1024,
         "client_id": f"itms-{group_id or 'reader'}",
