@@ -367,7 +367,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ]
     api = f"http://{settings.api_host}:{settings.api_port}"
     print(
-        f"\nITMS demo running.\n  API docs:       {api}/docs\n"
+        f"\nITMS demo running.\n  Dashboard:      {api}/\n  API docs:       {api}/docs\n"
         f"  Segment speeds: {api}/v1/segments/current\n"
         f"  Worker metrics: http://127.0.0.1:{settings.api_port + 1101}..{settings.api_port + 1103}"
         "/metrics (probe, detectors, state)\nPress Ctrl-C to stop.\n",
