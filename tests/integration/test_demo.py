@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +24,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_demo_stores_segment_state_and_the_api_serves_it(itms_settings: Settings) -> None:
+def _counts(dsn: str) -> tuple[int, int, int]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT (SELECT count(*) FROM segment_state), (SELECT count(*) FROM probe_traversal),"
+            " (SELECT count(*) FROM network_kpi)"
+        ).fetchone()
+
+
+def test_demo_stores_segment_state_and_the_api_serves_it(
+    itms_settings: Settings, tmp_path
+) -> None:
     port = _free_port()
     env = dict(os.environ)
     env.update(
@@ -32,18 +43,19 @@ def test_demo_stores_segment_state_and_the_api_serves_it(itms_settings: Settings
         ITMS_TOPIC_PREFIX=itms_settings.topic_prefix,
         ITMS_API_PORT=str(port),
     )
+    log = (tmp_path / "demo.log").open("w+")
     demo = subprocess.Popen(
-        [sys.executable, "-m", "itms.cli", "demo", "--duration", "100", "--vehicles", "600"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+        [sys.executable, "-m", "itms.cli", "demo", "--duration", "400", "--vehicles", "600"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
     served: list = []
     measured: list = []
+    counts = (0, 0, 0)
     try:
-        deadline = time.monotonic() + 110
-        while time.monotonic() < deadline and demo.poll() is None and not measured:
+        # until the API serves measured states and the store holds a few hundred traversals
+        # (600 vehicles at 1–30 s sampling complete that many within about two minutes)
+        deadline = time.monotonic() + 360
+        while time.monotonic() < deadline and demo.poll() is None:
             time.sleep(2)
             try:
                 reply = httpx.get(f"http://127.0.0.1:{port}/v1/segments/current", timeout=5)
@@ -52,10 +64,16 @@ def test_demo_stores_segment_state_and_the_api_serves_it(itms_settings: Settings
             if reply.status_code == 200:
                 served = reply.json()
                 measured = [s for s in served if s["source"] in ("probe", "fused", "detector")]
-        out, _ = demo.communicate(timeout=120)
+            counts = _counts(itms_settings.dsn)
+            if measured and counts[1] >= 100 and counts[2] >= 1:
+                break
+        demo.send_signal(signal.SIGTERM)  # Ctrl-C: everything stops cleanly
+        demo.wait(timeout=120)
     finally:
         if demo.poll() is None:
             demo.kill()
+        log.seek(0)
+        out = log.read()[-5000:]
     assert demo.returncode == 0, out
     assert served, f"the API never served segment state\n{out}"
     assert measured, served[:5]
@@ -65,11 +83,6 @@ def test_demo_stores_segment_state_and_the_api_serves_it(itms_settings: Settings
     speeds = [s["speed_kmh"] for s in served if s["source"] != "no_data"]
     assert speeds and all(0 < v < 130 for v in speeds)
     assert all(s["speed_kmh"] is None for s in served if s["source"] == "no_data")
-    with psycopg.connect(itms_settings.dsn) as conn:
-        n_states, n_traversals, n_kpis = conn.execute(
-            "SELECT (SELECT count(*) FROM segment_state), (SELECT count(*) FROM probe_traversal),"
-            " (SELECT count(*) FROM network_kpi)"
-        ).fetchone()
+    n_states, n_traversals, n_kpis = _counts(itms_settings.dsn)
     assert n_states >= len(measured) and n_kpis >= 1
-    # 600 vehicles for 100 s at 1–30 s sampling complete a few hundred segment traversals
-    assert n_traversals >= 100
+    assert n_traversals >= 100, counts
