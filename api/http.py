@@ -11,6 +11,7 @@ import base64
 import gzip
 import hashlib
 import json
+import math
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -32,9 +33,25 @@ def _json_default(obj: Any) -> Any:
 
 
 def dumps(obj: Any) -> bytes:
-    """Compact UTF-8 JSON (datetimes as RFC 3339)."""
-    text = json.dumps(obj, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+    """Compact UTF-8 JSON (datetimes as RFC 3339; NaN and infinities as null)."""
+    try:
+        text = json.dumps(obj, default=_json_default, ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=False)  # fmt: skip
+    except ValueError:  # a non-finite float somewhere: JSON has no such number
+        text = json.dumps(_finite(obj), default=_json_default, ensure_ascii=False,
+                          separators=(",", ":"))  # fmt: skip
     return text.encode()
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float replaced by ``None``."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def etag_of(*parts: object) -> str:

@@ -170,3 +170,16 @@ def test_ngsi_ld_entities() -> None:
         "traffic",
     )
     assert "validTo" not in a and "refRoadSegment" not in a
+
+
+def test_json_replies_never_carry_nan() -> None:
+    import json
+    import math
+
+    from api.http import dumps
+
+    body = dumps({"a": float("nan"), "b": [1.5, float("inf"), {"c": -math.inf}], "d": "x"})
+    assert json.loads(body, parse_constant=lambda c: pytest.fail(f"bare {c} in JSON")) == {
+        "a": None, "b": [1.5, None, {"c": None}], "d": "x"
+    }  # fmt: skip
+    assert dumps({"v": 2.5}) == b'{"v":2.5}'
