@@ -7,8 +7,10 @@
 Creates (and drops) a scratch database ``itms_api_bench`` next to the configured one with
 ``--segments`` synthetic segments, each with a current state; starts ``itms api`` on
 127.0.0.1 (a free port, rate limiting off: every request comes from one address); runs locust
-headless (``bench/api_locustfile.py``) for each scenario with ``--rate`` users sending one
-request per second each; prints one table row per scenario. Loopback only; bounded in time.
+headless (``bench/api_locustfile.py``) for each scenario: ``--users`` clients on keep-alive
+connections (default 20) together offering ``--rate`` requests/s at a steady pace; prints one
+table row per scenario, then the server's own work per request (direct ASGI calls). Loopback
+only; bounded in time.
 Targets (issue 7): p95 ≤ 25 ms for a segment's status, ≤ 100 ms for the full-network GeoJSON
 of 10,000 segments, at 200 requests/s.
 """
@@ -77,10 +79,11 @@ def _wait_ready(url: str, timeout_s: float = 30.0) -> None:
     raise RuntimeError("the API did not become ready")
 
 
-def _run_locust(url: str, scenario: str, users: int, duration: int, segments: int,
+def _run_locust(url: str, scenario: str, rate: int, users: int, duration: int, segments: int,
                 out: Path) -> dict[str, float]:  # fmt: skip
     prefix = out / scenario
-    env = {**os.environ, "ITMS_BENCH_SCENARIO": scenario, "ITMS_BENCH_SEGMENTS": str(segments)}
+    env = {**os.environ, "ITMS_BENCH_SCENARIO": scenario, "ITMS_BENCH_SEGMENTS": str(segments),
+           "ITMS_BENCH_USER_RATE": str(rate / users)}  # fmt: skip
     subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(HERE / "api_locustfile.py"), "--headless",
          "-u", str(users), "-r", str(users), "-t", f"{duration}s", "--host", url, "--reset-stats",
@@ -141,7 +144,9 @@ def _asgi_cost_ms(dsn: str, paths: list[str], n: int = 1000) -> dict[str, float]
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--segments", type=int, default=10_000)
-    p.add_argument("--rate", type=int, default=200, help="offered requests/s (= locust users)")
+    p.add_argument("--rate", type=int, default=200, help="offered requests/s, all users")
+    p.add_argument("--users", type=int, default=20,
+                   help="simulated clients (keep-alive connections), each at rate/users req/s")
     p.add_argument("--duration", type=int, default=30, help="seconds per scenario")
     p.add_argument("--scenarios", default="segment,network,network-etag")
     p.add_argument("--keep", action="store_true", help="keep the scratch database")
@@ -165,8 +170,9 @@ def main() -> None:
         httpx.get(f"{url}/v1/segments", timeout=30)  # warm the caches once
         with tempfile.TemporaryDirectory() as tmp:
             for scenario in args.scenarios.split(","):
-                results.append((scenario, _run_locust(url, scenario, args.rate, args.duration,
-                                                      args.segments, Path(tmp))))  # fmt: skip
+                results.append((scenario, _run_locust(
+                    url, scenario, args.rate, args.users, args.duration, args.segments,
+                    Path(tmp))))  # fmt: skip
         cost = _asgi_cost_ms(dsn, ["/v1/segments/seg-00042", "/v1/segments"])
     finally:
         server.terminate()
@@ -174,8 +180,8 @@ def main() -> None:
         if not args.keep:
             with psycopg.connect(base, autocommit=True) as admin:
                 admin.execute("DROP DATABASE IF EXISTS itms_api_bench WITH (FORCE)")
-    print(f"\n{args.segments:,} segments, offered {args.rate} requests/s for {args.duration} s"
-          " per scenario (locust, FastHttpUser, gzip accepted)\n")  # fmt: skip
+    print(f"\n{args.segments:,} segments, offered {args.rate} requests/s from {args.users}"
+          f" users for {args.duration} s per scenario (locust, FastHttpUser, gzip)\n")  # fmt: skip
     print(f"{'endpoint':42} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7}"
           f" {'fail':>5} {'bytes':>9}  target")  # fmt: skip
     for scenario, r in results:

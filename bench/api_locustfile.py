@@ -1,7 +1,8 @@
 """Locust users for ``bench/api_load.py`` (one scenario per run, chosen by ITMS_BENCH_SCENARIO).
 
-Each user sends at most one request per second (``constant_throughput(1)``), so N users offer
-N requests/s while the server keeps up. Clients accept gzip, as browsers and apps do.
+Each user sends ITMS_BENCH_USER_RATE requests per second (``constant_throughput``), starting at
+a random phase, so N users offer N × that rate while the server keeps up. Clients accept gzip,
+as browsers and apps do.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import random
 import time
 from typing import ClassVar
 
+import gevent
 from locust import constant_throughput, task
 from locust.contrib.fasthttp import FastHttpUser
 
@@ -21,8 +23,13 @@ SEGMENTS = int(os.environ.get("ITMS_BENCH_SEGMENTS", "10000"))
 class ApiUser(FastHttpUser):
     """One client of the public API."""
 
-    wait_time = constant_throughput(1.0)
+    wait_time = constant_throughput(float(os.environ.get("ITMS_BENCH_USER_RATE", "1")))
     default_headers: ClassVar[dict[str, str]] = {"Accept-Encoding": "gzip"}
+
+    def on_start(self) -> None:
+        """Start at a random point of the first second: users spawned together would otherwise
+        fire in lock-step, 200 requests in one burst each second instead of a steady rate."""
+        gevent.sleep(random.random() / float(os.environ.get("ITMS_BENCH_USER_RATE", "1")))
 
     @task
     def request(self) -> None:
