@@ -28,18 +28,6 @@ def mark_minutes(conn: psycopg.Connection, times: Iterable[datetime]) -> None:
         )
 
 
-def take_minutes(conn: psycopg.Connection, *, limit: int = 1440) -> list[datetime]:
-    """Remove and return up to ``limit`` of the oldest dirty minutes (in the caller's
-    transaction, so a failed rebuild leaves them queued)."""
-    rows = conn.execute(
-        "DELETE FROM state_dirty WHERE minute IN"
-        " (SELECT minute FROM state_dirty ORDER BY minute LIMIT %s FOR UPDATE SKIP LOCKED)"
-        " RETURNING minute",
-        (limit,),
-    ).fetchall()
-    return sorted(r[0] for r in rows)
-
-
 def queued_minutes(conn: psycopg.Connection, *, limit: int = 1440) -> list[datetime]:
     """Up to ``limit`` of the oldest dirty minutes, left in the queue."""
     rows = conn.execute(

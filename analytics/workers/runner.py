@@ -159,6 +159,7 @@ class TransactionalWorker:
         self.stats = WorkerStats()
         self.probe = WorkerProbe(stage)  # health, readiness and metrics (observability.py)
         self._lag_at = 0.0
+        self._in_rebalance = False
         self._conn: psycopg.Connection | None = None
         self.consumer.subscribe([topic], listener=_Rebalance(self))
 
@@ -219,6 +220,7 @@ class TransactionalWorker:
     def on_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         """Checkpoint what was processed, then forget the revoked partitions."""
         if self.uncommitted:
+            self._in_rebalance = True
             try:
                 # we are inside the consumer's rebalance callback (its IO thread), where a
                 # blocking commit raises: the Kafka offsets wait for the next checkpoint
@@ -227,6 +229,8 @@ class TransactionalWorker:
                 log.warning("checkpoint before revocation failed, work will be redone: %s", exc)
                 self._drop_db()
                 self._abandon()
+            finally:
+                self._in_rebalance = False
         for tp in revoked:
             part = (tp.topic, tp.partition)
             self.expected.pop(part, None)
@@ -237,6 +241,11 @@ class TransactionalWorker:
         """Forget everything not checkpointed; assigned partitions restart from the database."""
         self.processor.clear()
         self.uncommitted.clear()
+        if self._in_rebalance:
+            # Inside the rebalance callback no blocking consumer call may run; the (eager)
+            # rebalance revokes every partition and the assignment that follows seeks and
+            # restores them all from the stored checkpoints.
+            return
         self.resume_from_checkpoints(list(self.consumer.assignment()), rewind=True)
 
     # -- one cycle -----------------------------------------------------------------------
