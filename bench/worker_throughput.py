@@ -25,7 +25,7 @@ import zlib
 from pathlib import Path
 
 from analytics.network import load_network
-from analytics.workers.probe_worker import ProbeProcessor
+from analytics.workers.probe_worker import ProbeProcessor, tune_gc
 from ingest.validation import FeedValidator
 from simulators.scenario import Scenario
 from simulators.simulation import Simulation
@@ -38,6 +38,7 @@ def _work(lines: list[bytes], parts: list[int], out: mp.Queue) -> None:
     net = load_network()
     validator = FeedValidator("gps", max_future_s=1e12, max_age_s=1e12)
     proc = ProbeProcessor(net)
+    tune_gc()  # as `itms worker` does
     mine = [ln for ln in lines if zlib.crc32(ln[: ln.index(b",")]) % PARTITIONS in parts]
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu0 = time.process_time()

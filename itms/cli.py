@@ -188,6 +188,9 @@ def _run_worker(
     else:
         worker = build_detector_worker(settings, group=args.group or DETECTOR_GROUP)
     expose(worker.probe)
+    from analytics.workers.probe_worker import tune_gc
+
+    tune_gc()
     log.info("%s worker consuming %s as %s", args.kind, worker.topic, worker.group)
     worker.run(stop)
     log.info("%s worker stopped: %s", args.kind, worker.stats)
