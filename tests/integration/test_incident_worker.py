@@ -5,18 +5,16 @@ incidents topic, and neither a restart nor a re-run duplicates anything."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
-from kafka import TopicPartition
 
 from analytics.network import load_network
 from analytics.network.model import RoadNetwork
 from analytics.workers.incident_worker import IncidentService, relay
-from ingest.kafka.clients import make_consumer, make_producer
+from ingest.kafka.clients import make_producer
 from itms.settings import Settings
 from simulators.synthetic_grid import write_grid
 from store import incidents as store
@@ -24,6 +22,7 @@ from store.network_writer import sync_network
 from store.queries import incident_history
 from store.state_writer import StoreWriter
 from store.traversal_writer import write_traversals
+from tests.integration.test_probe_pipeline import _read_topic
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 10:00 local
@@ -87,17 +86,7 @@ def _run(service: IncidentService, conn: psycopg.Connection, minutes: range) -> 
 
 
 def _events(settings: Settings, expected: int, timeout_s: float = 30.0) -> list:
-    consumer = make_consumer(settings, None, consumer_timeout_ms=1000)
-    topic = settings.topic("incidents")
-    consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
-    consumer.seek_to_beginning()
-    out: list = []
-    deadline = time.monotonic() + timeout_s
-    while len(out) < expected and time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=500).values():
-            out.extend(records)
-    consumer.close()
-    return out
+    return _read_topic(settings, "incidents", expected, timeout_s)
 
 
 def test_queue_becomes_one_incident_through_its_lifecycle(

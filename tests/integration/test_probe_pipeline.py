@@ -51,8 +51,13 @@ def _drain(worker, until: Callable[[], bool], timeout_s: float = 60.0) -> None:
 
 
 def _dead_letters(settings: Settings, expected: int, timeout_s: float = 30.0) -> list:
+    return _read_topic(settings, "deadletter", expected, timeout_s)
+
+
+def _read_topic(settings: Settings, name: str, expected: int, timeout_s: float = 30.0) -> list:
+    """Records of topic ``name`` (logical name) from the beginning, until ``expected`` came."""
     consumer = make_consumer(settings, None, consumer_timeout_ms=1000)
-    topic = settings.topic("deadletter")
+    topic = settings.topic(name)
     consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
     consumer.seek_to_beginning()
     out: list = []
