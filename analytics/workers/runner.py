@@ -82,6 +82,11 @@ class WorkerStats:
     by_code: dict[str, int] = field(default_factory=dict)
 
 
+class ProcessingHalted(RuntimeError):
+    """Many messages in a row failed on their own: a fault of the worker or the database,
+    not of the input. The worker stops instead of dead-lettering the whole feed."""
+
+
 class _Rebalance(ConsumerRebalanceListener):
     def __init__(self, worker: TransactionalWorker) -> None:
         self.worker = worker
@@ -160,6 +165,8 @@ class TransactionalWorker:
         self.probe = WorkerProbe(stage)  # health, readiness and metrics (observability.py)
         self._lag_at = 0.0
         self._in_rebalance = False
+        self._poison_streak = 0  # consecutive messages that failed alone
+        self.max_poison_streak = 20
         self._conn: psycopg.Connection | None = None
         self.consumer.subscribe([topic], listener=_Rebalance(self))
 
@@ -347,6 +354,15 @@ class TransactionalWorker:
                     self.uncommitted[part] = rec.offset + 1
                     stored = self.checkpoint()
                 except Exception as exc:
+                    self._poison_streak += 1
+                    if self._poison_streak > self.max_poison_streak:
+                        # message after message fails alone: the fault is ours (a bad
+                        # deployment, a missing column), not the input's; stop without
+                        # dead-lettering the feed (nothing is committed past the checkpoint)
+                        raise ProcessingHalted(
+                            f"{self._poison_streak} messages in a row failed alone; last:"
+                            f" {type(exc).__name__}: {exc}"
+                        ) from exc
                     self.poison[(part, rec.offset)] = (
                         f"processing failed: {type(exc).__name__}: {exc}"[:1000]
                     )
@@ -354,6 +370,7 @@ class TransactionalWorker:
                     self.stats.processing_errors += 1
                     self._abandon()
                     return False
+                self._poison_streak = 0
                 if not stored:
                     return False  # the partition moved to another worker
             self.uncommitted[part] = rec.offset + 1

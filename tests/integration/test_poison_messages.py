@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from kafka.structs import TopicPartition
 
-from analytics.workers.runner import Part
+from analytics.workers.runner import Part, ProcessingHalted
 from analytics.workers.wiring import build_worker
 from ingest.contracts import GpsFix
 from ingest.deadletter import parse_headers
@@ -89,3 +89,35 @@ def test_poison_messages_are_dead_lettered_once_and_the_rest_is_stored_once(
     assert all(d["code"] == "processing" for d in meta.values())
     assert "ValueError: cannot handle this fix" in meta[b"bug"]["reason"]
     assert "CheckViolation" in meta[b"refused"]["reason"]
+
+
+class Broken(Recorder):
+    """Fails on every fix: a fault of the worker, not of the input."""
+
+    def process(self, part: Part, fixes: Sequence[GpsFix]) -> None:
+        if fixes:
+            raise KeyError("column 'speed' missing")
+
+
+def test_a_systematic_failure_stops_the_worker_instead_of_dead_lettering_the_feed(
+    itms_settings: Settings,
+) -> None:
+    t0 = (int(time.time()) - 600) * 1000
+    feed = [_fix("v1", t0 + k * 1000) for k in range(30)]  # one key: one partition
+    _publish(itms_settings, feed)
+    worker = build_worker(itms_settings, feed="gps", group="halt-test", processor=Broken(),
+                          stage="test-worker")  # fmt: skip
+    worker.checkpoint_every_s = 0.0
+    worker.max_poison_streak = 3
+    try:
+        with pytest.raises(ProcessingHalted, match="4 messages in a row"):
+            _drain(worker, lambda: False, timeout_s=90)
+    finally:
+        worker.close()
+    letters = _dead_letters(itms_settings, 3, timeout_s=10)
+    assert len(letters) == 3  # the first three, before the pattern showed; the rest wait
+    with psycopg.connect(itms_settings.dsn) as conn:
+        stored = conn.execute(
+            "SELECT next_offset FROM consumer_checkpoint WHERE consumer_group = 'halt-test'"
+        ).fetchall()
+    assert stored == [(3,)]  # the feed after the dead letters stays unread for a fixed worker
