@@ -66,3 +66,27 @@ def read_window(
             out.detector_volume[row, i] = vol
             out.detector_kmh[row, i] = np.nan if hm is None else hm
     return out
+
+
+def slot_of(t: datetime) -> datetime:
+    """Start of the 15-minute slot holding ``t``."""
+    return t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0)
+
+
+def read_speed_profile(
+    conn: psycopg.Connection, slot: datetime, days: int, index: dict[str, int]
+) -> np.ndarray:
+    """Time-of-day profile: harmonic-mean speed (km/h) of the same 15-minute ``slot`` on each
+    of the previous ``days`` days, per segment of ``index`` (segment id → position); NaN
+    where there is no data."""
+    out = np.full(len(index), np.nan)
+    for seg, v in conn.execute(
+        "SELECT segment_id, count(speed_kmh) / sum(1.0 / NULLIF(speed_kmh, 0))"
+        " FROM segment_state_15m WHERE bucket = ANY(%s) AND speed_kmh > 0"
+        " GROUP BY segment_id",
+        ([slot - timedelta(days=d) for d in range(1, days + 1)],),
+    ):
+        i = index.get(seg)
+        if i is not None and v is not None:
+            out[i] = v
+    return out

@@ -46,6 +46,7 @@ from analytics.incidents.inputs import recent_probe_window, station_minute
 from analytics.incidents.lifecycle import Action, IncidentTracker, Track, TrackerParams
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
+from analytics.state_inputs import read_speed_profile, slot_of
 from store import incidents as store
 
 log = logging.getLogger(__name__)
@@ -108,23 +109,10 @@ class IncidentService:
             )  # fmt: skip
             self._station_key = key
 
-    def _slot(self, t: datetime) -> datetime:
-        return t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0)
-
     def _speed_profile(self, conn: psycopg.Connection, slot: datetime) -> np.ndarray:
         key = ("speed", slot)
         if key not in self._profiles:
-            days = [slot - timedelta(days=d) for d in range(1, self.p.profile_days + 1)]
-            out = np.full(len(self.ids), np.nan)
-            for seg, v in conn.execute(
-                "SELECT segment_id, count(speed_kmh) / sum(1.0 / NULLIF(speed_kmh, 0))"
-                " FROM segment_state_15m WHERE bucket = ANY(%s) AND speed_kmh > 0"
-                " GROUP BY segment_id",
-                (days,),
-            ):
-                i = self.index.get(seg)
-                if i is not None and v is not None:
-                    out[i] = v
+            out = read_speed_profile(conn, slot, self.p.profile_days, self.index)
             self._profiles = {k: v for k, v in self._profiles.items() if k[1] == slot}
             self._profiles[key] = out
         return self._profiles[key]
@@ -186,8 +174,8 @@ class IncidentService:
                     np.array([r[1] for r in rows], float), np.array([r[2] for r in rows], float),
                     np.array([np.nan if r[3] is None else r[3] for r in rows], float), n_st,
                 )  # fmt: skip
-            x.station_occ_mean, x.station_occ_std = self._occupancy_profile(conn, self._slot(t))
-        x.reference_speed = self._speed_profile(conn, self._slot(minute))
+            x.station_occ_mean, x.station_occ_std = self._occupancy_profile(conn, slot_of(t))
+        x.reference_speed = self._speed_profile(conn, slot_of(minute))
         lag = timedelta(seconds=self.p.availability_lag_s)
         span = timedelta(minutes=max(self.p.windows_min))
         rows = conn.execute(

@@ -42,7 +42,7 @@ from analytics.network import model as m
 from analytics.network.model import RoadNetwork
 from analytics.segment_state import confidence, fuse_speeds
 from analytics.smoothing import CorridorSmoother, SmoothingParams
-from analytics.state_inputs import read_window
+from analytics.state_inputs import read_speed_profile, read_window, slot_of
 from analytics.workers.observability import WorkerProbe
 from store.state_dirty import queued_minutes, take_minute
 from store.state_writer import StateRow, StoreWriter
@@ -123,19 +123,9 @@ class StateBuilder:
 
     def profile(self, conn: psycopg.Connection, minute: datetime) -> np.ndarray:
         """Typical speed of every segment in ``minute``'s 15-minute slot (NaN if unknown)."""
-        slot = minute.replace(minute=minute.minute - minute.minute % 15, second=0, microsecond=0)
+        slot = slot_of(minute)
         if slot not in self._profiles:
-            days = [slot - timedelta(days=d) for d in range(1, self.p.profile_days + 1)]
-            speed = np.full(len(self.ids), np.nan)
-            for seg, v in conn.execute(
-                "SELECT segment_id, count(speed_kmh) / sum(1.0 / NULLIF(speed_kmh, 0))"
-                " FROM segment_state_15m WHERE bucket = ANY(%s) AND speed_kmh > 0"
-                " GROUP BY segment_id",
-                (days,),
-            ):
-                i = self.index.get(seg)
-                if i is not None and v is not None:
-                    speed[i] = v
+            speed = read_speed_profile(conn, slot, self.p.profile_days, self.index)
             self._profiles = {slot: speed}  # keep one slot: the builder moves forward
         return self._profiles[slot]
 
