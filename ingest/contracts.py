@@ -14,15 +14,19 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator
 
 #: Epoch milliseconds below this (2001-09-09) are almost surely epoch *seconds*.
 _MIN_PLAUSIBLE_EPOCH_MS = 1_000_000_000_000
+#: Epoch milliseconds up to this (year 5138) take the fast path of :func:`_parse_ts`.
+_MAX_FAST_EPOCH_MS = 100_000_000_000_000
 _MAX_ID_LEN = 64
 
 
 def _parse_ts(value: Any) -> datetime:
     """RFC 3339 string (offset required) or integer epoch milliseconds → aware UTC datetime."""
+    if type(value) is int and _MIN_PLAUSIBLE_EPOCH_MS <= value < _MAX_FAST_EPOCH_MS:
+        return datetime.fromtimestamp(value / 1000.0, tz=UTC)  # the common case, first
     if isinstance(value, bool):
         raise ValueError("timestamp must be an RFC 3339 string or integer epoch milliseconds")
     if isinstance(value, int | float):
@@ -54,7 +58,7 @@ def _parse_ts(value: Any) -> datetime:
     raise ValueError("timestamp must be an RFC 3339 string or integer epoch milliseconds")
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_parse_ts)]
+Timestamp = Annotated[datetime, PlainValidator(_parse_ts, json_schema_input_type=int | str)]
 Identifier = Annotated[str, Field(min_length=1, max_length=_MAX_ID_LEN, pattern=r"^[^\x00-\x1f]+$")]
 
 

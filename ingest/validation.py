@@ -82,12 +82,14 @@ class FeedValidator:
                 code="too_large",
             )
         try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidMessage(f"undecodable: not UTF-8 ({exc.reason})", code="decode") from exc
-        try:
             msg: _Message = self.model.model_validate_json(raw)
         except ValidationError as exc:
+            try:  # the JSON parser refuses bad UTF-8 too; name it precisely
+                raw.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                raise InvalidMessage(
+                    f"undecodable: not UTF-8 ({bad.reason})", code="decode"
+                ) from bad
             reason = describe_validation_error(exc)
             code = "decode" if reason.startswith(("undecodable", "not a JSON")) else "schema"
             raise InvalidMessage(reason, code=code) from exc

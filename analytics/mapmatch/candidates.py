@@ -67,22 +67,51 @@ def _lines(network: RoadNetwork) -> _Lines:
 def find_candidates(
     network: RoadNetwork, x: np.ndarray, y: np.ndarray, *, radius_m: float, max_per_fix: int = 8
 ) -> Candidates:
-    """Segments within ``radius_m`` of each metric point, at most ``max_per_fix`` nearest."""
-    pts = shapely.points(np.asarray(x, float), np.asarray(y, float))
-    fix, seg = network.tree.query(pts, predicate="dwithin", distance=radius_m)
-    geoms = network.geom_m[seg]
-    dist = shapely.distance(geoms, pts[fix])
-    order = np.lexsort((dist, fix))
-    fix, seg, dist = fix[order], seg[order], dist[order]
+    """Segments within ``radius_m`` of each metric point, at most ``max_per_fix`` nearest.
+
+    The STRtree gives the segments whose envelope comes within ``radius_m`` of a point; the
+    exact distance and the projection are then computed with numpy over the segments' edges
+    (every (fix, segment, edge) triple at once): the nearest point of a segment is the nearest
+    of its edges' nearest points, the first edge winning ties, as GEOS's projection does.
+    Candidates of a fix are ordered by distance (to the micrometre), then segment index.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    lines = _lines(network)
+    boxes = shapely.box(x - radius_m, y - radius_m, x + radius_m, y + radius_m)
+    fix, seg = network.tree.query(boxes)
+    # one row per (pair, edge); edge e runs from vertex e to vertex e + 1
+    n_edges = lines.last[seg] - lines.first[seg]
+    pair = np.repeat(np.arange(len(seg)), n_edges)
+    pair_start = np.cumsum(n_edges) - n_edges
+    e = np.arange(len(pair)) - pair_start[pair] + lines.first[seg][pair]
+    ax, ay = lines.xy[e, 0], lines.xy[e, 1]
+    dx, dy = lines.xy[e + 1, 0] - ax, lines.xy[e + 1, 1] - ay
+    px, py = x[fix][pair], y[fix][pair]
+    len2 = dx * dx + dy * dy
+    u = np.clip(((px - ax) * dx + (py - ay) * dy) / np.maximum(len2, 1e-18), 0.0, 1.0)
+    qx, qy = ax + u * dx, ay + u * dy
+    d = np.hypot(px - qx, py - qy)
+    if len(pair):
+        dist = np.minimum.reduceat(d, pair_start)
+        at_min = np.flatnonzero(d == dist[pair])
+        best = at_min[np.r_[True, pair[at_min[1:]] != pair[at_min[:-1]]]]  # first per pair
+    else:
+        dist, best = np.zeros(0), np.zeros(0, np.int64)
+    along = lines.cum[e[best]] - lines.cum[lines.first[seg]] + u[best] * np.sqrt(len2[best])
+    near = dist <= radius_m
+    fix, seg, dist, along = fix[near], seg[near], dist[near], along[near]
+    proj_x, proj_y = qx[best][near], qy[best][near]
+    # nearest first; equal distances (a two-way road's twin segments) by segment index
+    order = np.lexsort((seg, np.round(dist, 6), fix))
+    fix, seg, dist, along = fix[order], seg[order], dist[order], along[order]
+    proj_x, proj_y = proj_x[order], proj_y[order]
     if max_per_fix and len(fix):
         first = np.searchsorted(fix, fix)  # index of each fix's first candidate
         keep = (np.arange(len(fix)) - first) < max_per_fix
-        fix, seg, dist = fix[keep], seg[keep], dist[keep]
-    geoms = network.geom_m[seg]
-    along = shapely.line_locate_point(geoms, pts[fix])
-    lines = _lines(network)
+        fix, seg, dist, along = fix[keep], seg[keep], dist[keep], along[keep]
+        proj_x, proj_y = proj_x[keep], proj_y[keep]
     metric_len = lines.length[seg]
-    proj = lines.interpolate(seg, along)
+    along = np.minimum(along, metric_len)
     d = lines.interpolate(seg, np.minimum(along + 2.0, metric_len)) - lines.interpolate(
         seg, np.maximum(along - 2.0, 0.0)
     )
@@ -94,7 +123,7 @@ def find_candidates(
         segment=seg.astype(np.int64),
         offset_m=along * scale,
         distance_m=dist,
-        x=proj[:, 0],
-        y=proj[:, 1],
+        x=proj_x,
+        y=proj_y,
         bearing_deg=bearing,
     )
