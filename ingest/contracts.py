@@ -23,10 +23,10 @@ _MAX_FAST_EPOCH_MS = 100_000_000_000_000
 _MAX_ID_LEN = 64
 
 
-def _parse_ts(value: Any) -> datetime:
-    """RFC 3339 string (offset required) or integer epoch milliseconds → aware UTC datetime."""
+def _parse_ts(value: Any) -> int:
+    """RFC 3339 string (offset required) or integer epoch milliseconds → epoch ms (UTC)."""
     if type(value) is int and _MIN_PLAUSIBLE_EPOCH_MS <= value < _MAX_FAST_EPOCH_MS:
-        return datetime.fromtimestamp(value / 1000.0, tz=UTC)  # the common case, first
+        return value  # the common case, first
     if isinstance(value, bool):
         raise ValueError("timestamp must be an RFC 3339 string or integer epoch milliseconds")
     if isinstance(value, int | float):
@@ -37,7 +37,7 @@ def _parse_ts(value: Any) -> datetime:
                 f"epoch timestamp {value} looks like seconds; epoch milliseconds expected"
             )
         try:
-            return datetime.fromtimestamp(value / 1000.0, tz=UTC)
+            return _ms(datetime.fromtimestamp(value / 1000.0, tz=UTC))
         except (OverflowError, OSError, ValueError) as exc:
             raise ValueError(f"epoch milliseconds {value} out of range") from exc
     if isinstance(value, str):
@@ -50,15 +50,20 @@ def _parse_ts(value: Any) -> datetime:
             raise ValueError(f"timestamp {value!r} is not RFC 3339") from exc
         if parsed.tzinfo is None:
             raise ValueError(f"timestamp {value!r} has no UTC offset (add 'Z' or '+07:00')")
-        return parsed.astimezone(UTC)
+        return _ms(parsed)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("timestamp has no time zone")
-        return value.astimezone(UTC)
+        return _ms(value)
     raise ValueError("timestamp must be an RFC 3339 string or integer epoch milliseconds")
 
 
-Timestamp = Annotated[datetime, PlainValidator(_parse_ts, json_schema_input_type=int | str)]
+def _ms(t: datetime) -> int:
+    return round(t.timestamp() * 1000)
+
+
+#: A message time, kept as integer epoch milliseconds (UTC); the JSON field is ``ts``.
+TimestampMs = Annotated[int, PlainValidator(_parse_ts, json_schema_input_type=int | str)]
 Identifier = Annotated[str, Field(min_length=1, max_length=_MAX_ID_LEN, pattern=r"^[^\x00-\x1f]+$")]
 
 
@@ -82,16 +87,18 @@ class _Message(BaseModel):
     v: Literal[1] = 1
 
     @property
-    def ts_ms(self) -> int:
-        """Timestamp as integer epoch milliseconds (UTC)."""
-        return round(self.ts.timestamp() * 1000)  # type: ignore[attr-defined]
+    def ts(self) -> datetime:
+        """The message time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.ts_ms / 1000.0, tz=UTC)  # type: ignore[attr-defined]
 
 
 class GpsFix(_Message):
     """One GPS probe fix (contract ``gps-fix`` v1), keyed by ``vehicle_id``."""
 
     vehicle_id: Identifier
-    ts: Timestamp = Field(description="Time of the fix, RFC 3339 or epoch ms.")
+    ts_ms: TimestampMs = Field(
+        validation_alias="ts", description="Time of the fix (JSON ``ts``), RFC 3339 or epoch ms."
+    )
     lat: float = Field(ge=-90.0, le=90.0, description="Latitude, WGS 84 degrees.")
     lon: float = Field(ge=-180.0, le=180.0, description="Longitude, WGS 84 degrees.")
     speed_kmh: float | None = Field(default=None, ge=0.0, le=250.0, description="GNSS speed, km/h.")
@@ -117,7 +124,10 @@ class DetectorReading(_Message):
     """One detector interval (contract ``detector-reading`` v1), keyed by ``detector_id``."""
 
     detector_id: Identifier
-    ts: Timestamp = Field(description="End of the counting interval, RFC 3339 or epoch ms.")
+    ts_ms: TimestampMs = Field(
+        validation_alias="ts",
+        description="End of the counting interval (JSON ``ts``), RFC 3339 or epoch ms.",
+    )
     interval_s: int = Field(ge=1, le=3600, description="Length of the interval, seconds.")
     volume: int = Field(ge=0, description="Vehicles counted in the interval.")
     occupancy: float = Field(ge=0.0, le=1.0, description="Share of the interval occupied, 0–1.")

@@ -71,6 +71,7 @@ class FeedValidator:
         self.max_age_ms = max_age_s * 1000.0
         self.max_bytes = max_bytes
         self.clock = clock
+        self._validate_json = self.model.__pydantic_validator__.validate_json
 
     def validate(self, raw: bytes | None) -> GpsFix | DetectorReading:
         """Parse and check one message; raise :class:`InvalidMessage` with the reason."""
@@ -82,7 +83,7 @@ class FeedValidator:
                 code="too_large",
             )
         try:
-            msg: _Message = self.model.model_validate_json(raw)
+            msg: _Message = self._validate_json(raw)
         except ValidationError as exc:
             try:  # the JSON parser refuses bad UTF-8 too; name it precisely
                 raw.decode("utf-8")

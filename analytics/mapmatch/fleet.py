@@ -217,7 +217,9 @@ class FleetMatcher:
         seg_b, off_b = c.segment, c.offset_m
         same = seg_a[:, :, None] == seg_b[:, None, :]
         ahead = off_b[:, None, :] - off_a[:, :, None]
-        via = mm.dist.lookup(mm.to[seg_a][:, :, None], mm.frm[seg_b][:, None, :])
+        ia, ja, jb = np.nonzero((seg_a >= 0)[:, :, None] & (seg_b >= 0)[:, None, :])
+        via = np.full(same.shape, np.inf)  # padding: no route (its score is −inf anyway)
+        via[ia, ja, jb] = mm.dist.lookup(mm.to[seg_a[ia, ja]], mm.frm[seg_b[ia, jb]])
         other = (mm.length[seg_a] - off_a)[:, :, None] + via + off_b[:, None, :]
         stay = same & (ahead >= -p.backward_tolerance_m)
         d = np.where(stay, np.maximum(ahead, 0.0), other)
