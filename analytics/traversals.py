@@ -225,19 +225,26 @@ class TraversalTracker:
             self.times, self.pos = [t], [offset_m]
             self.first_pos = offset_m
             return None
-        path = path or [segment]
-        for seg in path[1:] if path[0] == self.last_segment else path:
-            self.starts.append(self.end)
-            self.route.append(int(seg))
-            self.last_segment, self.last_start = int(seg), self.end
-            self.end += float(length_m[seg])
-        p = max(self.last_start + offset_m, self.pos[-1])
-        if len(self.pos) >= 2 and self.pos[-2] == self.pos[-1] == p:
-            self.times[-1] = t  # a standstill: its first and last fix say it all
-            return None
+        if not path:
+            path = [segment]
+        if len(path) > 1 or path[0] != self.last_segment:  # the route grows
+            for seg in path[1:] if path[0] == self.last_segment else path:
+                self.starts.append(self.end)
+                self.route.append(int(seg))
+                self.last_segment, self.last_start = int(seg), self.end
+                self.end += float(length_m[seg])
+        pos = self.pos
+        p = self.last_start + offset_m
+        if p <= pos[-1]:
+            p = pos[-1]
+            if len(pos) >= 2 and pos[-2] == p:
+                self.times[-1] = t  # a standstill: its first and last fix say it all
+                return None
         self.times.append(t)
-        self.pos.append(p)
+        pos.append(p)
         starts, n = self.starts, len(self.route)
+        if (starts[1] if n > 1 else self.end) > p:
+            return None  # still on the first pending segment
         done = 0  # segments whose end (the next one's start) the vehicle has reached
         while done < n and (starts[done + 1] if done + 1 < n else self.end) <= p:
             done += 1

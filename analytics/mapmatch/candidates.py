@@ -74,6 +74,7 @@ def find_candidates(
     (every (fix, segment, edge) triple at once): the nearest point of a segment is the nearest
     of its edges' nearest points, the first edge winning ties, as GEOS's projection does.
     Candidates of a fix are ordered by distance (to the micrometre), then segment index.
+    Metric CRS; distances and offsets in metres, bearings in degrees clockwise from north.
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
     lines = _lines(network)
@@ -97,25 +98,29 @@ def find_candidates(
         best = at_min[np.r_[True, pair[at_min[1:]] != pair[at_min[:-1]]]]  # first per pair
     else:
         dist, best = np.zeros(0), np.zeros(0, np.int64)
-    along = lines.cum[e[best]] - lines.cum[lines.first[seg]] + u[best] * np.sqrt(len2[best])
-    near = dist <= radius_m
-    fix, seg, dist, along = fix[near], seg[near], dist[near], along[near]
-    proj_x, proj_y = qx[best][near], qy[best][near]
-    # nearest first; equal distances (a two-way road's twin segments) by segment index
-    order = np.lexsort((seg, np.round(dist, 6), fix))
-    fix, seg, dist, along = fix[order], seg[order], dist[order], along[order]
-    proj_x, proj_y = proj_x[order], proj_y[order]
-    if max_per_fix and len(fix):
-        first = np.searchsorted(fix, fix)  # index of each fix's first candidate
-        keep = (np.arange(len(fix)) - first) < max_per_fix
-        fix, seg, dist, along = fix[keep], seg[keep], dist[keep], along[keep]
-        proj_x, proj_y = proj_x[keep], proj_y[keep]
+    # the pairs kept, nearest first; equal distances (twin segments of a two-way road) by
+    # segment index
+    k = np.flatnonzero(dist <= radius_m)
+    k = k[np.lexsort((seg[k], np.round(dist[k], 6), fix[k]))]
+    if max_per_fix and len(k):
+        f = fix[k]
+        k = k[(np.arange(len(k)) - np.searchsorted(f, f)) < max_per_fix]
+    fix, seg, dist, b = fix[k], seg[k], dist[k], best[k]
+    edge_len = np.sqrt(len2[b])
     metric_len = lines.length[seg]
-    along = np.minimum(along, metric_len)
-    d = lines.interpolate(seg, np.minimum(along + 2.0, metric_len)) - lines.interpolate(
-        seg, np.maximum(along - 2.0, 0.0)
-    )
-    bearing = np.mod(np.degrees(np.arctan2(d[:, 0], d[:, 1])), 360.0)
+    along = np.minimum(lines.cum[e[b]] - lines.cum[lines.first[seg]] + u[b] * edge_len,
+                       metric_len)  # fmt: skip
+    # bearing of the road over ±2 m around the projection: the edge's own direction unless
+    # that span reaches past one of the edge's ends
+    inner = (u[b] * edge_len >= 2.0) & ((1.0 - u[b]) * edge_len >= 2.0)
+    bx, by = dx[b], dy[b]
+    if not inner.all():
+        o = ~inner
+        ends = lines.interpolate(seg[o], np.minimum(along[o] + 2.0, metric_len[o]))
+        ends -= lines.interpolate(seg[o], np.maximum(along[o] - 2.0, 0.0))
+        bx, by = bx.copy(), by.copy()
+        bx[o], by[o] = ends[:, 0], ends[:, 1]
+    bearing = np.mod(np.degrees(np.arctan2(bx, by)), 360.0)
     length = network.segments[m.LENGTH].to_numpy(float)[seg]
     scale = np.where(metric_len > 0, length / np.maximum(metric_len, 1e-9), 1.0)
     return Candidates(
@@ -123,7 +128,7 @@ def find_candidates(
         segment=seg.astype(np.int64),
         offset_m=along * scale,
         distance_m=dist,
-        x=proj_x,
-        y=proj_y,
+        x=qx[b],
+        y=qy[b],
         bearing_deg=bearing,
     )

@@ -148,14 +148,15 @@ class ProbeProcessor:
         cands: PaddedCandidates,
     ) -> None:  # fmt: skip
         """Match fixes ``rows`` (no idle sweep among them) round by round."""
-        slots = np.empty(len(rows), np.int64)
-        for j, i in enumerate(rows.tolist()):
+        vehicles, slot_of = st.vehicles, []
+        for i in rows.tolist():
             f = fixes[i]
-            vt = st.vehicles.get(f.vehicle_id)
+            vt = vehicles.get(f.vehicle_id)
             if vt is None:
                 vt = VehicleTrack(f.vehicle_id, str(f.vehicle_type), st.fleet.add())
-                st.vehicles[f.vehicle_id] = st.by_slot[vt.slot] = vt
-            slots[j] = vt.slot
+                vehicles[f.vehicle_id] = st.by_slot[vt.slot] = vt
+            slot_of.append(vt.slot)
+        slots = np.array(slot_of, np.int64)
         order = np.argsort(slots, kind="stable")
         ss = slots[order]
         first = np.r_[True, ss[1:] != ss[:-1]]

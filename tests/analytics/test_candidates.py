@@ -45,6 +45,14 @@ def test_candidates_equal_geos_distance_and_projection() -> None:
     proj = shapely.get_coordinates(shapely.line_interpolate_point(geoms, c.offset_m / scale))
     np.testing.assert_allclose(np.c_[c.x, c.y], proj, atol=1e-6)
     assert np.all((c.bearing_deg >= 0) & (c.bearing_deg < 360))
+    # bearing: direction of the road between the points 2 m before and after the projection
+    along = c.offset_m / scale
+    a = shapely.get_coordinates(shapely.line_interpolate_point(geoms, np.maximum(along - 2, 0)))
+    b = shapely.get_coordinates(
+        shapely.line_interpolate_point(geoms, np.minimum(along + 2, metric_len))
+    )
+    expected = np.degrees(np.arctan2(b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]))
+    np.testing.assert_allclose((c.bearing_deg - expected + 180) % 360 - 180, 0, atol=1e-6)
 
 
 def test_no_candidates_far_from_the_network() -> None:
