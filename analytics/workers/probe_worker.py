@@ -32,7 +32,6 @@ from analytics.network import model as m
 from analytics.network.model import RoadNetwork
 from analytics.traversals import (
     DwellRules,
-    TraversalArrays,
     TraversalJob,
     TraversalTracker,
     traversals_of_jobs,
@@ -103,6 +102,7 @@ class ProbeProcessor:
         self.segment_ids = network.segments[m.SEGMENT_ID].to_numpy()
         self.parts: dict[Part, PartitionState] = {}
         self.rows: list[TraversalRow] = []
+        self._jobs: list[TraversalJob] = []  # completed segments waiting for _complete()
         self.counters = ProbeCounters()
         self.writer = StoreWriter()
 
@@ -139,6 +139,7 @@ class ProbeProcessor:
             start = cut + 1
         if start < n:
             self._rounds(st, fixes, np.arange(start, n), t, x, y, heading, speed, cands)
+        self._complete()
         st.watermark_s = float(wm[-1])
         st.swept_minute = max(st.swept_minute, int(minute[-1]))
 
@@ -175,9 +176,9 @@ class ProbeProcessor:
             self._advance(st, decided)
 
     def _advance(self, st: PartitionState, decided: list[Decided]) -> None:
-        """Feed decided fixes to their vehicles' cursors; store the traversals they complete."""
-        length = self.length
-        jobs: list[TraversalJob] = []
+        """Feed decided fixes to their vehicles' cursors; queue the segments they complete
+        (computed in bulk by :meth:`_complete` at the end of the call)."""
+        length, jobs = self.length, self._jobs
         for slot, t, seg, off, path, chain, moving in decided:
             if moving:
                 continue
@@ -186,10 +187,14 @@ class ProbeProcessor:
                                     is_bus=vt.vehicle_type == "bus", owner=vt)  # fmt: skip
             if job is not None:
                 jobs.append(job)
-        if jobs:
-            self._collect(jobs, *traversals_of_jobs(jobs, length, rules=self.rules))
 
-    def _collect(self, jobs: list[TraversalJob], tr: TraversalArrays, job: np.ndarray) -> None:
+    def _complete(self) -> None:
+        """Traversal rows of every queued job, in one vectorised call."""
+        jobs = self._jobs
+        if not jobs:
+            return
+        self._jobs = []
+        tr, job = traversals_of_jobs(jobs, self.length, rules=self.rules)
         mid = (tr.entry_s + tr.exit_s) / 2.0
         minute = (mid // 60.0) * 60.0
         ts = datetime.fromtimestamp
@@ -220,6 +225,7 @@ class ProbeProcessor:
         """Decide every pending fix of every vehicle (end of a recorded feed)."""
         for st in self.parts.values():
             self._close(st, np.flatnonzero(st.fleet.in_use))
+        self._complete()
 
     # -- results -------------------------------------------------------------------------
     def pending(self) -> int:
