@@ -13,7 +13,7 @@ gives the same traversals from a stream of decided fixes, one vehicle at a time.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain as _chain
@@ -262,3 +262,30 @@ class TraversalTracker:
         keep = max(bisect_left(self.pos, nxt) - 1, 0)
         del self.times[:keep], self.pos[:keep]
         return job
+
+    def position(
+        self, still_m: float
+    ) -> tuple[int, float, bool, float, float, float, float] | None:
+        """Where the vehicle is as of its last decided fix (read-only; seconds, metres):
+        (segment, entry time — its first fix on the segment when the entry was not seen —,
+        entry seen, offset of that first position, last fix time, offset of the last fix,
+        time it has not moved more than ``still_m``). ``None`` before the first fix or when
+        it stands exactly at the end of its route."""
+        times, pos, starts = self.times, self.pos, self.starts
+        if not times or not self.route:
+            return None
+        p, t = pos[-1], times[-1]
+        i = max(bisect_right(starts, p) - 1, 0) if len(starts) > 1 else 0
+        start = starts[i]
+        if self.first_pos > start:  # the chain began on this segment
+            entry_t, seen, entry_off = times[0], False, pos[0] - start
+        else:
+            k = bisect_left(pos, start)
+            if k == 0:
+                entry_t = times[0]
+            else:
+                a, b = pos[k - 1], pos[k]
+                entry_t = times[k - 1] + (start - a) / (b - a) * (times[k] - times[k - 1])
+            seen, entry_off = True, 0.0
+        still = t - times[bisect_left(pos, p - still_m)]
+        return self.route[i], entry_t, seen, entry_off, t, p - start, still

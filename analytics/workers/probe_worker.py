@@ -30,6 +30,7 @@ from analytics.mapmatch.fleet import Decided, FleetMatcher, FleetState, PaddedCa
 from analytics.mapmatch.hmm import MapMatcher, MatchParams
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
+from analytics.presence import PresenceRow, PresenceRules, abnormal
 from analytics.traversals import (
     DwellRules,
     TraversalJob,
@@ -87,11 +88,15 @@ class ProbeProcessor:
     A poll is cut where the partition's watermark enters a new minute (idle vehicles are
     closed there, as if fixes were handled one by one); between cuts the k-th fix of every
     vehicle forms round k, and each round goes through the :class:`FleetMatcher` at once.
+    At each cut, the vehicles abnormally slow on their current segment are recorded in
+    ``presence`` (:mod:`analytics.presence`), stamped with the minute boundary; like the
+    traversals, they depend only on the order of the fixes within the partition.
     """
 
     def __init__(
         self, network: RoadNetwork, params: MatchParams | None = None, *, lag: int = 4,
         idle_s: float = 300.0, rules: DwellRules | None = None,
+        presence_rules: PresenceRules | None = None,
     ) -> None:  # fmt: skip
         self.network = network
         self.matcher = MapMatcher(network, params or MatchParams(sigma_m=10.0))
@@ -100,8 +105,11 @@ class ProbeProcessor:
         self.rules = rules or DwellRules()
         self.length = network.segments[m.LENGTH].to_numpy(float)
         self.segment_ids = network.segments[m.SEGMENT_ID].to_numpy()
+        self.free_flow = network.segments[m.FREE_FLOW].to_numpy(float)
+        self.presence_rules = presence_rules or PresenceRules()
         self.parts: dict[Part, PartitionState] = {}
         self.rows: list[TraversalRow] = []
+        self.presence: list[PresenceRow] = []
         self._jobs: list[TraversalJob] = []  # completed segments waiting for _complete()
         self.counters = ProbeCounters()
         self.writer = StoreWriter()
@@ -136,6 +144,7 @@ class ProbeProcessor:
         for cut in cuts.tolist():
             self._rounds(st, fixes, np.arange(start, cut + 1), t, x, y, heading, speed, cands)
             self._close_idle(st, float(wm[cut]))
+            self._record_presence(st, float(minute[cut]) * 60.0)
             start = cut + 1
         if start < n:
             self._rounds(st, fixes, np.arange(start, n), t, x, y, heading, speed, cands)
@@ -221,6 +230,31 @@ class ProbeProcessor:
             st.fleet.remove(slot)
         self.counters.vehicles_closed += len(slots)
 
+    def _record_presence(self, st: PartitionState, as_of_s: float) -> None:
+        """Record the partition's vehicles abnormally slow on their segment at ``as_of_s``."""
+        still_m = self.presence_rules.still_m
+        got = [(vt, q) for vt in st.vehicles.values()
+               if (q := vt.cursor.position(still_m)) is not None]  # fmt: skip
+        if not got:
+            return
+        seg, entry, seen, entry_off, last, off, still = (np.array(c) for c in zip(
+            *(q for _, q in got), strict=True))  # fmt: skip
+        seg = seg.astype(np.int64)
+        on = last - entry
+        hit = np.flatnonzero(abnormal(on, off - entry_off, still, self.free_flow[seg],
+                                      as_of_s - last, self.presence_rules))  # fmt: skip
+        if not len(hit):
+            return
+        ts = datetime.fromtimestamp
+        at = ts(as_of_s, UTC)
+        for i in hit.tolist():
+            vt = got[i][0]
+            self.presence.append((at, self.segment_ids[seg[i]], vt.vehicle_id, vt.vehicle_type,
+                                  ts(float(entry[i]), UTC), bool(seen[i]),
+                                  ts(float(last[i]), UTC), float(off[i]),
+                                  float(off[i] - entry_off[i]), float(still[i]),
+                                  float(on[i])))  # fmt: skip
+
     def close_all(self) -> None:
         """Decide every pending fix of every vehicle (end of a recorded feed)."""
         for st in self.parts.values():
@@ -233,6 +267,7 @@ class ProbeProcessor:
 
     def clear(self) -> None:
         self.rows = []
+        self.presence = []
 
     def prepare(self, conn: psycopg.Connection) -> None:
         """Create the time partitions the pending rows need (before the transaction)."""

@@ -1,0 +1,83 @@
+"""Vehicles still on a segment and abnormally slow there ("overdue" / stuck probes).
+
+Traversals exist only once a vehicle has *left* a segment, so a fresh queue shows in them
+1–3 minutes late. The probe worker therefore also looks, at every minute boundary of a
+partition's stream time, at where each tracked vehicle is *now* (its last decided fix, see
+:meth:`analytics.traversals.TraversalTracker.position`) and keeps a presence record for
+every vehicle that is abnormally slow on its current segment.
+
+Per vehicle on a segment (times seconds, distances metres, speeds km/h):
+
+* ``on_segment_s`` — from its entry (or its first fix on the segment when the entry was not
+  seen) to its last decided fix;
+* ``progress_m`` — distance covered on the segment in that time;
+* ``still_s`` — how long it has not moved more than ``still_m`` (up to its last fix).
+
+The rule (:func:`abnormal`): a vehicle is abnormal when
+
+    on_segment_s ≥ k · progress_m / free_flow + margin_s     (overdue)
+    or still_s ≥ still_min_s                                  (standing)
+
+i.e. it has lost more than ``margin_s`` against ``k`` times the free-flow pace over the
+distance it covered (a vehicle still on a segment after k × the free-flow travel time of the
+whole segment plus the margin always is), or it has stood still for ``still_min_s``.
+Its last fix must be at most ``max_age_s`` older than the record time (the matcher decides a
+fix only after a few later ones; a vehicle that went silent is not evidence). This is a loose
+pre-filter against free flow, cheap enough for the worker's hot path; the detection method
+(:mod:`analytics.incidents.probe_overdue`) judges the records against the time-of-day
+profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+PresenceRow = tuple[datetime, str, str, str, datetime, bool, datetime, float, float, float, float]
+"""(as_of, segment_id, vehicle_id, vehicle_type, entry_ts, entry_seen, last_ts, offset_m,
+progress_m, still_s, on_segment_s): one abnormal vehicle at a minute boundary ``as_of``.
+``entry_ts`` is the entry time when ``entry_seen``, else the vehicle's first fix on the
+segment; ``offset_m`` the position of its last decided fix (``last_ts``) along the segment."""
+
+PRESENCE_COLUMNS = (
+    "as_of", "segment_id", "vehicle_id", "vehicle_type", "entry_ts", "entry_seen", "last_ts",
+    "offset_m", "progress_m", "still_s", "on_segment_s",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PresenceRules:
+    """Defaults (seconds, metres):
+
+    * ``still_m`` 15 m: matched positions of a standing vehicle scatter by the GPS noise
+      (σ 5–10 m) and the cursor only moves forward, so its running maximum creeps a few
+      metres; 15 m is ~2σ and still far below what a moving vehicle covers in one 10-s fix;
+    * ``k`` 1.5 and ``margin_s`` 30 s: individual vehicles drive up to ~20 % slower than the
+      segment's free flow (trucks, buses, cautious drivers), and free-flow speeds are
+      learned with some error; half again the free-flow time plus half a minute keeps
+      ordinary vehicles out while a vehicle in a crawling queue qualifies within a minute;
+    * ``still_min_s`` 60 s: longer than a bus stop (15–40 s) and most signal reds;
+    * ``max_age_s`` 180 s: the matcher decides a fix after 4 later ones (40 s at 10-s
+      sampling, 120 s for trucks at 30 s) plus a missed fix or two.
+    """
+
+    still_m: float = 15.0
+    k: float = 1.5
+    margin_s: float = 30.0
+    still_min_s: float = 60.0
+    max_age_s: float = 180.0
+
+
+def abnormal(
+    on_segment_s: np.ndarray, progress_m: np.ndarray, still_s: np.ndarray,
+    free_flow_kmh: np.ndarray, age_s: np.ndarray, rules: PresenceRules = PresenceRules(),
+) -> np.ndarray:  # fmt: skip
+    """Which vehicles are abnormally slow on their segment (see the module docstring);
+    aligned arrays, ``age_s`` = record time minus the last decided fix."""
+    ff_mps = np.maximum(np.asarray(free_flow_kmh, float), 1.0) / 3.6
+    on = np.asarray(on_segment_s, float)
+    overdue = on >= rules.k * np.asarray(progress_m, float) / ff_mps + rules.margin_s
+    standing = np.asarray(still_s, float) >= rules.still_min_s
+    return (overdue | standing) & (np.asarray(age_s, float) <= rules.max_age_s)

@@ -1,0 +1,110 @@
+"""Presence of vehicles still on a segment: the tracker's position, the abnormal-vehicle rule,
+and the probe worker's records at minute boundaries (independent of how polls cut the stream)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analytics.mapmatch.hmm import MatchParams
+from analytics.network import load_network
+from analytics.presence import PresenceRules, abnormal
+from analytics.traversals import TraversalTracker
+from analytics.workers.probe_worker import ProbeProcessor
+from ingest.validation import FeedValidator
+from simulators.scenario import Scenario
+from simulators.simulation import Simulation
+from simulators.sinks import FileSink
+
+LENGTH = np.array([100.0, 200.0, 300.0, 400.0])
+
+
+def _feed(tracker: TraversalTracker, fixes) -> None:
+    for t, seg, off, path in fixes:
+        tracker.add_job(0, t, seg, off, path, LENGTH, is_bus=False)
+
+
+def test_position_interpolates_the_entry_and_measures_the_standstill() -> None:
+    tr = TraversalTracker()
+    # 10 m/s from 50 m on segment 0 into segment 1 (entered at t = 5 s), then it stops at
+    # 40 m on segment 1 and jitters forward by a few metres (GPS noise, cursor only advances)
+    _feed(tr, [(0.0, 0, 50.0, [0]), (10.0, 1, 50.0, [0, 1]), (20.0, 1, 40.0, [1]),
+               (30.0, 1, 52.0, [1]), (40.0, 1, 55.0, [1]), (100.0, 1, 58.0, [1])])  # fmt: skip
+    seg, entry, seen, entry_off, last, off, still = tr.position(still_m=15.0)
+    assert (seg, seen, entry_off, last) == (1, True, 0.0, 100.0)
+    assert entry == pytest.approx(5.0)
+    assert off == pytest.approx(58.0)
+    assert still == pytest.approx(100.0 - 10.0)  # within 15 m of 58 m since the fix at 50 m
+    assert tr.position(still_m=5.0)[6] == pytest.approx(100.0 - 40.0)  # since 155 m
+
+
+def test_position_of_a_chain_that_began_on_the_segment_is_its_first_fix() -> None:
+    tr = TraversalTracker()
+    assert tr.position(15.0) is None
+    _feed(tr, [(0.0, 2, 120.0, [2]), (10.0, 2, 150.0, [2])])
+    seg, entry, seen, entry_off, last, off, still = tr.position(15.0)
+    assert (seg, entry, seen, entry_off, last, off) == (2, 0.0, False, 120.0, 10.0, 150.0)
+    assert still == 0.0
+
+
+def test_rule_flags_crawling_and_standing_vehicles_only() -> None:
+    rules = PresenceRules()  # k 1.5, margin 30 s, standing 60 s, age ≤ 180 s
+    ff = np.full(5, 36.0)  # 10 m/s
+    on = np.array([40.0, 60.0, 90.0, 90.0, 90.0])
+    progress = np.array([400.0, 60.0, 500.0, 500.0, 100.0])
+    still = np.array([0.0, 0.0, 70.0, 70.0, 0.0])
+    age = np.array([20.0, 20.0, 20.0, 200.0, 20.0])
+    got = abnormal(on, progress, still, ff, age, rules)
+    # normal pace (40 s for 400 m); crawling (60 m in 60 s: 60 ≥ 1.5·6 + 30); standing 70 s;
+    # the same but its last fix is too old; 100 m in 90 s (90 ≥ 1.5·10 + 30)
+    assert got.tolist() == [False, True, True, False, True]
+    # on the segment longer than k × the whole segment's free-flow time + margin: always
+    assert abnormal(np.array([1.5 * 50 + 31.0]), np.array([500.0]), np.zeros(1),
+                    np.array([36.0]), np.zeros(1)).tolist() == [True]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def network():
+    return load_network()
+
+
+@pytest.fixture(scope="module")
+def feed(network, tmp_path_factory) -> list:
+    """Six minutes of 80 vehicles with a lane blockage (queued probes) and parked cars."""
+    out = tmp_path_factory.mktemp("presence")
+    seg = str(network.segments["segment_id"].iloc[int(np.argmax(network.segments["lanes"]))])
+    sc = Scenario(start="2026-11-25T17:00:00+07:00", duration_s=360, vehicles=80, seed=3,
+                  incidents=[{"id": "i", "segment_id": seg, "position": 0.8, "start_s": 0,
+                              "duration_s": 360, "kind": "full_closure"}])  # fmt: skip
+    Simulation(sc, network).run(FileSink(Path(out)), None, progress=None)
+    v = FeedValidator("gps", max_future_s=1e12, max_age_s=1e12)
+    return [v.validate(ln) for ln in (Path(out) / "gps.jsonl").read_bytes().splitlines()]
+
+
+def _presence(network, feed, poll: int) -> list[tuple]:
+    proc = ProbeProcessor(network, MatchParams(sigma_m=10.0))
+    out = []
+    for i in range(0, len(feed), poll):
+        proc.process(("gps", 0), feed[i : i + poll])
+        out += proc.presence
+        proc.clear()
+    return out
+
+
+@pytest.mark.slow
+def test_worker_records_presence_at_minute_boundaries_whatever_the_polls(network, feed) -> None:
+    whole = _presence(network, feed, 100_000)
+    assert len(whole) > 10
+    assert {r[0].second for r in whole} == {0}  # stamped with the minute boundary
+    assert len({r[0] for r in whole}) >= 5
+    rules = PresenceRules()
+    for at, _seg, _veh, _vt, entry, _seen, last, off, progress, still, on in whole:
+        assert on == pytest.approx((last - entry).total_seconds())
+        assert 0.0 <= progress <= off + 1e-6 and last <= at
+        assert (at - last).total_seconds() <= rules.max_age_s
+        assert still >= rules.still_min_s or on >= rules.margin_s
+    assert len({(r[0], r[2]) for r in whole}) == len(whole)  # one record per vehicle and minute
+    assert _presence(network, feed, 7) == whole
+    assert _presence(network, feed, 500) == whole
