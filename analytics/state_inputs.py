@@ -4,7 +4,9 @@ Probe traversals give per segment and minute the harmonic-mean speed (space-
 mean speed, km/h), the number of traversals and of distinct vehicles;
 detector readings (of detectors in service, attributed to the minute of their
 interval's midpoint) the volume-weighted harmonic-mean speed and the volume.
-Arrays are shaped (minutes, segments), aligned with the network's segments.
+Arrays are shaped (minutes, segments), aligned with the network's segments. Also the
+time-of-day speed profile and the learned free-flow speeds, read alike by the state builder
+and the incident worker.
 """
 
 from __future__ import annotations
@@ -14,6 +16,43 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import psycopg
+
+OFF_PEAK_HOURS = (22, 23, 0, 1, 2, 3, 4, 5)  # local hours free-flow speeds are learned from
+FREE_FLOW_PERCENTILE = 0.85
+FREE_FLOW_MIN_SAMPLES = 50
+FREE_FLOW_SQL = (
+    "SELECT segment_id, percentile_cont(%(percentile)s) WITHIN GROUP (ORDER BY speed_kmh)"
+    " AS free_flow_kmh, count(*) AS n_samples FROM probe_traversal"
+    " WHERE minute > %(until)s - make_interval(days => %(days)s) AND minute <= %(until)s"
+    " AND vehicle_type <> 'bus' AND extract(hour FROM minute AT TIME ZONE %(tz)s)::int"
+    " = ANY(%(hours)s) GROUP BY segment_id HAVING count(*) >= %(min_samples)s"
+)
+"""Learned free-flow speed per segment: the ``percentile`` of off-peak traversal speeds (buses
+excluded) over the ``days`` days up to ``until``, where at least ``min_samples`` exist."""
+
+
+def free_flow_params(
+    until: datetime, *, days: int, timezone: str, percentile: float = FREE_FLOW_PERCENTILE,
+    min_samples: int = FREE_FLOW_MIN_SAMPLES,
+) -> dict:  # fmt: skip
+    """Parameters of :data:`FREE_FLOW_SQL`."""
+    return {"percentile": percentile, "until": until, "days": days, "tz": timezone,
+            "hours": list(OFF_PEAK_HOURS), "min_samples": min_samples}  # fmt: skip
+
+
+def read_free_flow(
+    conn: psycopg.Connection, until: datetime, index: dict[str, int], default: np.ndarray, *,
+    days: int, timezone: str,
+) -> np.ndarray:  # fmt: skip
+    """Free-flow speed per segment of ``index`` learned from the data up to ``until``
+    (:data:`FREE_FLOW_SQL`), ``default`` where too few traversals exist."""
+    out = np.array(default, float, copy=True)
+    params = free_flow_params(until, days=days, timezone=timezone)
+    for seg, ff, _ in conn.execute(FREE_FLOW_SQL, params):
+        i = index.get(seg)
+        if i is not None and ff is not None and ff > 0:
+            out[i] = ff
+    return out
 
 
 @dataclass

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         le=1,
         description="Share of all vehicles reporting as probes (scales probe counts to flows).",
     )
+    incident_max_wait_s: float = Field(
+        default=180.0,
+        gt=0,
+        description="The incident worker stops waiting for an input partition whose stored"
+        " progress has not moved for this long (s).",
+    )
 
     # API
     api_host: str = "127.0.0.1"

@@ -4,12 +4,15 @@ A worker loads the next offset per partition (and, for stateful workers, the
 serialized state of that partition as of that offset) when it is assigned one,
 and every write transaction advances both. The update is fenced: if the stored
 offset is not the one this worker expects, another consumer took the
-partition over and the transaction is rolled back.
+partition over and the transaction is rolled back. Each checkpoint also keeps
+the partition's **watermark**: the newest event time among the messages it
+covers (what the incident worker waits for, :func:`input_watermarks`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 import psycopg
 
@@ -50,37 +53,71 @@ def load_states(
     return {(t, p): bytes(s) for t, p, s in rows}
 
 
+def load_watermarks(
+    conn: psycopg.Connection, group: str, partitions: Iterable[TopicPartition]
+) -> dict[TopicPartition, datetime]:
+    """Stored watermarks of ``partitions`` for ``group`` (partitions without one are absent)."""
+    parts = list(partitions)
+    if not parts:
+        return {}
+    rows = conn.execute(
+        "SELECT topic, partition, watermark FROM consumer_checkpoint"
+        " WHERE consumer_group = %s AND watermark IS NOT NULL AND (topic, partition) IN"
+        " (SELECT * FROM unnest(%s::text[], %s::int[]))",
+        (group, [t for t, _ in parts], [p for _, p in parts]),
+    ).fetchall()
+    return {(t, p): w for t, p, w in rows}
+
+
+def input_watermarks(
+    conn: psycopg.Connection, inputs: Mapping[str, str | None]
+) -> list[tuple[str, str, int, int, datetime | None]]:
+    """(group, topic, partition, next offset, watermark) of every stored checkpoint of the
+    consumer groups in ``inputs`` (group → its topic, ``None``: any topic)."""
+    rows = conn.execute(
+        "SELECT consumer_group, topic, partition, next_offset, watermark FROM consumer_checkpoint"
+        " WHERE consumer_group = ANY(%s) ORDER BY consumer_group, topic, partition",
+        (list(inputs),),
+    ).fetchall()
+    return [r for r in rows if inputs[r[0]] in (None, r[1])]
+
+
 def advance_checkpoints(
     conn: psycopg.Connection,
     group: str,
     expected: Mapping[TopicPartition, int | None],
     new: Mapping[TopicPartition, int],
     states: Mapping[TopicPartition, bytes | None] | None = None,
+    watermarks: Mapping[TopicPartition, datetime | None] | None = None,
 ) -> None:
     """Move checkpoints to ``new`` inside the caller's transaction.
 
     ``expected`` holds the offset each partition had when this worker last read
     or wrote it (``None``: no row yet). Raises :class:`CheckpointConflict` when the
     stored value differs, which means another consumer wrote it meanwhile.
-    ``states`` holds each partition's serialized worker state after ``new``.
+    ``states`` holds each partition's serialized worker state after ``new``,
+    ``watermarks`` its newest event time up to ``new`` (``None`` keeps the stored one).
     """
     states = states or {}
+    watermarks = watermarks or {}
     for topic, partition in sorted(new):
         before = expected.get((topic, partition))
         state = states.get((topic, partition))
+        mark = watermarks.get((topic, partition))
         if before is None:
             cur = conn.execute(
                 "INSERT INTO consumer_checkpoint"
-                " (consumer_group, topic, partition, next_offset, state)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (group, topic, partition, new[(topic, partition)], state),
+                " (consumer_group, topic, partition, next_offset, state, watermark)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (group, topic, partition, new[(topic, partition)], state, mark),
             )
         else:
             cur = conn.execute(
-                "UPDATE consumer_checkpoint SET next_offset = %s, state = %s, updated_at = now()"
+                "UPDATE consumer_checkpoint SET next_offset = %s, state = %s,"
+                " watermark = coalesce(%s, watermark), updated_at = now()"
                 " WHERE consumer_group = %s AND topic = %s AND partition = %s"
                 " AND next_offset = %s",
-                (new[(topic, partition)], state, group, topic, partition, before),
+                (new[(topic, partition)], state, mark, group, topic, partition, before),
             )
         if cur.rowcount != 1:
             raise CheckpointConflict(

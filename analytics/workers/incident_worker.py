@@ -1,15 +1,15 @@
 """Incident worker: detects incidents every minute and keeps their lifecycle (``itms worker
 incidents``).
 
-One worker leads per database (session advisory lock; others wait). Each complete minute m
-(decided ``settle_s`` after it ended, so late data has arrived) is processed once, in time
-order, in one transaction:
+One worker leads per database (session advisory lock; others wait). Each complete minute m is
+processed once, in time order, in one transaction:
 
 1. inputs as of the decision time t = m + 1 min (:mod:`analytics.incidents.inputs`):
    detector readings ending in the minute (in-service detectors of the inventory), their
    occupancy profile (mean/std in the 15-minute slot over the last ``profile_days`` days),
-   probe traversals known by t (ended by t − ``availability_lag_s``) over the last minutes,
-   segment speed profiles (``segment_state_15m``) and learned free-flow speeds;
+   probe traversals known by t (ended by t − ``availability_lag_s`` and stamped known by
+   t + ``availability_lag_s``, below) over the last minutes, segment speed profiles
+   (``segment_state_15m``) and free-flow speeds learned from the data before the local day;
 2. every method and the fusion (:class:`IncidentDetector`), then the lifecycle tracker on
    the fused candidates (:class:`IncidentTracker`), after taking in what operators did
    (dismissed/resolved incidents are suppressed, confirmations respected, incidents they
@@ -17,6 +17,27 @@ order, in one transaction:
 3. the actions stored through :mod:`store.incidents` (incident rows and their update
    history), and the worker's progress (minute + serialized detector and tracker state) in
    ``incident_progress``: a restart or a re-run of a minute never acts twice.
+
+**When a minute is decided (event time).** Not by the wall clock: minute m is decided once
+its inputs are durably stored, i.e. once the stored progress of the probe and detector
+workers has passed ``need(m) = m + 1 min + availability_lag_s``. Their checkpoints carry the
+newest event time each partition's stored results cover (``consumer_checkpoint.watermark``,
+written in the same transaction as the results, :mod:`analytics.workers.runner`), and every
+probe traversal carries when it became known (``probe_traversal.known_at``: the partition's
+watermark when the vehicle's later fixes decided it, on a 15-s grid). Minute m is due when
+the watermark of every input partition with data is past ``need(m)``; it then reads exactly
+the traversals known by ``need(m)`` and the readings ending by t. Those are all stored by
+then, whatever was delayed, killed or restarted, so a disturbed run decides every minute
+exactly like an undisturbed one (the fault suite checks this, docs/RELIABILITY.md). Partitions
+without any stored data do not count.
+
+**Fallback** (the one place where a fault can change decisions): a partition whose stored
+progress has not moved for ``max_wait_s`` of wall-clock time, as seen by this worker since
+it started, is no longer waited for — a silent feed, a partition no vehicle hashes to, or a
+worker down for longer than that cannot stall incidents for ever. When no partition is
+waited for, the minutes the stored data reaches into are decided (none beyond it: incidents
+are not cleared because the sensors went quiet). Faults shorter than ``max_wait_s`` (a
+restarted worker, a database or broker outage of a minute) change nothing.
 
 After each commit the new ``incident_update`` rows (seq order) are published on the
 ``incidents`` topic (key: incident id) and the relay position is stored: at-least-once, a
@@ -32,10 +53,11 @@ import pickle
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
@@ -46,8 +68,11 @@ from analytics.incidents.inputs import recent_probe_window, station_minute
 from analytics.incidents.lifecycle import Action, IncidentTracker, Track, TrackerParams
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
-from analytics.state_inputs import read_speed_profile, slot_of
+from analytics.state_inputs import read_free_flow, read_speed_profile, slot_of
+from analytics.workers.detector_worker import DETECTOR_GROUP
+from analytics.workers.probe_worker import PROBE_GROUP
 from store import incidents as store
+from store.checkpoints import input_watermarks
 
 log = logging.getLogger(__name__)
 _LEADER_LOCK = 0x17_75_0007
@@ -62,8 +87,8 @@ COMPASS = ("northbound", "north-eastbound", "eastbound", "south-eastbound", "sou
 class IncidentWorkerParams:
     """Knobs of the worker (seconds, minutes, days)."""
 
-    settle_s: float = 30.0  # a minute is decided this long after it ended
     availability_lag_s: float = 45.0  # traversals count from their end plus this
+    max_wait_s: float = 180.0  # inputs without progress this long are not waited for
     windows_min: tuple[int, ...] = (1, 2, 3, 5)
     stop_s: float = 30.0
     profile_days: int = 28
@@ -73,11 +98,33 @@ class IncidentWorkerParams:
     timezone: str = "Asia/Ho_Chi_Minh"
 
 
-class IncidentService:
-    """The worker's logic against one database connection (no Kafka, no clock)."""
+@dataclass(frozen=True)
+class InputPartition:
+    """Stored progress of one input partition: its watermark (newest event time its stored
+    results cover; ``None``: no data yet) and for how long it has not moved (seconds)."""
 
-    def __init__(self, network: RoadNetwork, params: IncidentWorkerParams | None = None) -> None:
+    name: str
+    watermark: datetime | None
+    idle_s: float = 0.0
+
+
+DEFAULT_INPUTS: dict[str, str | None] = {PROBE_GROUP: None, DETECTOR_GROUP: None}
+
+
+class IncidentService:
+    """The worker's logic against one database connection (no Kafka, no clock).
+
+    ``inputs`` are the consumer groups whose stored progress minutes wait for (group → its
+    topic, ``None``: any)."""
+
+    def __init__(
+        self, network: RoadNetwork, params: IncidentWorkerParams | None = None, *,
+        inputs: dict[str, str | None] | None = None,
+    ) -> None:  # fmt: skip
         self.p = params or IncidentWorkerParams()
+        self.input_groups = dict(DEFAULT_INPUTS if inputs is None else inputs)
+        self._seen: dict[tuple[str, str, int], tuple[int, datetime]] = {}
+        self._not_waited: frozenset[str] = frozenset()
         self.network = network
         seg = network.segments
         self.ids = seg[m.SEGMENT_ID].to_numpy()
@@ -89,7 +136,7 @@ class IncidentService:
         self.detector: IncidentDetector | None = None
         self.tracker = IncidentTracker(self.corridor.bearing, self.p.tracker)
         self._profiles: dict[tuple[str, datetime], np.ndarray] = {}
-        self._free_flow_at: datetime | None = None
+        self._free_flow_until: datetime | None = None
         self._station_key: tuple | None = None
 
     # -- inputs ----------------------------------------------------------------------------
@@ -141,16 +188,22 @@ class IncidentService:
         return prof[0], prof[1]
 
     def _learn_free_flow(self, conn: psycopg.Connection, t: datetime) -> None:
-        if self._free_flow_at is not None and t - self._free_flow_at < timedelta(hours=1):
+        """Free-flow speeds learned (like the state builder's) from the data up to 23:00 local
+        time the day before ``t``: the same all day, and all stored long before (the state
+        builder's table changes whenever it relearns, which would make decisions depend on
+        timing)."""
+        tz = ZoneInfo(self.p.timezone)
+        day = t.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        until = (day - timedelta(hours=1)).astimezone(UTC)
+        if until == self._free_flow_until:
             return
-        self.free_flow = self.default_ff.copy()
-        for seg, ff in conn.execute("SELECT segment_id, free_flow_kmh FROM segment_free_flow"):
-            i = self.index.get(seg)
-            if i is not None and ff and ff > 0:
-                self.free_flow[i] = ff
+        self.free_flow = read_free_flow(
+            conn, until, self.index, self.default_ff, days=self.p.profile_days,
+            timezone=self.p.timezone,
+        )  # fmt: skip
         if self.detector is not None:
             self.detector.free_flow = self.free_flow
-        self._free_flow_at = t
+        self._free_flow_until = until
 
     def inputs(self, conn: psycopg.Connection, minute: datetime) -> MinuteInputs:
         """What is known of ``minute`` at its decision time (end of the minute)."""
@@ -181,8 +234,9 @@ class IncidentService:
         rows = conn.execute(
             "SELECT segment_id, vehicle_id, speed_kmh, dwell_s, exit_ts,"
             " extract(epoch FROM exit_ts - entry_ts) FROM probe_traversal"
-            " WHERE minute > %s AND minute <= %s AND exit_ts > %s AND exit_ts <= %s",
-            (t - span - lag - timedelta(minutes=30), t, t - span - lag, t - lag),
+            " WHERE minute > %s AND minute <= %s AND exit_ts > %s AND exit_ts <= %s"
+            " AND (known_at IS NULL OR known_at <= %s)",
+            (t - span - lag - timedelta(minutes=30), t, t - span - lag, t - lag, self.need(minute)),
         ).fetchall()
         rows = [r for r in rows if r[0] in self.index]
         if rows:
@@ -326,13 +380,46 @@ class IncidentService:
         except store.DuplicateIncident:
             log.info("incident %s already stored", iid)
 
-    def due_minutes(self, last: datetime | None, now: datetime) -> list[datetime]:
-        """Minutes to process at wall time ``now`` after ``last`` (oldest first)."""
-        newest = (now - timedelta(seconds=self.p.settle_s) - timedelta(minutes=1)).replace(
-            second=0, microsecond=0
-        )
-        first = newest if last is None else last + timedelta(minutes=1)
-        first = max(first, newest - timedelta(minutes=self.p.max_catch_up_min - 1))
+    # -- when minutes are due ----------------------------------------------------------------
+    def need(self, minute: datetime) -> datetime:
+        """The event time the stored inputs must have passed before ``minute`` is decided."""
+        return minute + timedelta(minutes=1, seconds=self.p.availability_lag_s)
+
+    def input_progress(self, conn: psycopg.Connection, now: datetime) -> list[InputPartition]:
+        """The stored progress of every input partition; ``idle_s`` counts from when this
+        service first saw its current checkpoint (wall clock ``now``)."""
+        out = []
+        for group, topic, partition, offset, mark in input_watermarks(conn, self.input_groups):
+            key = (group, topic, partition)
+            seen = self._seen.get(key)
+            if seen is None or seen[0] != offset:
+                self._seen[key] = seen = (offset, now)
+            out.append(InputPartition(f"{topic}[{partition}]", mark,
+                                      (now - seen[1]).total_seconds()))  # fmt: skip
+        return out
+
+    def ready_until(self, parts: Sequence[InputPartition]) -> datetime | None:
+        """The newest minute whose inputs are stored (``None``: no data at all): the newest m
+        with ``need(m)`` before the watermark of every partition with data that is waited
+        for, or, when none is (all quiet for ``max_wait_s``), before the newest watermark."""
+        marks = [p.watermark for p in parts if p.watermark is not None]
+        if not marks:
+            return None
+        waited = [p.watermark for p in parts
+                  if p.watermark is not None and p.idle_s < self.p.max_wait_s]  # fmt: skip
+        bound = min(waited) if waited else max(marks)
+        latest = bound - timedelta(minutes=1, seconds=self.p.availability_lag_s)  # need < bound
+        newest = latest.replace(second=0, microsecond=0)
+        return newest - timedelta(minutes=1) if newest == latest else newest
+
+    def due_minutes(self, last: datetime | None, parts: Sequence[InputPartition]) -> list[datetime]:
+        """Minutes to process after ``last`` given the inputs' progress (oldest first); a
+        first run starts ``max_catch_up_min`` minutes before the newest ready minute."""
+        newest = self.ready_until(parts)
+        if newest is None:
+            return []
+        back = timedelta(minutes=self.p.max_catch_up_min - 1)
+        first = newest - back if last is None else max(last + timedelta(minutes=1), newest - back)
         out = []
         while first <= newest:
             out.append(first)
@@ -340,12 +427,21 @@ class IncidentService:
         return out
 
     def step(self, conn: psycopg.Connection, now: datetime) -> list[Action]:
-        """Process every due minute; returns their actions."""
+        """Process every due minute (``now``: the wall clock, for the fallback only); returns
+        their actions."""
+        parts = self.input_progress(conn, now)
+        quiet = frozenset(p.name for p in parts
+                          if p.watermark is not None and p.idle_s >= self.p.max_wait_s)  # fmt: skip
+        if quiet != self._not_waited:
+            if quiet - self._not_waited:
+                log.warning("incident worker: not waiting for %s (no progress for %.0f s)",
+                            sorted(quiet - self._not_waited), self.p.max_wait_s)  # fmt: skip
+            self._not_waited = quiet
         last = conn.execute(
             "SELECT minute FROM incident_progress WHERE worker = %s", (WORKER,)
         ).fetchone()
         out: list[Action] = []
-        for minute in self.due_minutes(last[0] if last else None, now):
+        for minute in self.due_minutes(last[0] if last else None, parts):
             out.extend(self.process_minute(conn, minute))
         return out
 
@@ -384,11 +480,16 @@ def run_incident_worker(
     clock: Callable[[], float] = time.time,
 ) -> None:  # fmt: skip
     """Leader-elected loop: process due minutes and relay events until ``stop``."""
+    from kafka.errors import KafkaError
+
     from ingest.kafka.clients import make_producer
 
     producer = make_producer(settings, client_id="itms-incident-worker")
     topic = settings.topic("incidents")
-    service = IncidentService(network, IncidentWorkerParams(timezone=settings.timezone))
+    params = IncidentWorkerParams(timezone=settings.timezone,
+                                  max_wait_s=settings.incident_max_wait_s)  # fmt: skip
+    inputs = {PROBE_GROUP: settings.topic("gps"), DETECTOR_GROUP: settings.topic("detectors")}
+    service = IncidentService(network, params, inputs=inputs)
     conn: psycopg.Connection | None = None
 
     def send(key: str, value: bytes) -> None:
@@ -411,14 +512,16 @@ def run_incident_worker(
                 if actions:
                     log.info("incident actions: %s", [(a.action, a.track.incident_id)
                                                       for a in actions])  # fmt: skip
-                relay(conn, send, producer.flush)
+                relay(conn, send, lambda: producer.flush(timeout=10.0))
+            except KafkaError as exc:  # stored and unpublished: the relay resumes from its seq
+                log.warning("incident worker: broker unavailable, relay waits: %s", exc)
             except psycopg.OperationalError as exc:
                 log.warning("incident worker: database unavailable: %s", exc)
                 if conn is not None:
                     with contextlib.suppress(psycopg.Error):
                         conn.close()
                 conn = None
-                service = IncidentService(network, service.p)  # reload state on reconnect
+                service = IncidentService(network, service.p, inputs=inputs)  # reload state
             stop.wait(interval_s)
     finally:
         producer.close()

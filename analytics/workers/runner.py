@@ -16,6 +16,18 @@ Guarantees, per partition:
 * Kafka offsets are committed only after that transaction commits (they serve
   monitoring and consumers without a stored checkpoint);
 * a database outage makes the worker retry the same checkpoint until it succeeds.
+
+Event time. Given ``event_time`` (a message's event time, epoch milliseconds), the worker
+keeps each partition's **watermark** — the newest event time among the messages it processed
+— and stores it with the checkpoint (``consumer_checkpoint.watermark``), so the stored
+watermark always describes exactly the stored results. With ``stamp_rows`` (the probe
+worker: results are tuples in ``processor.rows``), every result gets the time it became
+known appended: the partition's watermark when the message that produced it was handled,
+rounded up to a ``KNOWN_GRID_MS`` grid (:func:`process_in_event_time`). Messages are handed
+to the processor in pieces that never straddle a grid point, and since the processor's
+results do not depend on how the stream is cut, the stamp is the same in every run, whatever
+the polls, restarts and rebalances. The incident worker uses both to decide a minute only
+once its inputs are stored (see :mod:`analytics.workers.incident_worker`).
 """
 
 from __future__ import annotations
@@ -26,8 +38,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+import numpy as np
 import psycopg
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.errors import CommitFailedError, KafkaError
@@ -37,12 +51,56 @@ from analytics.workers.observability import WorkerProbe
 from ingest.deadletter import DeadLetter, DeadLetterPublisher
 from ingest.errors import InvalidMessage
 from ingest.validation import FeedValidator
-from store.checkpoints import advance_checkpoints, load_checkpoints, load_states
+from store.checkpoints import (
+    advance_checkpoints,
+    load_checkpoints,
+    load_states,
+    load_watermarks,
+)
 from store.errors import CheckpointConflict
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
 Part = tuple[str, int]
+KNOWN_GRID_MS = 15_000  # results are stamped known at the watermark rounded up to this grid
+
+
+def known_at(watermark_ms: int) -> datetime:
+    """When a result produced at partition watermark ``watermark_ms`` counts as known: the
+    watermark rounded up to the ``KNOWN_GRID_MS`` grid (UTC)."""
+    return datetime.fromtimestamp(-(-watermark_ms // KNOWN_GRID_MS) * KNOWN_GRID_MS / 1000, UTC)
+
+
+def process_in_event_time(
+    processor: Any, part: Part, messages: Sequence[Any], watermark_ms: int | None,
+    event_time: Callable[[Any], int], *, stamp_rows: bool = False,
+) -> int | None:  # fmt: skip
+    """Hand ``messages`` (one partition, offset order) to ``processor``; returns the
+    partition's new watermark (newest event time, epoch ms; ``watermark_ms`` is the one before).
+
+    With ``stamp_rows`` the messages go in pieces within which the watermark stays in one
+    ``KNOWN_GRID_MS`` step, and each row a piece adds to ``processor.rows`` gets
+    :func:`known_at` of that step appended. Used by the worker and by the fault suite's
+    reference, so both stamp alike."""
+    if not messages:
+        return watermark_ms
+    times = np.fromiter((event_time(m) for m in messages), np.int64, len(messages))
+    if watermark_ms is not None:
+        times = np.maximum(times, watermark_ms)
+    running = np.maximum.accumulate(times)
+    if not stamp_rows:
+        processor.process(part, messages)
+        return int(running[-1])
+    step = -(-running // KNOWN_GRID_MS)
+    cuts = np.flatnonzero(step[1:] != step[:-1]) + 1
+    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(messages)], strict=True):
+        n0 = len(processor.rows)
+        processor.process(part, messages[lo:hi])
+        rows = processor.rows
+        if len(rows) > n0:
+            at = known_at(int(running[hi - 1]))
+            rows[n0:] = [(*r, at) for r in rows[n0:]]
+    return int(running[-1])
 
 
 class Processor(Protocol, Generic[M]):
@@ -119,6 +177,9 @@ class TransactionalWorker:
         Name written into dead letters (e.g. ``probe-worker``).
     checkpoint_every_s, max_pending
         Checkpoint cadence: 0 s checkpoints after every poll.
+    event_time, stamp_rows
+        A message's event time (epoch ms) for the partition watermarks, and whether results
+        get the time they became known (see the module docstring).
     """
 
     def __init__(
@@ -137,6 +198,8 @@ class TransactionalWorker:
         maintain_every_s: float = 10.0,
         checkpoint_every_s: float = 0.0,
         max_pending: int = 200_000,
+        event_time: Callable[[Any], int] | None = None,
+        stamp_rows: bool = False,
     ) -> None:
         self.consumer = consumer
         self.topic = topic
@@ -151,6 +214,9 @@ class TransactionalWorker:
         self.maintain_every_s = maintain_every_s
         self.checkpoint_every_s = checkpoint_every_s
         self.max_pending = max_pending
+        self.event_time = event_time
+        self.stamp_rows = stamp_rows
+        self.watermark: dict[Part, int | None] = {}  # newest event time processed (epoch ms)
         self.stateful = hasattr(processor, "snapshot")
         self._last_maintain = 0.0
         self._last_checkpoint = time.monotonic()
@@ -202,6 +268,7 @@ class TransactionalWorker:
                 with conn.transaction():
                     stored = load_checkpoints(conn, self.group, parts)
                     states = load_states(conn, self.group, parts) if self.stateful else {}
+                    marks = load_watermarks(conn, self.group, parts)
                 break
             except psycopg.OperationalError as exc:
                 log.warning("database unavailable while loading checkpoints: %s", exc)
@@ -212,6 +279,8 @@ class TransactionalWorker:
             offset = stored.get(part)
             self.expected[part] = offset
             self.uncommitted.pop(part, None)
+            mark = marks.get(part) if offset is not None else None
+            self.watermark[part] = None if mark is None else round(mark.timestamp() * 1000)
             if self.stateful:
                 self.processor.restore(part, states.get(part))
             if offset is not None:
@@ -241,6 +310,7 @@ class TransactionalWorker:
         for tp in revoked:
             part = (tp.topic, tp.partition)
             self.expected.pop(part, None)
+            self.watermark.pop(part, None)
             if self.stateful:
                 self.processor.release(part)
 
@@ -298,7 +368,7 @@ class TransactionalWorker:
                 continue
             valid = [m for rec in records if (m := self._validate(rec)) is not None]
             try:
-                self.processor.process(part, valid)
+                self._process(part, valid)
             except Exception as exc:  # a bug or a poison message: find it, don't crash-loop
                 self._failed(exc, {part: records[-1].offset})
                 return n
@@ -311,6 +381,16 @@ class TransactionalWorker:
         if self.uncommitted and (due or self.processor.pending() >= self.max_pending):
             self._store_or_suspect()
         return n
+
+    def _process(self, part: Part, messages: Sequence[Any]) -> None:
+        """Hand valid messages to the processor, advancing the partition's watermark."""
+        if self.event_time is None:
+            self.processor.process(part, messages)
+            return
+        self.watermark[part] = process_in_event_time(
+            self.processor, part, messages, self.watermark.get(part), self.event_time,
+            stamp_rows=self.stamp_rows,
+        )  # fmt: skip
 
     def _store_or_suspect(self) -> bool:
         """Checkpoint; if the database refuses the data (not an outage, which is retried),
@@ -350,7 +430,7 @@ class TransactionalWorker:
                 self._dead_letter(rec, InvalidMessage(reason, code="processing"))
             elif (msg := self._validate(rec)) is not None:
                 try:
-                    self.processor.process(part, [msg])
+                    self._process(part, [msg])
                     self.uncommitted[part] = rec.offset + 1
                     stored = self.checkpoint()
                 except Exception as exc:
@@ -414,10 +494,15 @@ class TransactionalWorker:
                     if self.stateful
                     else None
                 )
+                marks = {
+                    part: datetime.fromtimestamp(w / 1000, UTC)
+                    for part in offsets
+                    if (w := self.watermark.get(part)) is not None
+                }
                 started = time.perf_counter()
                 with conn.transaction():
                     self.processor.store(conn)
-                    advance_checkpoints(conn, self.group, self.expected, offsets, states)
+                    advance_checkpoints(conn, self.group, self.expected, offsets, states, marks)
                 self.probe.db_write_seconds.observe(time.perf_counter() - started)
                 self.probe.db_ok = True
                 self.probe.last_progress = time.time()

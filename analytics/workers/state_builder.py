@@ -42,14 +42,21 @@ from analytics.network import model as m
 from analytics.network.model import RoadNetwork
 from analytics.segment_state import confidence, fuse_speeds
 from analytics.smoothing import CorridorSmoother, SmoothingParams
-from analytics.state_inputs import read_speed_profile, read_window, slot_of
+from analytics.state_inputs import (
+    FREE_FLOW_MIN_SAMPLES,
+    FREE_FLOW_PERCENTILE,
+    FREE_FLOW_SQL,
+    free_flow_params,
+    read_speed_profile,
+    read_window,
+    slot_of,
+)
 from analytics.workers.observability import WorkerProbe
 from store.state_dirty import queued_minutes, take_minute
 from store.state_writer import StateRow, StoreWriter
 
 log = logging.getLogger(__name__)
 _LEADER_LOCK = 0x17_75_0003
-OFF_PEAK_HOURS = (22, 23, 0, 1, 2, 3, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -62,8 +69,8 @@ class BuilderParams:
     stale_after_min: int = 10
     profile_confidence: float = 0.2
     profile_days: int = 28
-    free_flow_min_samples: int = 50
-    free_flow_percentile: float = 0.85
+    free_flow_min_samples: int = FREE_FLOW_MIN_SAMPLES
+    free_flow_percentile: float = FREE_FLOW_PERCENTILE
     probe_share: float = 1.0  # share of all vehicles that are probes (for vehicle-km)
     timezone: str = "Asia/Ho_Chi_Minh"
 
@@ -102,16 +109,12 @@ class StateBuilder:
         """Recompute learned free-flow speeds from off-peak traversals; returns how many."""
         n = conn.execute(
             "INSERT INTO segment_free_flow (segment_id, free_flow_kmh, n_samples, updated_at)"
-            " SELECT segment_id, percentile_cont(%s) WITHIN GROUP (ORDER BY speed_kmh), count(*),"
-            " now() FROM probe_traversal"
-            " WHERE minute > %s - make_interval(days => %s) AND minute <= %s"
-            " AND vehicle_type <> 'bus'"
-            " AND extract(hour FROM minute AT TIME ZONE %s)::int = ANY(%s)"
-            " GROUP BY segment_id HAVING count(*) >= %s"
+            f" SELECT f.*, now() FROM ({FREE_FLOW_SQL}) f"
             " ON CONFLICT (segment_id) DO UPDATE SET free_flow_kmh = EXCLUDED.free_flow_kmh,"
             " n_samples = EXCLUDED.n_samples, updated_at = now()",
-            (self.p.free_flow_percentile, until, self.p.profile_days, until, self.p.timezone,
-             list(OFF_PEAK_HOURS), self.p.free_flow_min_samples),
+            free_flow_params(until, days=self.p.profile_days, timezone=self.p.timezone,
+                             percentile=self.p.free_flow_percentile,
+                             min_samples=self.p.free_flow_min_samples),
         ).rowcount  # fmt: skip
         self.free_flow = self.default_ff.copy()
         for seg, ff in conn.execute("SELECT segment_id, free_flow_kmh FROM segment_free_flow"):

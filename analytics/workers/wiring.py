@@ -16,7 +16,10 @@ from itms.settings import Settings
 def build_worker(
     settings: Settings, *, feed: FeedKind, group: str, processor: Any, stage: str
 ) -> TransactionalWorker:
-    """A transactional worker consuming ``feed`` in consumer group ``group``."""
+    """A transactional worker consuming ``feed`` in consumer group ``group``.
+
+    Partition watermarks follow the messages' ``ts`` (fix time, reading interval end); the
+    probe worker's results (traversals) are stamped with the time they became known."""
     producer = make_producer(settings, client_id=f"{group}-deadletters")
     return TransactionalWorker(
         consumer=make_consumer(settings, group),
@@ -33,4 +36,17 @@ def build_worker(
         deadletters=DeadLetterPublisher(producer, settings.topic("deadletter")),
         connect=lambda: psycopg.connect(settings.dsn),
         stage=stage,
+        event_time=_event_ms,
+        stamp_rows=_stamps(processor),
     )
+
+
+def _event_ms(message: Any) -> int:
+    return message.ts_ms
+
+
+def _stamps(processor: Any) -> bool:
+    """The probe worker's traversals carry when they became known (``known_at``)."""
+    from analytics.workers.probe_worker import ProbeProcessor  # imports this module
+
+    return isinstance(processor, ProbeProcessor)

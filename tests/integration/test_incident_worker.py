@@ -1,10 +1,12 @@
 """Incident worker against the real PostgreSQL and Kafka: a queue in the probe data becomes
 one incident, suspected → confirmed → cleared, stored with its history, published on the
-incidents topic, and neither a restart nor a re-run duplicates anything."""
+incidents topic, and neither a restart nor a re-run duplicates anything. Minutes are decided
+as the probe worker's stored progress (its checkpoint watermark) passes them."""
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,10 +16,12 @@ import pytest
 from analytics.network import load_network
 from analytics.network.model import RoadNetwork
 from analytics.workers.incident_worker import IncidentService, relay
+from analytics.workers.probe_worker import PROBE_GROUP
 from ingest.kafka.clients import make_producer
 from itms.settings import Settings
 from simulators.synthetic_grid import write_grid
 from store import incidents as store
+from store.checkpoints import advance_checkpoints, load_checkpoints
 from store.network_writer import sync_network
 from store.queries import incident_history
 from store.state_writer import StoreWriter
@@ -76,12 +80,21 @@ def _load(dsn: str, minutes: range, network: RoadNetwork) -> None:
             )
 
 
+def _progress(conn: psycopg.Connection, watermark: datetime, topic: str = "gps") -> None:
+    """The probe worker stores a checkpoint of its partition whose newest fix is ``watermark``."""
+    part = (topic, 0)
+    before = load_checkpoints(conn, PROBE_GROUP, [part]).get(part)
+    with conn.transaction():
+        advance_checkpoints(conn, PROBE_GROUP, {part: before}, {part: (before or 0) + 10},
+                            watermarks={part: watermark})  # fmt: skip
+
+
 def _run(service: IncidentService, conn: psycopg.Connection, minutes: range) -> list:
-    """Let the worker's clock pass the end of each minute (plus the settle time)."""
+    """Let the stored probe progress pass each minute's need (its end + the availability lag)."""
     actions = []
     for k in minutes:
-        now = T0 + timedelta(minutes=k + 1, seconds=service.p.settle_s + 1)
-        actions.extend(service.step(conn, now))
+        _progress(conn, service.need(T0 + timedelta(minutes=k)) + timedelta(seconds=1))
+        actions.extend(service.step(conn, datetime.now(UTC)))
     return actions
 
 
@@ -188,26 +201,35 @@ def test_worker_loop_leads_detects_and_publishes(
     from analytics.workers.incident_worker import run_incident_worker
 
     _load(itms_settings.dsn, range(0, 30), network)
-    ticks = iter(range(0, 30))
     stop = threading.Event()
-
-    def clock() -> float:
-        k = next(ticks, None)
-        if k is None:
-            stop.set()
-            k = 29
-        return (T0 + timedelta(minutes=k + 1, seconds=31)).timestamp()
-
     worker = threading.Thread(target=run_incident_worker, args=(itms_settings, network, stop),
-                              kwargs={"interval_s": 0.01, "clock": clock})  # fmt: skip
+                              kwargs={"interval_s": 0.05})  # fmt: skip
     worker.start()
-    worker.join(timeout=120)
+    try:
+        with psycopg.connect(itms_settings.dsn, autocommit=True) as conn:
+            # the probe worker of this environment (its topic) stores progress minute by minute
+            for k in range(3, 31, 3):
+                _progress(conn, T0 + timedelta(minutes=k), itms_settings.topic("gps"))
+                time.sleep(0.2)
+            last = T0 + timedelta(minutes=28)  # need(28) = 29:45 is before the watermark 30:00
+            deadline = time.monotonic() + 60
+            while _processed(conn) != last and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert _processed(conn) == last
+    finally:
+        stop.set()
+        worker.join(timeout=60)
     assert not worker.is_alive()
     events = [json.loads(e.value) for e in _events(itms_settings, 3)]
     assert sorted(v["action"] for v in events) == ["clear", "confirm", "create"]
     with psycopg.connect(itms_settings.dsn) as conn:
         assert [r["status"] for r in store_incidents(conn)] == ["cleared"]
         assert store.relay_position(conn, "kafka-incidents") == max(v["seq"] for v in events)
+
+
+def _processed(conn: psycopg.Connection) -> datetime | None:
+    row = conn.execute("SELECT minute FROM incident_progress").fetchone()
+    return row and row[0]
 
 
 def test_operator_reported_incident_is_not_duplicated(
@@ -228,3 +250,47 @@ def test_operator_reported_incident_is_not_duplicated(
         assert _run(IncidentService(network), conn, range(0, 30)) == []
         rows = store_incidents(conn)
         assert [(r["incident_id"], r["status"]) for r in rows] == [("op-1", "suspected")]
+
+
+def test_minutes_wait_for_the_slowest_input_but_not_for_a_silent_one(
+    itms_settings: Settings, network: RoadNetwork
+) -> None:
+    from analytics.workers.detector_worker import DETECTOR_GROUP
+    from analytics.workers.incident_worker import IncidentWorkerParams
+
+    dsn = itms_settings.dsn
+    _load(dsn, range(0, 30), network)
+    service = IncidentService(network, IncidentWorkerParams(max_wait_s=180.0))
+    wall = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+    def minute(k: int) -> datetime:
+        return T0 + timedelta(minutes=k)
+
+    def detectors(watermark: datetime | None, partition: int = 0) -> None:
+        part = ("detectors", partition)
+        before = load_checkpoints(conn, DETECTOR_GROUP, [part]).get(part)
+        with conn.transaction():
+            advance_checkpoints(conn, DETECTOR_GROUP, {part: before}, {part: (before or 0) + 1},
+                                watermarks={part: watermark})  # fmt: skip
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert service.step(conn, wall) == [] and _processed(conn) is None  # no data yet
+        _progress(conn, service.need(minute(12)) + timedelta(seconds=1))
+        detectors(service.need(minute(4)) + timedelta(seconds=1))
+        detectors(None, partition=1)  # a partition without stored data does not count
+        service.step(conn, wall)
+        assert _processed(conn) == minute(4)  # the detectors' stored progress holds it back
+        service.step(conn, wall + timedelta(seconds=179))
+        assert _processed(conn) == minute(4)
+        # the detector partition has not moved for max_wait_s: it is no longer waited for
+        actions = service.step(conn, wall + timedelta(seconds=181))
+        assert _processed(conn) == minute(12)
+        assert [a.action for a in actions] == ["create"]  # the queue of minutes 10–19
+        # it moves again: waited for again (minute 13 needs both past 13:00 + 1:45)
+        _progress(conn, service.need(minute(20)) + timedelta(seconds=1))
+        detectors(service.need(minute(13)))
+        service.step(conn, wall + timedelta(seconds=200))
+        assert _processed(conn) == minute(12)
+        detectors(service.need(minute(13)) + timedelta(milliseconds=1))
+        service.step(conn, wall + timedelta(seconds=201))
+        assert _processed(conn) == minute(13)
