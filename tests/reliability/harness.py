@@ -2,15 +2,19 @@
 
 The reference is what an undisturbed pipeline stores for the messages a topic holds: every
 partition read in offset order through the workers' own processors (processing depends only on
-the order within a partition), then the state builder over every minute in time order. Stored
-results are compared as multisets, so a lost or a doubled result shows up as a difference.
+the order within a partition; traversals stamped with when they became known, as the worker
+does), then the state builder over every minute in time order, then the incident worker's
+logic over every minute the final watermarks make due. Stored results are compared as
+multisets, so a lost or a doubled result shows up as a difference.
 Shared by ``tests/reliability`` and ``bench/soak.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -31,7 +35,13 @@ from kafka.structs import TopicPartition
 
 from analytics.network.model import RoadNetwork
 from analytics.workers.detector_worker import DETECTOR_GROUP, DetectorProcessor
+from analytics.workers.incident_worker import (
+    IncidentService,
+    IncidentWorkerParams,
+    InputPartition,
+)
 from analytics.workers.probe_worker import PROBE_GROUP, ProbeProcessor
+from analytics.workers.runner import process_in_event_time
 from analytics.workers.state_builder import StateBuilder
 from ingest.errors import InvalidMessage
 from ingest.kafka.clients import make_producer
@@ -46,6 +56,7 @@ from store.traversal_writer import write_traversals
 
 GROUPS = {"gps": PROBE_GROUP, "detectors": DETECTOR_GROUP}
 MEASURED = ("probe", "detector", "fused")
+WORKERS = ("probe", "detectors", "state", "incidents")  # ``itms worker`` kinds of a run
 
 
 # -- feeds -----------------------------------------------------------------------------------
@@ -69,13 +80,24 @@ class Feed:
     def inventory(self) -> Path:
         return self.directory / "truth" / "detectors.csv"
 
+    def incidents(self) -> list[dict[str, str]]:
+        """The incidents the simulator injected (ground truth)."""
+        with (self.directory / "truth" / "incidents.csv").open(newline="") as f:
+            return list(csv.DictReader(f))
+
 
 def simulate_feed(
-    out_dir: Path, *, vehicles: int, duration_s: int, seed: int, start: datetime
-) -> Feed:
-    """Run ``itms simulate`` into ``out_dir`` (deterministic for the arguments)."""
-    cmd = [sys.executable, "-m", "itms.cli", "simulate", "--vehicles", str(vehicles),
-           "--duration", str(duration_s), "--seed", str(seed), "--out-dir", str(out_dir),
+    out_dir: Path, *, vehicles: int, duration_s: int, seed: int, start: datetime,
+    incidents: list[dict] | None = None,
+) -> Feed:  # fmt: skip
+    """Run ``itms simulate`` into ``out_dir`` (deterministic for the arguments), with the
+    ``incidents`` of a scenario (:class:`simulators.scenario.IncidentSpec` fields) injected."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scenario = out_dir / "scenario.json"
+    scenario.write_text(json.dumps({"incidents": incidents or []}))
+    cmd = [sys.executable, "-m", "itms.cli", "simulate", "--scenario", str(scenario),
+           "--vehicles", str(vehicles), "--duration", str(duration_s), "--seed", str(seed),
+           "--out-dir", str(out_dir),
            "--start", start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")]  # fmt: skip
     subprocess.run(cmd, check=True, cwd=REPO_ROOT, capture_output=True, timeout=300)
     lines = [sum(1 for _ in (out_dir / f).open()) for f in ("gps.jsonl", "detectors.jsonl")]
@@ -86,6 +108,22 @@ def recent_start(duration_s: int, *, margin_s: int = 120) -> datetime:
     """A minute-aligned start so that the whole feed lies in the past (valid timestamps)."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     return now - timedelta(seconds=duration_s + margin_s)
+
+
+def recent_local_start(
+    local_time: str, timezone: str, duration_s: int, *, margin_s: int = 120
+) -> datetime:
+    """The latest start at the local clock time ``local_time`` (``HH:MM``) whose whole feed
+    lies in the past (at most a day ago): the same time of day, so the same traffic, in
+    every run."""
+    from zoneinfo import ZoneInfo
+
+    hour, minute = (int(x) for x in local_time.split(":"))
+    latest = recent_start(duration_s, margin_s=margin_s).astimezone(ZoneInfo(timezone))
+    start = latest.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if start > latest:
+        start -= timedelta(days=1)
+    return start.astimezone(UTC)
 
 
 def prepare_db(dsn: str, network: RoadNetwork, feed: Feed | None = None) -> None:
@@ -335,12 +373,16 @@ def read_partitions(
         consumer.close()
 
 
-def build_reference(settings: Settings, network: RoadNetwork, ref_dsn: str) -> dict[str, int]:
+def build_reference(
+    settings: Settings, network: RoadNetwork, ref_dsn: str, *, incidents: bool = True
+) -> dict[str, int]:
     """Store in ``ref_dsn`` what an undisturbed pipeline makes of the topics' messages.
 
     Returns the messages read per feed. ``ref_dsn`` must hold the network and detectors.
-    """
+    With ``incidents`` the incident worker's logic then runs over every minute the final
+    watermarks make due (:func:`reference_incidents`)."""
     counts = {"gps": 0, "detectors": 0}
+    marks: dict[tuple[str, int], int | None] = {}
     probe = ProbeProcessor(network)
     det = DetectorProcessor()
     for kind, proc in (("gps", probe), ("detectors", det)):
@@ -352,7 +394,9 @@ def build_reference(settings: Settings, network: RoadNetwork, ref_dsn: str) -> d
             for v in values:
                 with contextlib.suppress(InvalidMessage):
                     valid.append(validator.validate(v))
-            proc.process((settings.topic(kind), p), valid)
+            part = (settings.topic(kind), p)
+            marks[part] = process_in_event_time(proc, part, valid, marks.get(part),
+                                                _event_ms, stamp_rows=kind == "gps")  # fmt: skip
             if proc.pending() >= 20_000:
                 _store_reference(ref_dsn, proc)
         _store_reference(ref_dsn, proc)
@@ -360,7 +404,43 @@ def build_reference(settings: Settings, network: RoadNetwork, ref_dsn: str) -> d
         builder = StateBuilder(network)
         while builder.step(conn, limit=60):
             pass
+    if incidents:
+        reference_incidents(settings, network, ref_dsn, marks)
     return counts
+
+
+def _event_ms(message) -> int:
+    return message.ts_ms
+
+
+def incident_params(settings: Settings) -> IncidentWorkerParams:
+    """The live incident worker's parameters (``run_incident_worker``)."""
+    return IncidentWorkerParams(timezone=settings.timezone,
+                                max_wait_s=settings.incident_max_wait_s)  # fmt: skip
+
+
+def reference_incidents(
+    settings: Settings, network: RoadNetwork, ref_dsn: str,
+    marks: dict[tuple[str, int], int | None],
+) -> datetime | None:  # fmt: skip
+    """Run the incident worker's logic over the minutes the partitions' final watermarks
+    (epoch ms) make due, in time order, on ``ref_dsn``; returns the last minute."""
+    parts = [InputPartition(f"{t}[{p}]", None if w is None else
+                            datetime.fromtimestamp(w / 1000, UTC))
+             for (t, p), w in sorted(marks.items())]  # fmt: skip
+    service = IncidentService(network, incident_params(settings))
+    minutes = service.due_minutes(None, parts)
+    with psycopg.connect(ref_dsn, autocommit=True) as conn:
+        for minute in minutes:
+            service.process_minute(conn, minute)
+    return minutes[-1] if minutes else None
+
+
+def incidents_until(dsn: str) -> datetime | None:
+    """The last minute the incident worker decided in ``dsn``."""
+    with psycopg.connect(dsn, connect_timeout=5) as conn:
+        row = conn.execute("SELECT max(minute) FROM incident_progress").fetchone()
+    return row[0]
 
 
 def _store_reference(dsn: str, proc: ProbeProcessor | DetectorProcessor) -> None:
@@ -384,11 +464,15 @@ class Stored:
     readings: Counter
     states: Counter  # measured segment states
     kpis: Counter
+    incidents: Counter  # what does not change after creation
+    incident_updates: Counter  # the whole history, up to the compared minute
+
+    NAMES = ("traversals", "readings", "states", "kpis", "incidents", "incident_updates")
 
     def differences(self, other: Stored) -> list[str]:
         """Readable differences against ``other`` (the reference); empty when equal."""
         out = []
-        for name in ("traversals", "readings", "states", "kpis"):
+        for name in self.NAMES:
             mine, ref = getattr(self, name), getattr(other, name)
             extra, missing = mine - ref, ref - mine
             if extra or missing:
@@ -400,12 +484,13 @@ class Stored:
         return out
 
 
-def stored_results(dsn: str) -> Stored:
-    """Read the results compared between runs from ``dsn``."""
+def stored_results(dsn: str, *, incidents_until: datetime | None = None) -> Stored:
+    """Read the results compared between runs from ``dsn``; incidents as decided up to the
+    minute ``incidents_until`` (none when ``None``)."""
     with psycopg.connect(dsn) as conn:
         trav = conn.execute(
             "SELECT segment_id, minute, vehicle_id, entry_ts, exit_ts, speed_kmh, dwell_s,"
-            " vehicle_type FROM probe_traversal"
+            " vehicle_type, known_at FROM probe_traversal"
         ).fetchall()
         read = conn.execute(
             "SELECT detector_id, ts, lane, interval_s, volume, occupancy, speed_kmh"
@@ -420,7 +505,20 @@ def stored_results(dsn: str) -> Stored:
             "SELECT minute, round(vehicle_km::numeric, 2), round(vehicle_hours::numeric, 3)::text"
             " FROM network_kpi"
         ).fetchall()  # text: NaN would not equal itself
-    return Stored(Counter(trav), Counter(read), Counter(states), Counter(kpis))
+        # minute m's actions are stored at m + 1 min (its decision time)
+        at = None if incidents_until is None else incidents_until + timedelta(minutes=1)
+        incidents = conn.execute(
+            "SELECT incident_id, kind, source, created_by, started_at, detected_at FROM incident"
+            " WHERE detected_at <= %s",
+            (at,),
+        ).fetchall()
+        updates = conn.execute(
+            "SELECT incident_id, version, at, actor, action, status, change::text"
+            " FROM incident_update WHERE at <= %s",
+            (at,),
+        ).fetchall()  # change: the fields before/after (jsonb text is canonical)
+    return Stored(Counter(trav), Counter(read), Counter(states), Counter(kpis),
+                  Counter(incidents), Counter(updates))  # fmt: skip
 
 
 def topic_multiset(settings: Settings, kind: str) -> Counter:
@@ -460,8 +558,9 @@ class FaultRun:
         prepare_db(settings.dsn, network, feed)
 
     def start_workers(self, timeout_s: float = 120.0) -> float:
-        """Start the probe, detector and state workers; wait until the consumers joined."""
-        for kind in ("probe", "detectors", "state"):
+        """Start the probe, detector, state and incident workers; wait until the consumers
+        joined."""
+        for kind in WORKERS:
             self.procs.worker(kind)
         return poll_until(
             lambda: all(group_members(self.settings, g) == 1 for g in GROUPS.values()),
@@ -494,8 +593,9 @@ class FaultRun:
                           interval_s=0.5, what=f"probe progress beyond {beyond}")  # fmt: skip
 
     def check(self, ref_dsn: str, *, timeout_s: float = 180.0) -> float:
-        """Assert the broker holds exactly the feed, then wait until the stored results equal
-        the reference built in ``ref_dsn``; returns the seconds the wait took."""
+        """Assert the broker holds exactly the feed, then wait until the stored results —
+        incidents included — equal the reference built in ``ref_dsn``; returns the seconds
+        the wait took."""
         self.wait_feed()
         for kind, path in (("gps", self.feed.gps), ("detectors", self.feed.detectors)):
             held, fed = topic_multiset(self.settings, kind), feed_multiset(path)
@@ -506,15 +606,23 @@ class FaultRun:
         prepare_db(ref_dsn, self.network, self.feed)
         counts = build_reference(self.settings, self.network, ref_dsn)
         assert counts == {"gps": self.feed.n_gps, "detectors": self.feed.n_detectors}
-        expected = stored_results(ref_dsn)
+        until = incidents_until(ref_dsn)
+        assert until is not None
+        expected = stored_results(ref_dsn, incidents_until=until)
         assert len(expected.traversals) > 500 and len(expected.states) > 100, expected.kpis
         assert all(k[2] != "NaN" for k in expected.kpis), expected.kpis
+        self.check_reference_incidents(ref_dsn, until)
         last: list[list[str]] = [["not compared yet"]]
 
         def same() -> bool:
             if not drained(self.settings, self.settings.dsn):
                 return False
-            last[0] = stored_results(self.settings.dsn).differences(expected)
+            decided = incidents_until(self.settings.dsn)
+            if decided is None or decided < until:
+                last[0] = [f"incidents decided up to {decided}, not yet {until}"]
+                return False
+            got = stored_results(self.settings.dsn, incidents_until=until)
+            last[0] = got.differences(expected)
             return not last[0]
 
         try:
@@ -523,8 +631,31 @@ class FaultRun:
             logs = "\n".join(f"== {n}\n{self.procs.log_tail(n)}" for n in self.procs.procs)
             raise AssertionError(f"stored results differ: {last[0]}\n{logs}") from None
 
+    def check_reference_incidents(self, ref_dsn: str, until: datetime) -> None:
+        """The comparison is not vacuous: the reference raised an incident near each one the
+        simulator injected that began early enough to be detected in the compared minutes."""
+        with psycopg.connect(ref_dsn) as conn:
+            raised = conn.execute(
+                "SELECT incident_id, ST_X(geom), ST_Y(geom) FROM incident WHERE detected_at <= %s",
+                (until + timedelta(minutes=1),),
+            ).fetchall()
+        assert raised, "the reference raised no incident: comparing incidents would be vacuous"
+        for truth in self.feed.incidents():
+            if datetime.fromisoformat(truth["start"]) > until - timedelta(minutes=5):
+                continue
+            lon, lat = float(truth["lon"]), float(truth["lat"])
+            near = [r[0] for r in raised if _metres(lon, lat, r[1], r[2]) < 1000.0]
+            assert near, f"the reference did not detect {truth}; raised {raised}"
+
     def close(self) -> None:
         self.procs.close()
+
+
+def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Distance between two WGS 84 points (equirectangular; fine within a city)."""
+    k = math.pi / 180.0 * 6_371_000.0
+    return math.hypot((lon2 - lon1) * k * math.cos(math.radians((lat1 + lat2) / 2)),
+                      (lat2 - lat1) * k)  # fmt: skip
 
 
 # -- a live-stream client --------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """PostgreSQL stopped while data flows (writers wait, offsets stay uncommitted), then the Kafka
 broker stopped and restarted while the feed is published (producers retry): once both are back
-everything is stored exactly once, equal to an undisturbed run's results."""
+everything is stored exactly once, equal to an undisturbed run's results — incidents
+included (the incident worker reconnects and decides every minute as without the outages)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import time
 import pytest
 
 from itms import stack
-from tests.reliability.harness import FaultRun, end_offsets, kafka_committed, stored_offsets
+from tests.reliability.harness import (
+    WORKERS,
+    FaultRun,
+    end_offsets,
+    kafka_committed,
+    stored_offsets,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -61,7 +68,7 @@ def test_broker_restart_and_database_outage_lose_and_double_nothing(
         print(
             f"recovery after the service was back (s): {recovery}; results equal after {took:.1f} s"
         )
-        assert all(run.procs.alive(n) for n in ("probe", "detectors", "state"))
+        assert all(run.procs.alive(n) for n in WORKERS)
     finally:
         if not kafka.is_running():
             kafka.up()

@@ -1,5 +1,6 @@
 """Workers SIGKILLed at random moments and restarted, and a second probe worker joining and
-leaving the consumer group mid-stream: the stored results equal an undisturbed run's."""
+leaving the consumer group mid-stream: the stored results — incidents included — equal an
+undisturbed run's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import time
 
 import pytest
 
-from tests.reliability.harness import PROBE_GROUP, FaultRun, group_members, poll_until
+from tests.reliability.harness import (
+    PROBE_GROUP,
+    WORKERS,
+    FaultRun,
+    group_members,
+    incidents_until,
+    poll_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -29,6 +37,13 @@ def test_killed_restarted_and_rebalanced_workers_lose_and_double_nothing(
             for victim in victims:
                 run.procs.kill(victim)
                 run.procs.worker(victim)
+        # the incident worker dies at a random moment once it has decided minutes
+        poll_until(lambda: incidents_until(itms_settings.dsn) is not None, timeout_s=90,
+                   what="incident minutes decided")  # fmt: skip
+        time.sleep(rng.uniform(0.5, 4.0))
+        decided = incidents_until(itms_settings.dsn)
+        run.procs.kill("incidents")
+        run.procs.worker("incidents")
         assert run.feeding(), "the feed ended before the faults: slow it down (ITMS_FAULT_SPEEDUP)"
         # a second probe worker joins (the partitions are shared), then leaves (SIGTERM)
         run.procs.worker("probe", "probe-2")
@@ -37,7 +52,8 @@ def test_killed_restarted_and_rebalanced_workers_lose_and_double_nothing(
         run.wait_progress(run.progress())
         assert run.procs.stop("probe-2") == 0, run.procs.log_tail("probe-2")
         took = run.check(db_factory())
-        print(f"results equal to the reference {took:.1f} s after the feed was read back")
-        assert all(run.procs.alive(n) for n in ("probe", "detectors", "state"))
+        print(f"results equal to the reference {took:.1f} s after the feed was read back;"
+              f" incident worker killed after deciding {decided:%H:%M}")  # fmt: skip
+        assert all(run.procs.alive(n) for n in WORKERS)
     finally:
         run.close()
