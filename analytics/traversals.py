@@ -264,13 +264,14 @@ class TraversalTracker:
         return job
 
     def position(
-        self, still_m: float
-    ) -> tuple[int, float, bool, float, float, float, float] | None:
+        self, still_m: float, crawl_mps: float = 0.0
+    ) -> tuple[int, float, bool, float, float, float, float, float] | None:
         """Where the vehicle is as of its last decided fix (read-only; seconds, metres):
         (segment, entry time — its first fix on the segment when the entry was not seen —,
         entry seen, offset of that first position, last fix time, offset of the last fix,
-        time it has not moved more than ``still_m``). ``None`` before the first fix or when
-        it stands exactly at the end of its route."""
+        time it has not moved more than ``still_m``, and the longest time up to the last fix
+        over which its average pace was below ``crawl_mps``). ``None`` before the first fix
+        or when it stands exactly at the end of its route."""
         times, pos, starts = self.times, self.pos, self.starts
         if not times or not self.route:
             return None
@@ -288,4 +289,9 @@ class TraversalTracker:
                 entry_t = times[k - 1] + (start - a) / (b - a) * (times[k] - times[k - 1])
             seen, entry_off = True, 0.0
         still = t - times[bisect_left(pos, p - still_m)]
-        return self.route[i], entry_t, seen, entry_off, t, p - start, still
+        slow = 0.0
+        for j in range(len(pos) - 2, -1, -1):
+            dt = t - times[j]
+            if p - pos[j] <= crawl_mps * dt:
+                slow = dt
+        return self.route[i], entry_t, seen, entry_off, t, p - start, still, slow

@@ -37,10 +37,11 @@ import pandas as pd
 from analytics.incidents.corridor import Corridor, pair_stations
 from analytics.incidents.detector import METHODS, DetectorParams, IncidentDetector, MinuteInputs
 from analytics.incidents.fusion import same_direction
-from analytics.incidents.inputs import recent_probe_window, station_minute
+from analytics.incidents.inputs import presence_snapshot, recent_probe_window, station_minute
 from analytics.incidents.lifecycle import IncidentTracker
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
+from analytics.presence import PRESENCE_COLUMNS
 
 SLOT_MIN = 15
 
@@ -67,6 +68,7 @@ class EvalConfig:
     probe_window_min: int = 5
     windows_min: tuple[int, ...] = (1, 2, 3, 5)
     stop_s: float = 30.0
+    recent_exit_s: float = 180.0  # traversals known this recently join the overdue queues
     match_radius_m: float = 1000.0
     match_after_min: int = 10
     covered_share: float = 0.5  # of incidents placed between detector stations
@@ -258,8 +260,11 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def online_traversals(run_dir: Path, network: RoadNetwork, sigma_m: float) -> pd.DataFrame:
-    """Traversals of a run's GPS feed through the probe worker's online path."""
+def online_probe_results(
+    run_dir: Path, network: RoadNetwork, sigma_m: float
+) -> tuple[pd.DataFrame, list[tuple]]:  # fmt: skip
+    """Traversals and presence records (:mod:`analytics.presence`) of a run's GPS feed through
+    the probe worker's online path."""
     from analytics.mapmatch.hmm import MatchParams
     from analytics.workers.probe_worker import ProbeProcessor
     from ingest.validation import FeedValidator
@@ -271,7 +276,12 @@ def online_traversals(run_dir: Path, network: RoadNetwork, sigma_m: float) -> pd
         proc.process(("eval", 0), fixes[i : i + 5000])
     proc.close_all()
     cols = ["segment_id", "minute", "vehicle", "entry", "exit", "speed", "dwell", "type"]
-    return pd.DataFrame(proc.rows, columns=cols)
+    return pd.DataFrame(proc.rows, columns=cols), proc.presence
+
+
+def online_traversals(run_dir: Path, network: RoadNetwork, sigma_m: float) -> pd.DataFrame:
+    """Traversals of a run's GPS feed through the probe worker's online path."""
+    return online_probe_results(run_dir, network, sigma_m)[0]
 
 
 @dataclass
@@ -330,8 +340,12 @@ def build_profiles(
 def replay_run(
     run_dir: Path, network: RoadNetwork, corridor: Corridor, profiles: Profiles,
     traversals: pd.DataFrame, cfg: EvalConfig, tz: ZoneInfo,
+    presence: pd.DataFrame | None = None,
 ) -> tuple[dict[str, list[RaisedIncident]], int, dict[str, int]]:  # fmt: skip
-    """Every method's raised incidents over one run; also its minutes and decision units."""
+    """Every method's raised incidents over one run; also its minutes and decision units.
+    ``presence`` holds the probe worker's presence records (:data:`PRESENCE_COLUMNS`); at
+    each decision time the method sees the records of that minute boundary, as the worker
+    does (they exist once the partition's stream passed it, before the traversals' lag)."""
     run = json.loads((run_dir / "truth" / "run.json").read_text(encoding="utf-8"))
     start_s = datetime.fromisoformat(run["start"]).timestamp()
     n_min = int(cfg.duration_s // 60)
@@ -356,6 +370,14 @@ def replay_run(
     t_dwell = tr["dwell"].to_numpy(float)
     t_dur = np.array([(b - a).total_seconds() for a, b in zip(tr["entry"], tr["exit"],
                                                                strict=True)])  # fmt: skip
+    snapshots: dict[float, list[tuple]] = {}
+    if presence is not None and len(presence):
+        for at, g in presence.groupby("as_of"):
+            snapshots[pd.Timestamp(at).timestamp()] = list(
+                g[list(PRESENCE_COLUMNS)].itertuples(index=False, name=None)
+            )
+    exited = list(zip(tr["segment_id"], tr["vehicle"], tr["type"], t_dur, t_dwell, t_avail,
+                      strict=True))  # fmt: skip
     trackers = {meth: IncidentTracker(corridor.bearing) for meth in METHODS}
     raised: dict[str, dict[str, RaisedIncident]] = {meth: {} for meth in METHODS}
     n_seg, n_st = len(network), len(st_seg)
@@ -387,6 +409,11 @@ def replay_run(
         x.probe_speed, x.probe_vehicles = pw.speed, pw.vehicles
         x.probe_stopped, x.probe_passing, x.passing_speed = pw.stopped, pw.passing, pw.passing_speed
         x.moving_speed = pw.moving_speed
+        if presence is not None:
+            recent = np.flatnonzero((t_avail <= t_dec) & (t_avail > t_dec - cfg.recent_exit_s))
+            x.presence = presence_snapshot(snapshots.get(t_dec, []), seg_index,
+                                           [exited[i] for i in recent.tolist()], t_dec,
+                                           cfg.recent_exit_s)  # fmt: skip
         found = det.detect(x)
         when = datetime.fromtimestamp(t_dec, tz)
         for meth in METHODS:
@@ -469,14 +496,17 @@ def evaluate(
             profiles = build_profiles(
                 days, network, {d: k for k, d in enumerate(sites["detector_id"])}, tz
             )
-            cached = rd / "traversals.pkl"
-            if cached.exists():
+            cached, cached_p = rd / "traversals.pkl", rd / "presence.pkl"
+            if cached.exists() and cached_p.exists():
                 trav = pd.read_pickle(cached)
+                presence = pd.read_pickle(cached_p)
             else:
-                trav = online_traversals(rd, network, cfg.gps_sigma_m)
+                trav, rows = online_probe_results(rd, network, cfg.gps_sigma_m)
+                presence = pd.DataFrame(rows, columns=list(PRESENCE_COLUMNS))
                 trav.to_pickle(cached)
+                presence.to_pickle(cached_p)
             raised, n_min, units, covered = replay_run(rd, network, corridor, profiles, trav,
-                                                       cfg, tz)  # fmt: skip
+                                                       cfg, tz, presence)  # fmt: skip
             for meth in METHODS:
                 all_raised[meth].extend(raised[meth])
             run_truths = true_incidents(rd, network, cfg)
@@ -503,7 +533,7 @@ def evaluate(
 
 LABELS = {"california8": "California #8", "mcmaster": "McMaster", "snd": "SND (profile)",
           "probe_drop": "probe speed drop", "probe_stopped": "probe stopped cluster",
-          "fused": "fused (ITMS)"}  # fmt: skip
+          "probe_overdue": "probe overdue queue", "fused": "fused (ITMS)"}  # fmt: skip
 HEADER = (
     "| method | incidents | detected | detection rate | between stations: detected | false alarms"
     " | FA / h | FA / h per 1k seg | FA / decision | mean TTD min | median TTD min"

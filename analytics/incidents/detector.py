@@ -19,14 +19,17 @@ from analytics.incidents.california8 import California8, California8Params
 from analytics.incidents.candidate import Candidate
 from analytics.incidents.corridor import Corridor, pair_stations
 from analytics.incidents.fusion import Fusion, FusionParams
+from analytics.incidents.inputs import PresenceSnapshot
 from analytics.incidents.mcmaster import McMaster, McMasterParams
+from analytics.incidents.probe_overdue import OverdueParams, ProbeOverdue
 from analytics.incidents.probe_speed_drop import ProbeDropParams, ProbeSpeedDrop
 from analytics.incidents.probe_stopped_cluster import ProbeStoppedCluster, StoppedClusterParams
 from analytics.incidents.snd import Snd, SndParams
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
 
-METHODS = ("california8", "mcmaster", "snd", "probe_drop", "probe_stopped", "fused")
+METHODS = ("california8", "mcmaster", "snd", "probe_drop", "probe_stopped", "probe_overdue",
+           "fused")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class DetectorParams:
     snd: SndParams = field(default_factory=SndParams)
     probe_drop: ProbeDropParams = field(default_factory=ProbeDropParams)
     probe_stopped: StoppedClusterParams = field(default_factory=StoppedClusterParams)
+    probe_overdue: OverdueParams = field(default_factory=OverdueParams)
     fusion: FusionParams = field(default_factory=FusionParams)
     max_station_gap_m: float = 3000.0
 
@@ -50,7 +54,10 @@ class MinuteInputs:
     (mean, standard deviation) of the time-of-day slot. Segments: harmonic-mean probe speed
     and distinct vehicles over the recent traversals, stopped and passing vehicles (stopped =
     stood still at least the stop time), passing vehicles' harmonic-mean speed, and the
-    reference speed (time-of-day profile; NaN = unknown, free flow is used).
+    reference speed (time-of-day profile; NaN = unknown, free flow is used). ``presence``: the
+    vehicles abnormally slow on their segment at the decision time (None: not known);
+    ``segment_cv``: per segment, the learned spread of single vehicles' travel times (NaN or
+    None: the methods' default).
     """
 
     station_occ: np.ndarray
@@ -65,6 +72,8 @@ class MinuteInputs:
     passing_speed: np.ndarray
     reference_speed: np.ndarray
     moving_speed: np.ndarray | None = None  # NaN/None: same as probe_speed
+    presence: PresenceSnapshot | None = None
+    segment_cv: np.ndarray | None = None
 
     @classmethod
     def empty(cls, n_stations: int, n_segments: int) -> MinuteInputs:
@@ -109,6 +118,7 @@ class IncidentDetector:
         self.snd = Snd(len(self.st_seg), self.p.snd)
         self.drop = ProbeSpeedDrop(corridor, self.p.probe_drop)
         self.stopped = ProbeStoppedCluster(self.p.probe_stopped)
+        self.overdue = ProbeOverdue(corridor, self.p.probe_overdue)
         self.fusion = Fusion(corridor, self.p.fusion)
         # where a station's alarm is reported: halfway to the next station, else segment end
         self.st_loc_seg = self.st_seg.copy()
@@ -208,6 +218,18 @@ class IncidentDetector:
             evidence=[{"stopped": int(x.probe_stopped[k]), "passing": int(x.probe_passing[k]),
                        "passing_kmh": round(float(x.passing_speed[k]), 1)} for k in hit],
         )  # fmt: skip
+        queues = (self.overdue.detect(x.presence, ref, x.segment_cv)
+                  if x.presence is not None else [])  # fmt: skip
+        qseg = np.array([q.segment for q in queues], np.int64)
+        out["probe_overdue"] = self._cands(
+            "probe_overdue", qseg, np.array([q.offset_m for q in queues]),
+            np.array([1.0 - q.pace_ratio for q in queues]), {"probe"},
+            queue_m=np.array([q.queue_m for q in queues]),
+            speed_ratio=np.array([q.pace_ratio for q in queues]),
+            evidence=[{"overdue_vehicles": q.vehicles, "standing": q.standing,
+                       "pace_ratio": round(q.pace_ratio, 2),
+                       "queue_segments": len(q.queue_segments)} for q in queues],
+        )  # fmt: skip
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = x.probe_speed / ref
             moving = None if x.moving_speed is None else x.moving_speed / ref
@@ -224,6 +246,7 @@ class IncidentDetector:
             "snd": len(self.st_seg),
             "probe_drop": n,
             "probe_stopped": n,
+            "probe_overdue": n,
             "fused": n,
         }
 

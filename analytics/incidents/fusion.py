@@ -2,8 +2,10 @@
 
 Rules (distances metres in the metric CRS, speed ratios against the reference speed):
 
-1. A probe queue-head alarm stands on its own (it already persisted); a detector alarm
-   (California #8, McMaster, SND) within ``radius_m`` adds the detector source to it.
+1. A probe queue-head alarm stands on its own (it already persisted), and so does a queue of
+   overdue probes (vehicles still on the segment, delayed while moving, behind each other);
+   a detector alarm (California #8, McMaster, SND) within ``radius_m`` adds the detector
+   source to it.
 2. A California #8 or McMaster alarm stands when probes corroborate it (a segment near it —
    its own, ``neighbours`` up or down the road — is slow now: typical speed below
    ``corroborate_ratio`` of the reference, from at least ``corroborate_vehicles``
@@ -99,7 +101,7 @@ class Fusion:
         det = [c for m in DETECTOR_METHODS for c in by_method.get(m, [])]
         snd = by_method.get("snd", [])
         out: list[Candidate] = []
-        for c in by_method.get("probe_drop", []):
+        for c in by_method.get("probe_drop", []) + by_method.get("probe_overdue", []):
             support = [d for d in det + snd if self._near(c, d)]
             sources = c.sources | {"detector"} if support else c.sources
             ev = {**c.evidence, "methods": sorted({c.method} | {d.method for d in support})}
@@ -123,7 +125,7 @@ class Fusion:
                 srcs = c.sources | {"probe"} if corroborated else c.sources
                 out.append(_fused(c, srcs))
         for c in by_method.get("probe_stopped", []):
-            near = by_method.get("probe_drop", []) + snd
+            near = by_method.get("probe_drop", []) + by_method.get("probe_overdue", []) + snd
             if any(self._near(c, d) for d in near):
                 out.append(_fused(c, c.sources))
         return self._merge(out)

@@ -7,7 +7,8 @@ dwell seconds, occupancy 0–1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -137,3 +138,55 @@ def station_minute(
     spd = np.divide(np.bincount(st, w, minlength=n), inv, out=np.full(n, np.nan),
                     where=inv > 0)  # fmt: skip
     return occ, vol, spd
+
+
+@dataclass
+class PresenceSnapshot:
+    """Vehicles abnormally slow on their segment at one record time (aligned arrays, one per
+    vehicle; see :mod:`analytics.presence`): segment index, vehicle code, bus or not, offset
+    of the last decided fix (m), distance covered on the segment (m), standing time, crawling
+    time and time on the segment (s). ``ex_*``: the recent traversals (vehicles that just
+    left a segment) — segment, vehicle code (same codes), bus or not, duration and standing
+    time (s)."""
+
+    segment: np.ndarray
+    vehicle: np.ndarray
+    is_bus: np.ndarray
+    offset_m: np.ndarray
+    progress_m: np.ndarray
+    still_s: np.ndarray
+    slow_s: np.ndarray
+    on_segment_s: np.ndarray
+    ex_segment: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ex_vehicle: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ex_is_bus: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    ex_duration_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ex_dwell_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.segment)
+
+
+def presence_snapshot(
+    rows: Sequence[Sequence], index: dict[str, int], exited: Sequence[Sequence] = (),
+    now_s: float = 0.0, recent_s: float = 180.0,
+) -> PresenceSnapshot:  # fmt: skip
+    """The snapshot from presence rows of one record time, in the order of
+    :data:`analytics.presence.PRESENCE_COLUMNS` (as the probe worker keeps and stores them),
+    and from traversals ``exited`` as (segment_id, vehicle_id, vehicle_type, duration_s,
+    dwell_s, available_s) of which those that became known in ``(now_s − recent_s, now_s]``
+    are kept; rows on segments outside ``index`` (segment id → row) are left out. Used by the
+    incident worker (rows from the store) and the evaluation (rows from the processor)."""
+    rows = [r for r in rows if r[1] in index]
+    ex = [r for r in exited if r[0] in index and now_s - recent_s < r[5] <= now_s]
+    codes: dict[str, int] = {}
+    return PresenceSnapshot(
+        np.array([index[r[1]] for r in rows], np.int64),
+        np.array([codes.setdefault(r[2], len(codes)) for r in rows], np.int64),
+        np.array([r[3] == "bus" for r in rows], bool),
+        *(np.array([r[k] for r in rows], float) for k in (7, 8, 9, 10, 11)),
+        np.array([index[r[0]] for r in ex], np.int64),
+        np.array([codes.setdefault(r[1], len(codes)) for r in ex], np.int64),
+        np.array([r[2] == "bus" for r in ex], bool),
+        np.array([r[3] for r in ex], float), np.array([r[4] for r in ex], float),
+    )  # fmt: skip

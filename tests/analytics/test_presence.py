@@ -32,8 +32,10 @@ def test_position_interpolates_the_entry_and_measures_the_standstill() -> None:
     # 40 m on segment 1 and jitters forward by a few metres (GPS noise, cursor only advances)
     _feed(tr, [(0.0, 0, 50.0, [0]), (10.0, 1, 50.0, [0, 1]), (20.0, 1, 40.0, [1]),
                (30.0, 1, 52.0, [1]), (40.0, 1, 55.0, [1]), (100.0, 1, 58.0, [1])])  # fmt: skip
-    seg, entry, seen, entry_off, last, off, still = tr.position(still_m=15.0)
+    seg, entry, seen, entry_off, last, off, still, slow = tr.position(15.0, crawl_mps=1.0)
     assert (seg, seen, entry_off, last) == (1, True, 0.0, 100.0)
+    # average pace below 1 m/s since the fix at 150 m (t = 10 s): 8 m in 90 s
+    assert slow == pytest.approx(90.0)
     assert entry == pytest.approx(5.0)
     assert off == pytest.approx(58.0)
     assert still == pytest.approx(100.0 - 10.0)  # within 15 m of 58 m since the fix at 50 m
@@ -44,9 +46,9 @@ def test_position_of_a_chain_that_began_on_the_segment_is_its_first_fix() -> Non
     tr = TraversalTracker()
     assert tr.position(15.0) is None
     _feed(tr, [(0.0, 2, 120.0, [2]), (10.0, 2, 150.0, [2])])
-    seg, entry, seen, entry_off, last, off, still = tr.position(15.0)
+    seg, entry, seen, entry_off, last, off, still, slow = tr.position(15.0, crawl_mps=2.0)
     assert (seg, entry, seen, entry_off, last, off) == (2, 0.0, False, 120.0, 10.0, 150.0)
-    assert still == 0.0
+    assert still == 0.0 and slow == 0.0  # 3 m/s
 
 
 def test_rule_flags_crawling_and_standing_vehicles_only() -> None:
@@ -60,6 +62,9 @@ def test_rule_flags_crawling_and_standing_vehicles_only() -> None:
     # normal pace (40 s for 400 m); crawling (60 m in 60 s: 60 ≥ 1.5·6 + 30); standing 70 s;
     # the same but its last fix is too old; 100 m in 90 s (90 ≥ 1.5·10 + 30)
     assert got.tolist() == [False, True, True, False, True]
+    # crawling for 30 s flags a vehicle the overdue test does not flag yet
+    crawl = abnormal(on[:1], progress[:1], still[:1], ff[:1], age[:1], rules, np.array([30.0]))
+    assert crawl.tolist() == [True]
     # on the segment longer than k × the whole segment's free-flow time + margin: always
     assert abnormal(np.array([1.5 * 50 + 31.0]), np.array([500.0]), np.zeros(1),
                     np.array([36.0]), np.zeros(1)).tolist() == [True]  # fmt: skip
@@ -100,11 +105,11 @@ def test_worker_records_presence_at_minute_boundaries_whatever_the_polls(network
     assert {r[0].second for r in whole} == {0}  # stamped with the minute boundary
     assert len({r[0] for r in whole}) >= 5
     rules = PresenceRules()
-    for at, _seg, _veh, _vt, entry, _seen, last, off, progress, still, on in whole:
+    for at, _seg, _veh, _vt, entry, _seen, last, off, progress, still, slow, on in whole:
         assert on == pytest.approx((last - entry).total_seconds())
         assert 0.0 <= progress <= off + 1e-6 and last <= at
         assert (at - last).total_seconds() <= rules.max_age_s
-        assert still >= rules.still_min_s or on >= rules.margin_s
+        assert still >= rules.still_min_s or slow >= rules.slow_min_s or on >= rules.margin_s
     assert len({(r[0], r[2]) for r in whole}) == len(whole)  # one record per vehicle and minute
     assert _presence(network, feed, 7) == whole
     assert _presence(network, feed, 500) == whole

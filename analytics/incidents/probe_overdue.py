@@ -1,0 +1,181 @@
+"""Overdue probes: vehicles still on a segment, delayed while moving, queued behind each other.
+
+Traversal-based methods see a queue only once its vehicles have left the segment. The probe
+worker also reports, every minute, the vehicles abnormally slow on their *current* segment
+(:mod:`analytics.presence`: time on the segment, distance covered, standing and crawling
+time). Per vehicle this method computes its **lost time** on the segment so far against the
+segment's reference pace (time-of-day profile speed, else free flow):
+
+    lost = on_segment_s − progress_m / reference − (bus_allowance_s for buses)
+
+A vehicle is **queued** when
+
+* its lost time is at least ``min_lost_s`` and at least ``z · cv · progress_m / reference``
+  (cv: how much single vehicles' travel times spread on this segment, learned per segment
+  where known, else ``cv``), *and* at least ``min_moving_lost_s`` of it was lost while
+  moving — before its current standstill (crawling, stop-and-go); or
+* it has crawled (average pace below ``crawl_kmh``) for ``min_crawl_s``, at least
+  ``min_moving_lost_s`` of that while moving, on a segment whose reference is at least
+  twice the crawl pace (where the profile says this hour crawls anyway, crawling is normal).
+
+A vehicle that drove at a normal pace and then stopped (a taxi picking up, a car parking, a
+bus at its stop) lost its time in one standstill and is not queued however long it stands:
+on its own a stop says nothing about the road. Vehicles that just left a segment (recent
+traversals) are queued by the same lost-time test over the whole segment (standing time
+given by the traversal). Where a vehicle blocks the lane, the vehicles behind it slow down,
+so an alarm needs at least ``min_vehicles`` distinct queued vehicles within ``cluster_m`` of
+each other along the road (same segment, or the queue spilling onto the upstream one), at
+least one of them still on the road. The alarm is placed just downstream of the queue's most
+downstream vehicle still on the road (the head, where the blockage is); the queue length is
+the distance from there back to the last queued vehicle. Distances metres, times seconds,
+speeds km/h.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from analytics.incidents.corridor import Corridor
+from analytics.incidents.inputs import PresenceSnapshot
+
+
+@dataclass(frozen=True)
+class OverdueParams:
+    """Defaults: 30 s lost (more than a signal red or a bus stop costs an ordinary vehicle
+    beyond the profile, which already holds the usual delays of the hour), and at least
+    z = 2 standard deviations of a single vehicle's travel time (cv 0.25 as in
+    :mod:`.probe_speed_drop`, or the segment's learned cv); 20 s of it lost while moving
+    (two fixes of crawling at 10-s sampling); a bus may lose one stop's dwell (40 s); two
+    distinct vehicles within 300 m (a queue holds ~140 vehicles per lane-km: at 5 %
+    penetration two probes in the first 300 m are likely; further apart they are not one
+    queue); crawling for 30 s (three fixes at 10-s sampling below 10 km/h)."""
+
+    min_lost_s: float = 30.0
+    cv: float = 0.25
+    z: float = 2.0
+    min_moving_lost_s: float = 20.0
+    crawl_kmh: float = 10.0  # the probe worker's crawl pace (PresenceRules.crawl_kmh)
+    min_crawl_s: float = 30.0
+    bus_allowance_s: float = 40.0
+    min_vehicles: int = 2
+    cluster_m: float = 300.0
+    head_ahead_m: float = 20.0
+
+
+@dataclass
+class OverdueQueue:
+    """One alarm: head segment and offset (m), queue length (m), distinct queued vehicles,
+    their median pace relative to the reference, and the segments the queue covers."""
+
+    segment: int
+    offset_m: float
+    queue_m: float
+    vehicles: int
+    pace_ratio: float
+    standing: int
+    queue_segments: list[int]
+
+
+class ProbeOverdue:
+    """Stateless per-minute test on a presence snapshot (see the module docstring)."""
+
+    name = "probe_overdue"
+
+    def __init__(self, corridor: Corridor, params: OverdueParams | None = None) -> None:
+        self.p = params or OverdueParams()
+        self.corridor = corridor
+
+    def queued(
+        self, x: PresenceSnapshot, reference_kmh: np.ndarray, cv: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per vehicle still on a segment: queued or not, lost time (s), pace ratio to the
+        reference (``reference_kmh`` per segment, NaN-free); and per recent traversal:
+        queued or not."""
+        p = self.p
+        ref = np.asarray(reference_kmh, float)
+        seg = x.segment
+        v_ref = np.maximum(ref[seg], 1.0) / 3.6
+        tt = x.progress_m / v_ref
+        lost = x.on_segment_s - tt - np.where(x.is_bus, p.bus_allowance_s, 0.0)
+        c = p.cv if cv is None else np.where(np.isfinite(cv[seg]), cv[seg], p.cv)
+        still = np.minimum(x.still_s, x.on_segment_s)
+        ok = (lost >= np.maximum(p.min_lost_s, p.z * c * tt)) & (
+            lost - still >= p.min_moving_lost_s
+        )
+        ok |= (
+            (x.slow_s >= p.min_crawl_s)
+            & (x.slow_s - x.still_s >= p.min_moving_lost_s)
+            & (ref[seg] >= 2.0 * p.crawl_kmh)
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pace = np.where(x.on_segment_s > 0, tt / x.on_segment_s, 1.0)
+        es = x.ex_segment
+        ett = self.corridor.length_m[es] / (np.maximum(ref[es], 1.0) / 3.6)
+        elost = x.ex_duration_s - ett - np.where(x.ex_is_bus, p.bus_allowance_s, 0.0)
+        ec = p.cv if cv is None else np.where(np.isfinite(cv[es]), cv[es], p.cv)
+        eok = (elost >= np.maximum(p.min_lost_s, p.z * ec * ett)) & (
+            elost - x.ex_dwell_s >= p.min_moving_lost_s
+        )
+        return ok, pace, eok
+
+    def detect(
+        self, x: PresenceSnapshot, reference_kmh: np.ndarray, cv: np.ndarray | None = None
+    ) -> list[OverdueQueue]:
+        """Queue heads of this minute's snapshot."""
+        if not len(x):
+            return []
+        ok, pace, eok = self.queued(x, reference_kmh, cv)
+        idx = np.flatnonzero(ok)
+        if not len(idx):
+            return []
+        c, p = self.corridor, self.p
+        by_seg: dict[int, list[int]] = {}
+        for i in idx.tolist():
+            by_seg.setdefault(int(x.segment[i]), []).append(i)
+        exited: dict[int, set[int]] = {}
+        for s, v in zip(x.ex_segment[eok].tolist(), x.ex_vehicle[eok].tolist(), strict=True):
+            exited.setdefault(s, set()).add(v)
+        alarms: dict[int, OverdueQueue] = {}
+        members: dict[int, set[int]] = {}
+        for h, own in by_seg.items():
+            head = max(own, key=lambda i: x.offset_m[i])
+            head_off = float(x.offset_m[head])
+            # vehicles within cluster_m behind the head: on h, then upstream along the road
+            near = [i for i in own if head_off - x.offset_m[i] <= p.cluster_m]
+            vehicles = {int(x.vehicle[i]) for i in near} | exited.get(h, set())
+            back, segs, tail = head_off, [h], head_off - min(x.offset_m[i] for i in near)
+            for s in c.walk_up(h, p.cluster_m):
+                length = float(c.length_m[s])
+                for i in by_seg.get(s, []):
+                    behind = back + length - float(x.offset_m[i])
+                    if behind <= p.cluster_m:
+                        near.append(i)
+                        vehicles.add(int(x.vehicle[i]))
+                        tail = max(tail, behind)
+                        if s not in segs:
+                            segs.append(s)
+                if exited.get(s):
+                    vehicles |= exited[s]
+                    if s not in segs:
+                        segs.append(s)
+                back += length
+                if back > p.cluster_m:
+                    break
+            if len(vehicles) < p.min_vehicles:
+                continue
+            members[h] = vehicles
+            off = min(head_off + p.head_ahead_m, float(c.length_m[h]))
+            standing = int(sum(x.still_s[i] >= 60.0 for i in near))
+            alarms[h] = OverdueQueue(h, off, float(tail + (off - head_off)), len(vehicles),
+                                     float(np.median(pace[near])), standing, segs)  # fmt: skip
+        # a queue reaching onto a segment whose downstream continuation holds its head is
+        # reported once, at the head
+        out = []
+        for h, a in alarms.items():
+            d = int(c.down[h])
+            if d in alarms and members[h] <= members[d]:
+                continue
+            out.append(a)
+        return out
