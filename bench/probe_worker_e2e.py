@@ -1,0 +1,185 @@
+"""Probe-worker throughput end to end: Kafka → ``itms worker probe`` → PostgreSQL.
+
+    python bench/probe_worker_e2e.py [--vehicles 5000] [--duration 300] [--workers 1,2]
+
+Where ``bench/worker_throughput.py`` times the worker's own logic, this runs the real worker
+process: the kafka-python consumer, validation, map matching, traversals and the result
+transaction (traversal rows and consumer checkpoints committed together, then the Kafka offset
+commit). It starts (or reuses) a local stack of its own (``--state-dir``, own ports), creates a
+fresh database and topic prefix per worker count, simulates the Hai Phong feed (recent
+timestamps, so every fix is valid), publishes all of it keyed by vehicle, then starts the
+worker processes. The rate is all fixes over the time from the first message a worker read
+(its ``/metrics``) until stored checkpoints cover the whole topic (start-up — network, route
+table, group join — left out; the last checkpoint's commit counted). It also reports the
+workers' CPU time per fix and peak RSS. Everything it started is stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from analytics.network import load_network
+from ingest.kafka.clients import ensure_topics
+from itms import stack
+from itms.settings import REPO_ROOT, Settings
+from store.migrate import migrate
+from tests.reliability.harness import (
+    Feed,
+    Processes,
+    end_offsets,
+    prepare_db,
+    publish,
+    recent_start,
+    simulate_feed,
+    stored_offsets,
+)
+
+_TICK_S = 0.1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _consumed(port: int) -> float:
+    """Messages a worker has read so far (its ``/metrics``; 0 before it serves them)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return 0.0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("itms_messages_consumed_total"))  # fmt: skip
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100.0  # utime, stime in clock ticks
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _with_db(dsn: str, name: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    parts = conninfo_to_dict(dsn)
+    parts["dbname"] = name
+    return make_conninfo(**parts)
+
+
+def measure(base: Settings, feed_dir: Path, workers: int, log_dir: Path) -> dict:
+    """One measurement with ``workers`` probe worker processes on a fresh database/topics."""
+    tag = f"e2e{datetime.now(UTC):%H%M%S}{uuid.uuid4().hex[:4]}"
+    with psycopg.connect(base.dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{tag}"')
+    dsn = _with_db(base.dsn, tag)
+    settings = base.model_copy(update={"database_url": dsn, "topic_prefix": f"{tag}.",
+                                       "kafka_bootstrap": base.bootstrap_servers})  # fmt: skip
+    procs = Processes(settings, log_dir / tag)
+    try:
+        migrate(dsn)
+        prepare_db(dsn, load_network())
+        ensure_topics(settings)
+        feed = Feed(feed_dir, *(sum(1 for _ in (feed_dir / f).open())
+                                for f in ("gps.jsonl", "detectors.jsonl")))  # fmt: skip
+        t0 = time.perf_counter()
+        publish(settings, feed)
+        publish_s = time.perf_counter() - t0
+        total = sum(end_offsets(settings, "gps").values())
+        names = [f"probe-{i}" for i in range(1, workers + 1)]
+        ports = {n: _free_port() for n in names}
+        for name in names:
+            procs.start(name, "worker", "probe", "--metrics-port", str(ports[name]))
+        pids = [procs.procs[n].pid for n in names]
+        first: tuple[float, float] | None = None  # wall and CPU time of the first message
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            now = time.perf_counter()
+            if first is None and any(_consumed(ports[n]) > 0 for n in names):
+                first = (now, sum(_cpu_s(p) for p in pids))
+            if first is not None and sum(stored_offsets(dsn, settings, "gps").values()) >= total:
+                break
+            if not all(procs.alive(n) for n in names):
+                raise RuntimeError(f"a worker stopped:\n{procs.log_tail(names[0])}")
+            time.sleep(_TICK_S)
+        else:
+            raise RuntimeError("the workers did not finish within 30 minutes")
+        cpu = sum(_cpu_s(p) for p in pids) - first[1]
+        rss = max(_peak_rss_mib(p) for p in pids)
+        elapsed = time.perf_counter() - first[0]
+        counted = total
+        with psycopg.connect(dsn) as conn:
+            traversals = conn.execute("SELECT count(*) FROM probe_traversal").fetchone()[0]
+        return {"workers": workers, "fixes": total, "counted": counted, "seconds": elapsed,
+                "rate": counted / elapsed, "cpu_us_per_fix": cpu / counted * 1e6,
+                "rss_mib": rss, "traversals": traversals, "publish_s": publish_s}  # fmt: skip
+    finally:
+        procs.close()
+        with (
+            contextlib.suppress(psycopg.Error),
+            psycopg.connect(base.dsn, autocommit=True) as conn,
+        ):
+            conn.execute(f'DROP DATABASE IF EXISTS "{tag}" WITH (FORCE)')
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--vehicles", type=int, default=5000)
+    p.add_argument("--duration", type=int, default=300, help="simulated seconds")
+    p.add_argument("--workers", default="1,2", help="worker process counts to measure")
+    p.add_argument("--partitions", type=int, default=6)
+    p.add_argument("--seed", type=int, default=4)
+    p.add_argument("--state-dir", default=str(REPO_ROOT / ".itms" / "bench-stack"))
+    p.add_argument("--kafka-port", type=int, default=19892, help="and the next for the controller")
+    p.add_argument("--pg-port", type=int, default=55462)
+    args = p.parse_args(argv)
+    base = Settings(state_dir=Path(args.state_dir), kafka_port=args.kafka_port,
+                    kafka_controller_port=args.kafka_port + 1, pg_port=args.pg_port,
+                    topic_partitions=args.partitions)  # fmt: skip
+    started = []
+    try:
+        for comp in (stack.local_postgres(base), stack.local_kafka(base)):
+            if not comp.is_running():
+                comp.up()
+                started.append(comp)
+        with tempfile.TemporaryDirectory() as tmp:
+            feed_dir = Path(tmp) / "feed"
+            simulate_feed(feed_dir, vehicles=args.vehicles, duration_s=args.duration,
+                          seed=args.seed, start=recent_start(args.duration))  # fmt: skip
+            print("| workers | fixes | fixes/s | CPU µs per fix | peak RSS MiB per worker"
+                  " | traversals stored | publish s |")  # fmt: skip
+            print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |", flush=True)
+            for n in (int(v) for v in args.workers.split(",")):
+                r = measure(base, feed_dir, n, REPO_ROOT / ".itms" / "bench-logs")
+                print(f"| {n} | {r['fixes']:,} | {r['rate']:,.0f} | {r['cpu_us_per_fix']:.1f}"
+                      f" | {r['rss_mib']:.0f} | {r['traversals']:,} | {r['publish_s']:.0f} |",
+                      flush=True)  # fmt: skip
+    finally:
+        for comp in reversed(started):
+            comp.down()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
