@@ -67,6 +67,7 @@ class Feed:
     directory: Path
     n_gps: int
     n_detectors: int
+    start: datetime | None = None
 
     @property
     def gps(self) -> Path:
@@ -101,7 +102,7 @@ def simulate_feed(
            "--start", start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")]  # fmt: skip
     subprocess.run(cmd, check=True, cwd=REPO_ROOT, capture_output=True, timeout=300)
     lines = [sum(1 for _ in (out_dir / f).open()) for f in ("gps.jsonl", "detectors.jsonl")]
-    return Feed(out_dir, *lines)
+    return Feed(out_dir, *lines, start=start.astimezone(UTC))
 
 
 def recent_start(duration_s: int, *, margin_s: int = 120) -> datetime:

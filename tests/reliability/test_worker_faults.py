@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import timedelta
 
 import pytest
 
@@ -37,9 +38,11 @@ def test_killed_restarted_and_rebalanced_workers_lose_and_double_nothing(
             for victim in victims:
                 run.procs.kill(victim)
                 run.procs.worker(victim)
-        # the incident worker dies at a random moment once it has decided minutes
-        poll_until(lambda: incidents_until(itms_settings.dsn) is not None, timeout_s=90,
-                   what="incident minutes decided")  # fmt: skip
+        # the incident worker dies at a random moment once it has decided the feed's first
+        # minutes (its detectors' persistence counters are running by then)
+        first = fault_feed.start + timedelta(minutes=2)
+        poll_until(lambda: (incidents_until(itms_settings.dsn) or fault_feed.start) >= first,
+                   timeout_s=120, what="the feed's first incident minutes decided")  # fmt: skip
         time.sleep(rng.uniform(0.5, 4.0))
         decided = incidents_until(itms_settings.dsn)
         run.procs.kill("incidents")
