@@ -12,19 +12,21 @@ Per vehicle on a segment (times seconds, distances metres, speeds km/h):
   seen) to its last decided fix;
 * ``progress_m`` — distance covered on the segment in that time;
 * ``still_s`` — how long it has not moved more than ``still_m`` (up to its last fix);
-* ``slow_s`` — the longest time up to its last fix over which its average pace was below
-  ``crawl_kmh`` (crawling in a queue, or standing).
+* ``dwell_s`` — its standing time on the segment: fix intervals slower than ``still_mps``
+  (as a traversal's dwell, :class:`analytics.traversals.DwellRules`);
+* ``crawl_s`` — its moving time (intervals at least ``still_mps``) within the longest
+  stretch up to its last fix whose average pace is below ``crawl_kmh``: crawling in a queue.
 
 The rule (:func:`abnormal`): a vehicle is abnormal when
 
     on_segment_s ≥ k · progress_m / free_flow + margin_s     (overdue)
     or still_s ≥ still_min_s                                  (standing)
-    or slow_s ≥ slow_min_s                                    (crawling)
+    or crawl_s ≥ crawl_min_s                                  (crawling)
 
 i.e. it has lost more than ``margin_s`` against ``k`` times the free-flow pace over the
 distance it covered (a vehicle still on a segment after k × the free-flow travel time of the
 whole segment plus the margin always is), or it has stood still for ``still_min_s``, or it
-has crawled (or stood) for ``slow_min_s``.
+has crawled for ``crawl_min_s``.
 Its last fix must be at most ``max_age_s`` older than the record time (the matcher decides a
 fix only after a few later ones; a vehicle that went silent is not evidence). This is a loose
 pre-filter against free flow, cheap enough for the worker's hot path; the detection method
@@ -40,16 +42,17 @@ from datetime import datetime
 import numpy as np
 
 PresenceRow = tuple[
-    datetime, str, str, str, datetime, bool, datetime, float, float, float, float, float
+    datetime, str, str, str, datetime, bool, datetime, float, float, float, float, float, float
 ]
 """(as_of, segment_id, vehicle_id, vehicle_type, entry_ts, entry_seen, last_ts, offset_m,
-progress_m, still_s, slow_s, on_segment_s): one abnormal vehicle at a minute boundary ``as_of``.
+progress_m, still_s, dwell_s, crawl_s, on_segment_s): one abnormal vehicle at a minute
+boundary ``as_of``.
 ``entry_ts`` is the entry time when ``entry_seen``, else the vehicle's first fix on the
 segment; ``offset_m`` the position of its last decided fix (``last_ts``) along the segment."""
 
 PRESENCE_COLUMNS = (
     "as_of", "segment_id", "vehicle_id", "vehicle_type", "entry_ts", "entry_seen", "last_ts",
-    "offset_m", "progress_m", "still_s", "slow_s", "on_segment_s",
+    "offset_m", "progress_m", "still_s", "dwell_s", "crawl_s", "on_segment_s",
 )  # fmt: skip
 
 
@@ -65,9 +68,10 @@ class PresenceRules:
       learned with some error; half again the free-flow time plus half a minute keeps
       ordinary vehicles out while a vehicle in a crawling queue qualifies within a minute;
     * ``still_min_s`` 60 s: longer than a bus stop (15–40 s) and most signal reds;
-    * ``crawl_kmh`` 10 km/h and ``slow_min_s`` 30 s: below walking-to-cycling pace for three
-      fixes at 10-s sampling; urban traffic moving normally averages 20–50 km/h, a queue
-      behind a blockage creeps at 2–10 km/h (its discharge flow over its jam density);
+    * ``still_mps`` 0.7 m/s: the traversals' standing threshold (:class:`DwellRules`);
+    * ``crawl_kmh`` 10 km/h and ``crawl_min_s`` 30 s: moving, but below cycling pace, for
+      three fixes at 10-s sampling; urban traffic moving normally averages 20–50 km/h, a
+      queue behind a blockage creeps at 2–10 km/h (its discharge flow over its jam density);
     * ``max_age_s`` 180 s: the matcher decides a fix after 4 later ones (40 s at 10-s
       sampling, 120 s for trucks at 30 s) plus a missed fix or two.
     """
@@ -76,15 +80,16 @@ class PresenceRules:
     k: float = 1.5
     margin_s: float = 30.0
     still_min_s: float = 60.0
+    still_mps: float = 0.7
     crawl_kmh: float = 10.0
-    slow_min_s: float = 30.0
+    crawl_min_s: float = 30.0
     max_age_s: float = 180.0
 
 
 def abnormal(
     on_segment_s: np.ndarray, progress_m: np.ndarray, still_s: np.ndarray,
     free_flow_kmh: np.ndarray, age_s: np.ndarray, rules: PresenceRules = PresenceRules(),
-    slow_s: np.ndarray | None = None,
+    crawl_s: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Which vehicles are abnormally slow on their segment (see the module docstring);
     aligned arrays, ``age_s`` = record time minus the last decided fix."""
@@ -92,6 +97,6 @@ def abnormal(
     on = np.asarray(on_segment_s, float)
     overdue = on >= rules.k * np.asarray(progress_m, float) / ff_mps + rules.margin_s
     standing = np.asarray(still_s, float) >= rules.still_min_s
-    if slow_s is not None:
-        standing |= np.asarray(slow_s, float) >= rules.slow_min_s
+    if crawl_s is not None:
+        standing |= np.asarray(crawl_s, float) >= rules.crawl_min_s
     return (overdue | standing) & (np.asarray(age_s, float) <= rules.max_age_s)

@@ -50,6 +50,7 @@ class FusionParams:
     moving_ratio: float = 0.7
     unusual_z: float = 3.0
     max_bearing_diff_deg: float = 60.0
+    overdue: bool = True  # overdue-probe queues take part (False: as before they existed)
 
 
 def _fused(c: Candidate, sources: frozenset[str] | set[str]) -> Candidate:
@@ -101,7 +102,8 @@ class Fusion:
         det = [c for m in DETECTOR_METHODS for c in by_method.get(m, [])]
         snd = by_method.get("snd", [])
         out: list[Candidate] = []
-        for c in by_method.get("probe_drop", []) + by_method.get("probe_overdue", []):
+        overdue = by_method.get("probe_overdue", []) if p.overdue else []
+        for c in by_method.get("probe_drop", []) + overdue:
             support = [d for d in det + snd if self._near(c, d)]
             sources = c.sources | {"detector"} if support else c.sources
             ev = {**c.evidence, "methods": sorted({c.method} | {d.method for d in support})}
@@ -125,7 +127,7 @@ class Fusion:
                 srcs = c.sources | {"probe"} if corroborated else c.sources
                 out.append(_fused(c, srcs))
         for c in by_method.get("probe_stopped", []):
-            near = by_method.get("probe_drop", []) + by_method.get("probe_overdue", []) + snd
+            near = by_method.get("probe_drop", []) + overdue + snd
             if any(self._near(c, d) for d in near):
                 out.append(_fused(c, c.sources))
         return self._merge(out)

@@ -144,10 +144,10 @@ def station_minute(
 class PresenceSnapshot:
     """Vehicles abnormally slow on their segment at one record time (aligned arrays, one per
     vehicle; see :mod:`analytics.presence`): segment index, vehicle code, bus or not, offset
-    of the last decided fix (m), distance covered on the segment (m), standing time, crawling
-    time and time on the segment (s). ``ex_*``: the recent traversals (vehicles that just
-    left a segment) — segment, vehicle code (same codes), bus or not, duration and standing
-    time (s)."""
+    of the last decided fix (m), distance covered on the segment (m), current standstill,
+    standing time on the segment, crawling time and time on the segment (s). ``ex_*``: the
+    recent traversals (vehicles that just left a segment) — segment, vehicle code (same
+    codes), bus or not, duration and standing time (s)."""
 
     segment: np.ndarray
     vehicle: np.ndarray
@@ -155,7 +155,8 @@ class PresenceSnapshot:
     offset_m: np.ndarray
     progress_m: np.ndarray
     still_s: np.ndarray
-    slow_s: np.ndarray
+    dwell_s: np.ndarray
+    crawl_s: np.ndarray
     on_segment_s: np.ndarray
     ex_segment: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     ex_vehicle: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -184,7 +185,7 @@ def presence_snapshot(
         np.array([index[r[1]] for r in rows], np.int64),
         np.array([codes.setdefault(r[2], len(codes)) for r in rows], np.int64),
         np.array([r[3] == "bus" for r in rows], bool),
-        *(np.array([r[k] for r in rows], float) for k in (7, 8, 9, 10, 11)),
+        *(np.array([r[k] for r in rows], float) for k in (7, 8, 9, 10, 11, 12)),
         np.array([index[r[0]] for r in ex], np.int64),
         np.array([codes.setdefault(r[1], len(codes)) for r in ex], np.int64),
         np.array([r[2] == "bus" for r in ex], bool),

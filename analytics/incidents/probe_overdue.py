@@ -13,22 +13,24 @@ A vehicle is **queued** when
 * its lost time is at least ``min_lost_s`` and at least ``z · cv · progress_m / reference``
   (cv: how much single vehicles' travel times spread on this segment, learned per segment
   where known, else ``cv``), *and* at least ``min_moving_lost_s`` of it was lost while
-  moving — before its current standstill (crawling, stop-and-go); or
-* it has crawled (average pace below ``crawl_kmh``) for ``min_crawl_s``, at least
-  ``min_moving_lost_s`` of that while moving, on a segment whose reference is at least
-  twice the crawl pace (where the profile says this hour crawls anyway, crawling is normal).
+  moving — beyond its standing time on the segment (crawling, stop-and-go); or
+* it has been moving at a crawl (average pace below ``crawl_kmh``) for ``min_crawl_s``, and
+  longer than it stood on the segment (a parked vehicle's GPS jitter looks like a crawl
+  now and then), on a segment whose reference is at least twice the crawl pace (where the
+  profile says this hour crawls anyway, crawling is normal); buses, which slow down for
+  every stop, only by the first test.
 
-A vehicle that drove at a normal pace and then stopped (a taxi picking up, a car parking, a
-bus at its stop) lost its time in one standstill and is not queued however long it stands:
-on its own a stop says nothing about the road. Vehicles that just left a segment (recent
+A vehicle that drove at a normal pace and stopped (a taxi picking up, a car parking, a bus
+at its stop) lost its time standing and is not queued however long it stands: on its own a
+stop says nothing about the road. Vehicles that just left a segment (recent
 traversals) are queued by the same lost-time test over the whole segment (standing time
 given by the traversal). Where a vehicle blocks the lane, the vehicles behind it slow down,
-so an alarm needs at least ``min_vehicles`` distinct queued vehicles within ``cluster_m`` of
-each other along the road (same segment, or the queue spilling onto the upstream one), at
-least one of them still on the road. The alarm is placed just downstream of the queue's most
-downstream vehicle still on the road (the head, where the blockage is); the queue length is
-the distance from there back to the last queued vehicle. Distances metres, times seconds,
-speeds km/h.
+so an alarm needs at least ``min_vehicles`` distinct queued vehicles still on the road
+within ``cluster_m`` of each other along the road (same segment, or the queue spilling onto
+the upstream one), or ``exited_extra`` more counting the ones that just left. The alarm is
+placed just downstream of the queue's most downstream vehicle still on the road (the head,
+where the blockage is); the queue length is the distance from there back to the last queued
+vehicle. Distances metres, times seconds, speeds km/h.
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ class OverdueParams:
     (two fixes of crawling at 10-s sampling); a bus may lose one stop's dwell (40 s); two
     distinct vehicles within 300 m (a queue holds ~140 vehicles per lane-km: at 5 %
     penetration two probes in the first 300 m are likely; further apart they are not one
-    queue); crawling for 30 s (three fixes at 10-s sampling below 10 km/h)."""
+    queue), or one more when some of them have already left (a single delayed traversal
+    is common: a turn against traffic, a wrong match); crawling for 30 s (three fixes at
+    10-s sampling below 10 km/h)."""
 
     min_lost_s: float = 30.0
     cv: float = 0.25
@@ -60,6 +64,7 @@ class OverdueParams:
     min_crawl_s: float = 30.0
     bus_allowance_s: float = 40.0
     min_vehicles: int = 2
+    exited_extra: int = 1
     cluster_m: float = 300.0
     head_ahead_m: float = 20.0
 
@@ -100,13 +105,12 @@ class ProbeOverdue:
         tt = x.progress_m / v_ref
         lost = x.on_segment_s - tt - np.where(x.is_bus, p.bus_allowance_s, 0.0)
         c = p.cv if cv is None else np.where(np.isfinite(cv[seg]), cv[seg], p.cv)
-        still = np.minimum(x.still_s, x.on_segment_s)
         ok = (lost >= np.maximum(p.min_lost_s, p.z * c * tt)) & (
-            lost - still >= p.min_moving_lost_s
+            lost - x.dwell_s >= p.min_moving_lost_s
         )
         ok |= (
-            (x.slow_s >= p.min_crawl_s)
-            & (x.slow_s - x.still_s >= p.min_moving_lost_s)
+            (x.crawl_s >= np.maximum(p.min_crawl_s, x.dwell_s))
+            & ~x.is_bus
             & (ref[seg] >= 2.0 * p.crawl_kmh)
         )
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -144,7 +148,7 @@ class ProbeOverdue:
             head_off = float(x.offset_m[head])
             # vehicles within cluster_m behind the head: on h, then upstream along the road
             near = [i for i in own if head_off - x.offset_m[i] <= p.cluster_m]
-            vehicles = {int(x.vehicle[i]) for i in near} | exited.get(h, set())
+            left = set(exited.get(h, set()))
             back, segs, tail = head_off, [h], head_off - min(x.offset_m[i] for i in near)
             for s in c.walk_up(h, p.cluster_m):
                 length = float(c.length_m[s])
@@ -152,18 +156,19 @@ class ProbeOverdue:
                     behind = back + length - float(x.offset_m[i])
                     if behind <= p.cluster_m:
                         near.append(i)
-                        vehicles.add(int(x.vehicle[i]))
                         tail = max(tail, behind)
                         if s not in segs:
                             segs.append(s)
                 if exited.get(s):
-                    vehicles |= exited[s]
+                    left |= exited[s]
                     if s not in segs:
                         segs.append(s)
                 back += length
                 if back > p.cluster_m:
                     break
-            if len(vehicles) < p.min_vehicles:
+            present = {int(x.vehicle[i]) for i in near}
+            vehicles = present | left
+            if len(present) < p.min_vehicles and len(vehicles) < p.min_vehicles + p.exited_extra:
                 continue
             members[h] = vehicles
             off = min(head_off + p.head_ahead_m, float(c.length_m[h]))

@@ -233,17 +233,17 @@ class ProbeProcessor:
     def _record_presence(self, st: PartitionState, as_of_s: float) -> None:
         """Record the partition's vehicles abnormally slow on their segment at ``as_of_s``."""
         r = self.presence_rules
-        still_m, crawl = r.still_m, r.crawl_kmh / 3.6
+        still_m, still_mps, crawl = r.still_m, r.still_mps, r.crawl_kmh / 3.6
         got = [(vt, q) for vt in st.vehicles.values()
-               if (q := vt.cursor.position(still_m, crawl)) is not None]  # fmt: skip
+               if (q := vt.cursor.position(still_m, still_mps, crawl)) is not None]  # fmt: skip
         if not got:
             return
-        seg, entry, seen, entry_off, last, off, still, slow = (np.array(c) for c in zip(
+        seg, entry, seen, entry_off, last, off, still, dwell, crawling = (np.array(c) for c in zip(
             *(q for _, q in got), strict=True))  # fmt: skip
         seg = seg.astype(np.int64)
         on = last - entry
         hit = np.flatnonzero(abnormal(on, off - entry_off, still, self.free_flow[seg],
-                                      as_of_s - last, r, slow))  # fmt: skip
+                                      as_of_s - last, r, crawling))  # fmt: skip
         if not len(hit):
             return
         ts = datetime.fromtimestamp
@@ -254,7 +254,7 @@ class ProbeProcessor:
                                   ts(float(entry[i]), UTC), bool(seen[i]),
                                   ts(float(last[i]), UTC), float(off[i]),
                                   float(off[i] - entry_off[i]), float(still[i]),
-                                  float(slow[i]), float(on[i])))  # fmt: skip
+                                  float(dwell[i]), float(crawling[i]), float(on[i])))  # fmt: skip
 
     def close_all(self) -> None:
         """Decide every pending fix of every vehicle (end of a recorded feed)."""

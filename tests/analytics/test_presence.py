@@ -32,10 +32,17 @@ def test_position_interpolates_the_entry_and_measures_the_standstill() -> None:
     # 40 m on segment 1 and jitters forward by a few metres (GPS noise, cursor only advances)
     _feed(tr, [(0.0, 0, 50.0, [0]), (10.0, 1, 50.0, [0, 1]), (20.0, 1, 40.0, [1]),
                (30.0, 1, 52.0, [1]), (40.0, 1, 55.0, [1]), (100.0, 1, 58.0, [1])])  # fmt: skip
-    seg, entry, seen, entry_off, last, off, still, slow = tr.position(15.0, crawl_mps=1.0)
+    seg, entry, seen, entry_off, last, off, still, dwell, crawl = tr.position(
+        15.0, still_mps=0.7, crawl_mps=1.0
+    )
     assert (seg, seen, entry_off, last) == (1, True, 0.0, 100.0)
-    # average pace below 1 m/s since the fix at 150 m (t = 10 s): 8 m in 90 s
-    assert slow == pytest.approx(90.0)
+    # intervals slower than 0.7 m/s since the entry at 5 s: 5–10 s (the part on segment 1 of
+    # 50 → 150 m is fast: moving), 10–20 s (0 m), 40–100 s (3 m); 20–30 and 30–40 s moved
+    # 2 and 3 m: standing too
+    assert dwell == pytest.approx(10.0 + 10.0 + 10.0 + 60.0)
+    # average pace below 1 m/s since the fix at 150 m (t = 10 s): 8 m in 90 s, none of it
+    # in a moving interval
+    assert crawl == 0.0
     assert entry == pytest.approx(5.0)
     assert off == pytest.approx(58.0)
     assert still == pytest.approx(100.0 - 10.0)  # within 15 m of 58 m since the fix at 50 m
@@ -46,9 +53,21 @@ def test_position_of_a_chain_that_began_on_the_segment_is_its_first_fix() -> Non
     tr = TraversalTracker()
     assert tr.position(15.0) is None
     _feed(tr, [(0.0, 2, 120.0, [2]), (10.0, 2, 150.0, [2])])
-    seg, entry, seen, entry_off, last, off, still, slow = tr.position(15.0, crawl_mps=2.0)
+    seg, entry, seen, entry_off, last, off, still, dwell, crawl = tr.position(15.0, 0.7, 2.0)
     assert (seg, entry, seen, entry_off, last, off) == (2, 0.0, False, 120.0, 10.0, 150.0)
-    assert still == 0.0 and slow == 0.0  # 3 m/s
+    assert still == dwell == crawl == 0.0  # 3 m/s: faster than a crawl
+
+
+def test_crawling_time_counts_the_moving_part_of_a_slow_stretch() -> None:
+    tr = TraversalTracker()
+    # 15 m/s, then 1.5 m/s for 40 s (moving, below a 2.8 m/s crawl), then 20 s standing
+    _feed(tr, [(0.0, 3, 0.0, [3]), (10.0, 3, 150.0, [3]), (20.0, 3, 165.0, [3]),
+               (30.0, 3, 180.0, [3]), (40.0, 3, 195.0, [3]), (50.0, 3, 210.0, [3]),
+               (70.0, 3, 210.0, [3])])  # fmt: skip
+    *_, still, dwell, crawl = tr.position(15.0, 0.7, 2.8)
+    assert (still, dwell) == (30.0, 20.0)  # within 15 m of 210 m since 195 m (t = 40 s)
+    # from t = 10 s on: 60 m in 60 s; from 0 s: 210 m in 70 s (too fast)
+    assert crawl == pytest.approx(40.0)
 
 
 def test_rule_flags_crawling_and_standing_vehicles_only() -> None:
@@ -105,11 +124,12 @@ def test_worker_records_presence_at_minute_boundaries_whatever_the_polls(network
     assert {r[0].second for r in whole} == {0}  # stamped with the minute boundary
     assert len({r[0] for r in whole}) >= 5
     rules = PresenceRules()
-    for at, _seg, _veh, _vt, entry, _seen, last, off, progress, still, slow, on in whole:
+    for at, _seg, _veh, _vt, entry, _seen, last, off, progress, still, dwell, crawl, on in whole:
         assert on == pytest.approx((last - entry).total_seconds())
         assert 0.0 <= progress <= off + 1e-6 and last <= at
         assert (at - last).total_seconds() <= rules.max_age_s
-        assert still >= rules.still_min_s or slow >= rules.slow_min_s or on >= rules.margin_s
+        assert still >= rules.still_min_s or crawl >= rules.crawl_min_s or on >= rules.margin_s
+        assert 0.0 <= dwell <= on + 1e-6
     assert len({(r[0], r[2]) for r in whole}) == len(whole)  # one record per vehicle and minute
     assert _presence(network, feed, 7) == whole
     assert _presence(network, feed, 500) == whole

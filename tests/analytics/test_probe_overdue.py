@@ -31,14 +31,15 @@ def street() -> tuple[Corridor, np.ndarray]:
     return c, geoms
 
 
-def snap(*vehicles: tuple, slow: list[float] | None = None, exited=()) -> PresenceSnapshot:
-    """Vehicles as (segment, offset, progress, still, on_segment[, bus]); crawling time
-    ``slow`` (default none); recent traversals as (segment, vehicle, duration, dwell)."""
+def snap(*vehicles: tuple, crawl: list[float] | None = None, exited=()) -> PresenceSnapshot:
+    """Vehicles as (segment, offset, progress, dwell, on_segment[, bus]) (their current
+    standstill: their dwell); crawling time ``crawl`` (default none); recent traversals as
+    (segment, vehicle, duration, dwell)."""
     v = [(*t, False) if len(t) == 5 else t for t in vehicles]
     return PresenceSnapshot(
         np.array([t[0] for t in v], np.int64), np.arange(len(v)), np.array([t[5] for t in v]),
-        *(np.array([t[k] for t in v], float) for k in (1, 2, 3)),
-        np.array(slow or [0.0] * len(v), float), np.array([t[4] for t in v], float),
+        *(np.array([t[k] for t in v], float) for k in (1, 2, 3, 3)),
+        np.array(crawl or [0.0] * len(v), float), np.array([t[4] for t in v], float),
         np.array([e[0] for e in exited], np.int64), np.array([e[1] for e in exited], np.int64),
         np.zeros(len(exited), bool), np.array([e[2] for e in exited], float),
         np.array([e[3] for e in exited], float),
@@ -62,28 +63,34 @@ def test_a_queue_of_delayed_vehicles_alarms_at_its_head() -> None:
     assert q.queue_segments == [2]
 
 
-def test_one_crawling_vehicle_is_not_a_queue_but_with_one_that_just_crawled_out_it_is() -> None:
+def test_one_crawling_vehicle_is_a_queue_only_with_two_that_just_crawled_out() -> None:
     c, _ = street()
-    one = snap((2, 200.0, 200.0, 0.0, 90.0))
-    assert ProbeOverdue(c).detect(one, REF) == []
-    # vehicle 7 left segment 2 after 100 s (40 s at the reference pace), 10 s of it standing
-    (q,) = ProbeOverdue(c).detect(snap((2, 200.0, 200.0, 0.0, 90.0), exited=[(2, 7, 100.0, 10.0)]),
-                                  REF)  # fmt: skip
-    assert (q.segment, q.vehicles) == (2, 2)
-    # ... but not after a normal pass, nor after one long stop (a pick-up) on the way
+    one = (2, 200.0, 200.0, 0.0, 90.0)
+    assert ProbeOverdue(c).detect(snap(one), REF) == []
+    # vehicles 7 and 8 left segment 2 after 100 s (40 s at the reference pace), 10 s of it
+    # standing; one of them alone could have turned against traffic
+    slow_out = [(2, 7, 100.0, 10.0), (2, 8, 95.0, 0.0)]
+    assert ProbeOverdue(c).detect(snap(one, exited=slow_out[:1]), REF) == []
+    (q,) = ProbeOverdue(c).detect(snap(one, exited=slow_out), REF)
+    assert (q.segment, q.vehicles) == (2, 3)
+    # ... but not after a normal pass, nor after one long stop (a pick-up), nor elsewhere
     for ex in [(2, 7, 45.0, 0.0), (2, 7, 100.0, 58.0), (3, 7, 100.0, 10.0)]:
-        assert ProbeOverdue(c).detect(snap((2, 200.0, 200.0, 0.0, 90.0), exited=[ex]), REF) == []
+        assert ProbeOverdue(c).detect(snap(one, exited=[ex, slow_out[1]]), REF) == []
 
 
 def test_crawling_vehicles_queue_before_they_lost_much_time() -> None:
     c, _ = street()
-    # entered 25 s ago, 250 m at the normal pace, then 40 s below 10 km/h: lost only 10 s
-    x = snap((2, 280.0, 280.0, 0.0, 38.0), (2, 250.0, 250.0, 5.0, 35.0), slow=[40.0, 32.0])
+    # entered ~40 s ago at the normal pace, then moving below 10 km/h for 30–32 s: lost 10 s
+    x = snap((2, 280.0, 280.0, 0.0, 38.0), (2, 250.0, 250.0, 5.0, 35.0), crawl=[32.0, 30.0])
     (q,) = ProbeOverdue(c).detect(x, REF)
     assert (q.segment, q.vehicles) == (2, 2)
     # standing (not crawling) for those 40 s: a stop, not a queue
-    stand = snap((2, 280.0, 280.0, 38.0, 38.0), (2, 250.0, 250.0, 30.0, 35.0), slow=[40.0, 32.0])
+    stand = snap((2, 280.0, 280.0, 38.0, 38.0), (2, 250.0, 250.0, 30.0, 35.0), crawl=[0.0, 5.0])
     assert ProbeOverdue(c).detect(stand, REF) == []
+    # buses crawl into every stop
+    bus = snap((2, 280.0, 280.0, 0.0, 38.0, True), (2, 250.0, 250.0, 5.0, 35.0, True),
+               crawl=[32.0, 30.0])  # fmt: skip
+    assert ProbeOverdue(c).detect(bus, REF) == []
     # where the profile itself is below twice the crawl pace, crawling is the usual
     assert ProbeOverdue(c).detect(x, np.full(2 * N, 15.0)) == []
 
@@ -147,9 +154,9 @@ def test_detector_and_fusion_raise_overdue_queues() -> None:
 def test_snapshot_from_stored_rows() -> None:
     at = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
     rows = [
-        (at, "s2", "v1", "car", at, True, at, 200.0, 180.0, 0.0, 40.0, 90.0),
-        (at, "s2", "v2", "bus", at, False, at, 150.0, 100.0, 50.0, 60.0, 80.0),
-        (at, "elsewhere", "v3", "car", at, True, at, 10.0, 10.0, 70.0, 70.0, 70.0),
+        (at, "s2", "v1", "car", at, True, at, 200.0, 180.0, 0.0, 10.0, 40.0, 90.0),
+        (at, "s2", "v2", "bus", at, False, at, 150.0, 100.0, 50.0, 60.0, 0.0, 80.0),
+        (at, "elsewhere", "v3", "car", at, True, at, 10.0, 10.0, 70.0, 70.0, 0.0, 70.0),
     ]
     # recent traversals (segment, vehicle, type, duration, dwell, known at): v1 earlier on s1
     exited = [
@@ -162,7 +169,8 @@ def test_snapshot_from_stored_rows() -> None:
     assert x.segment.tolist() == [2, 2] and x.vehicle.tolist() == [0, 1]
     assert x.is_bus.tolist() == [False, True]
     assert x.offset_m.tolist() == [200.0, 150.0] and x.progress_m.tolist() == [180.0, 100.0]
-    assert x.still_s.tolist() == [0.0, 50.0] and x.slow_s.tolist() == [40.0, 60.0]
+    assert x.still_s.tolist() == [0.0, 50.0] and x.dwell_s.tolist() == [10.0, 60.0]
+    assert x.crawl_s.tolist() == [40.0, 0.0]
     assert x.on_segment_s.tolist() == [90.0, 80.0]
     # known within the last 3 minutes (not later, not earlier); the same vehicle, the same code
     assert x.ex_segment.tolist() == [1, 1] and x.ex_vehicle.tolist() == [0, 2]
