@@ -218,7 +218,7 @@ class IncidentDetector:
             evidence=[{"stopped": int(x.probe_stopped[k]), "passing": int(x.probe_passing[k]),
                        "passing_kmh": round(float(x.passing_speed[k]), 1)} for k in hit],
         )  # fmt: skip
-        queues = (self.overdue.detect(x.presence, ref, x.segment_cv)
+        queues = (self.overdue.detect(x.presence, ref, x.segment_cv, self.free_flow)
                   if x.presence is not None else [])  # fmt: skip
         qseg = np.array([q.segment for q in queues], np.int64)
         out["probe_overdue"] = self._cands(

@@ -16,9 +16,9 @@ A vehicle is **queued** when
   moving — beyond its standing time on the segment (crawling, stop-and-go); or
 * it has been moving at a crawl (average pace below ``crawl_kmh``) for ``min_crawl_s``, and
   longer than it stood on the segment (a parked vehicle's GPS jitter looks like a crawl
-  now and then), on a segment whose reference is at least twice the crawl pace (where the
-  profile says this hour crawls anyway, crawling is normal); buses, which slow down for
-  every stop, only by the first test.
+  now and then), on a segment whose reference is at least ``crawl_ref_factor`` times the
+  crawl pace (where the profile says this hour is congested, crawling is normal); buses,
+  which slow down for every stop, only by the first test.
 
 A vehicle that drove at a normal pace and stopped (a taxi picking up, a car parking, a bus
 at its stop) lost its time standing and is not queued however long it stands: on its own a
@@ -54,7 +54,12 @@ class OverdueParams:
     penetration two probes in the first 300 m are likely; further apart they are not one
     queue), or one more when some of them have already left (a single delayed traversal
     is common: a turn against traffic, a wrong match); crawling for 30 s (three fixes at
-    10-s sampling below 10 km/h)."""
+    10-s sampling below 10 km/h), only where the reference is at least 3 × the crawl pace
+    (30 km/h: near capacity, stop-and-go waves slow single vehicles to a third of the mean
+    speed as a matter of course). Without a learned cv, the prior grows with the usual
+    congestion of the hour, ``cv + cv_congested · (1 − reference / free flow)``: travel-time
+    variability of urban links rises from ~0.2–0.3 in free flow to 0.5 and more in heavy
+    congestion, where trips alternate between moving and queuing."""
 
     min_lost_s: float = 30.0
     cv: float = 0.25
@@ -62,6 +67,8 @@ class OverdueParams:
     min_moving_lost_s: float = 20.0
     crawl_kmh: float = 10.0  # the probe worker's crawl pace (PresenceRules.crawl_kmh)
     min_crawl_s: float = 30.0
+    crawl_ref_factor: float = 3.0
+    cv_congested: float = 0.5
     bus_allowance_s: float = 40.0
     min_vehicles: int = 2
     exited_extra: int = 1
@@ -93,44 +100,53 @@ class ProbeOverdue:
         self.corridor = corridor
 
     def queued(
-        self, x: PresenceSnapshot, reference_kmh: np.ndarray, cv: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self, x: PresenceSnapshot, reference_kmh: np.ndarray, cv: np.ndarray | None = None,
+        free_flow_kmh: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """Per vehicle still on a segment: queued or not, lost time (s), pace ratio to the
         reference (``reference_kmh`` per segment, NaN-free); and per recent traversal:
         queued or not."""
         p = self.p
         ref = np.asarray(reference_kmh, float)
+        if cv is None:
+            cv = np.full(len(ref), np.nan)
+        prior = np.full(len(ref), p.cv)
+        if free_flow_kmh is not None and p.cv_congested:
+            ff = np.maximum(np.asarray(free_flow_kmh, float), 1.0)
+            prior += p.cv_congested * np.clip(1.0 - ref / ff, 0.0, 1.0)
+        cv = np.where(np.isfinite(cv), cv, prior)
         seg = x.segment
         v_ref = np.maximum(ref[seg], 1.0) / 3.6
         tt = x.progress_m / v_ref
         lost = x.on_segment_s - tt - np.where(x.is_bus, p.bus_allowance_s, 0.0)
-        c = p.cv if cv is None else np.where(np.isfinite(cv[seg]), cv[seg], p.cv)
+        c = cv[seg]
         ok = (lost >= np.maximum(p.min_lost_s, p.z * c * tt)) & (
             lost - x.dwell_s >= p.min_moving_lost_s
         )
         ok |= (
             (x.crawl_s >= np.maximum(p.min_crawl_s, x.dwell_s))
             & ~x.is_bus
-            & (ref[seg] >= 2.0 * p.crawl_kmh)
+            & (ref[seg] >= p.crawl_ref_factor * p.crawl_kmh)
         )
         with np.errstate(divide="ignore", invalid="ignore"):
             pace = np.where(x.on_segment_s > 0, tt / x.on_segment_s, 1.0)
         es = x.ex_segment
         ett = self.corridor.length_m[es] / (np.maximum(ref[es], 1.0) / 3.6)
         elost = x.ex_duration_s - ett - np.where(x.ex_is_bus, p.bus_allowance_s, 0.0)
-        ec = p.cv if cv is None else np.where(np.isfinite(cv[es]), cv[es], p.cv)
+        ec = cv[es]
         eok = (elost >= np.maximum(p.min_lost_s, p.z * ec * ett)) & (
             elost - x.ex_dwell_s >= p.min_moving_lost_s
         )
         return ok, pace, eok
 
     def detect(
-        self, x: PresenceSnapshot, reference_kmh: np.ndarray, cv: np.ndarray | None = None
-    ) -> list[OverdueQueue]:
+        self, x: PresenceSnapshot, reference_kmh: np.ndarray, cv: np.ndarray | None = None,
+        free_flow_kmh: np.ndarray | None = None,
+    ) -> list[OverdueQueue]:  # fmt: skip
         """Queue heads of this minute's snapshot."""
         if not len(x):
             return []
-        ok, pace, eok = self.queued(x, reference_kmh, cv)
+        ok, pace, eok = self.queued(x, reference_kmh, cv, free_flow_kmh)
         idx = np.flatnonzero(ok)
         if not len(idx):
             return []

@@ -91,7 +91,7 @@ def test_crawling_vehicles_queue_before_they_lost_much_time() -> None:
     bus = snap((2, 280.0, 280.0, 0.0, 38.0, True), (2, 250.0, 250.0, 5.0, 35.0, True),
                crawl=[32.0, 30.0])  # fmt: skip
     assert ProbeOverdue(c).detect(bus, REF) == []
-    # where the profile itself is below twice the crawl pace, crawling is the usual
+    # where the profile itself is below 3 × the crawl pace (30 km/h), crawling is the usual
     assert ProbeOverdue(c).detect(x, np.full(2 * N, 15.0)) == []
 
 
@@ -118,6 +118,10 @@ def test_vehicles_slowly_passing_or_usual_congestion_do_not_alarm() -> None:
     long_ = snap((2, 390.0, 390.0, 0.0, 80.0), (2, 380.0, 380.0, 0.0, 78.0))
     assert len(ProbeOverdue(c).detect(long_, REF)) == 1
     assert ProbeOverdue(c).detect(long_, REF, cv=np.full(2 * N, 1.0)) == []
+    # without a learned cv, a segment that is usually congested at this hour (36 km/h on a
+    # 90 km/h road: cv 0.25 + 0.5 · 0.6 = 0.55) needs more lost time too
+    assert len(ProbeOverdue(c).detect(long_, REF, free_flow_kmh=np.full(2 * N, 40.0))) == 1
+    assert ProbeOverdue(c).detect(long_, REF, free_flow_kmh=np.full(2 * N, 90.0)) == []
 
 
 def test_a_queue_spilling_upstream_is_one_alarm_at_its_head() -> None:
