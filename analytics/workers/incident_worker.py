@@ -8,7 +8,9 @@ processed once, in time order, in one transaction:
    detector readings ending in the minute (in-service detectors of the inventory), their
    occupancy profile (mean/std in the 15-minute slot over the last ``profile_days`` days),
    probe traversals known by t (ended by t − ``availability_lag_s`` and stamped known by
-   t + ``availability_lag_s``, below) over the last minutes, segment speed profiles
+   t + ``availability_lag_s``, below) over the last minutes, the vehicles the probe workers
+   recorded at t as still on a segment and abnormally slow there (``probe_presence``, the
+   overdue-probe queues), segment speed profiles
    (``segment_state_15m``) and free-flow speeds learned from the data before the local day;
 2. every method and the fusion (:class:`IncidentDetector`), then the lifecycle tracker on
    the fused candidates (:class:`IncidentTracker`), after taking in what operators did
@@ -64,7 +66,7 @@ import psycopg
 
 from analytics.incidents.corridor import Corridor
 from analytics.incidents.detector import DetectorParams, IncidentDetector, MinuteInputs
-from analytics.incidents.inputs import recent_probe_window, station_minute
+from analytics.incidents.inputs import presence_snapshot, recent_probe_window, station_minute
 from analytics.incidents.lifecycle import Action, IncidentTracker, Track, TrackerParams
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
@@ -73,6 +75,7 @@ from analytics.workers.detector_worker import DETECTOR_GROUP
 from analytics.workers.probe_worker import PROBE_GROUP
 from store import incidents as store
 from store.checkpoints import input_watermarks
+from store.traversal_writer import PRESENCE_COLUMNS
 
 log = logging.getLogger(__name__)
 _LEADER_LOCK = 0x17_75_0007
@@ -91,6 +94,7 @@ class IncidentWorkerParams:
     max_wait_s: float = 180.0  # inputs without progress this long are not waited for
     windows_min: tuple[int, ...] = (1, 2, 3, 5)
     stop_s: float = 30.0
+    recent_exit_s: float = 180.0  # traversals known this recently join overdue-probe queues
     profile_days: int = 28
     max_catch_up_min: int = 60  # further behind than this: skip ahead to recent minutes
     detector: DetectorParams = field(default_factory=DetectorParams)
@@ -233,7 +237,7 @@ class IncidentService:
         span = timedelta(minutes=max(self.p.windows_min))
         rows = conn.execute(
             "SELECT segment_id, vehicle_id, speed_kmh, dwell_s, exit_ts,"
-            " extract(epoch FROM exit_ts - entry_ts) FROM probe_traversal"
+            " extract(epoch FROM exit_ts - entry_ts), vehicle_type FROM probe_traversal"
             " WHERE minute > %s AND minute <= %s AND exit_ts > %s AND exit_ts <= %s"
             " AND (known_at IS NULL OR known_at <= %s)",
             (t - span - lag - timedelta(minutes=30), t, t - span - lag, t - lag, self.need(minute)),
@@ -252,6 +256,15 @@ class IncidentService:
             x.probe_speed, x.probe_vehicles = pw.speed, pw.vehicles
             x.probe_stopped, x.probe_passing = pw.stopped, pw.passing
             x.passing_speed, x.moving_speed = pw.passing_speed, pw.moving_speed
+        # vehicles still on a segment and abnormally slow there, as the probe workers
+        # recorded them at the decision time (stored once their watermarks passed it)
+        present = conn.execute(
+            f"SELECT {', '.join(PRESENCE_COLUMNS)} FROM probe_presence WHERE as_of = %s", (t,)
+        ).fetchall()
+        exited = [(r[0], r[1], r[6], float(r[5]), r[3],
+                   r[4].timestamp() + self.p.availability_lag_s) for r in rows]  # fmt: skip
+        x.presence = presence_snapshot(present, self.index, exited, t.timestamp(),
+                                       self.p.recent_exit_s)  # fmt: skip
         return x
 
     # -- state -----------------------------------------------------------------------------

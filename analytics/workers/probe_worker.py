@@ -44,7 +44,7 @@ from itms.settings import Settings
 from store.rollups import refresh_dirty_rollups
 from store.state_dirty import mark_minutes
 from store.state_writer import StoreWriter
-from store.traversal_writer import TraversalRow, write_traversals
+from store.traversal_writer import TraversalRow, write_presence, write_traversals
 
 log = logging.getLogger(__name__)
 STATE_VERSION = b"probe-state-v2:"
@@ -273,10 +273,14 @@ class ProbeProcessor:
     def prepare(self, conn: psycopg.Connection) -> None:
         """Create the time partitions the pending rows need (before the transaction)."""
         self.writer.prepare(conn, "probe_traversal", {r[1] for r in self.rows})
+        if self.presence:
+            self.writer.prepare(conn, "probe_presence", {r[0] for r in self.presence})
 
     def store(self, conn: psycopg.Connection) -> None:
-        """Write the traversals and queue their minutes (inside the checkpoint transaction)."""
+        """Write the traversals and presence records and queue the traversals' minutes
+        (inside the checkpoint transaction)."""
         write_traversals(conn, self.rows)
+        write_presence(conn, self.presence)
         mark_minutes(conn, {r[1] for r in self.rows})
 
     def maintain(self, conn: psycopg.Connection) -> None:

@@ -133,3 +133,10 @@ def test_worker_records_presence_at_minute_boundaries_whatever_the_polls(network
     assert len({(r[0], r[2]) for r in whole}) == len(whole)  # one record per vehicle and minute
     assert _presence(network, feed, 7) == whole
     assert _presence(network, feed, 500) == whole
+
+
+def test_store_columns_are_the_record_fields() -> None:
+    from analytics.presence import PRESENCE_COLUMNS
+    from store.traversal_writer import PRESENCE_COLUMNS as STORED
+
+    assert STORED == PRESENCE_COLUMNS

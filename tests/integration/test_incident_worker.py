@@ -25,7 +25,7 @@ from store.checkpoints import advance_checkpoints, load_checkpoints
 from store.network_writer import sync_network
 from store.queries import incident_history
 from store.state_writer import StoreWriter
-from store.traversal_writer import write_traversals
+from store.traversal_writer import write_presence, write_traversals
 from tests.integration.test_probe_pipeline import _read_topic
 
 pytestmark = pytest.mark.integration
@@ -294,3 +294,35 @@ def test_minutes_wait_for_the_slowest_input_but_not_for_a_silent_one(
         detectors(service.need(minute(13)) + timedelta(milliseconds=1))
         service.step(conn, wall + timedelta(seconds=201))
         assert _processed(conn) == minute(13)
+
+
+def test_vehicles_crawling_in_a_queue_raise_it_before_they_leave(
+    itms_settings: Settings, network: RoadNetwork
+) -> None:
+    """The probe workers' presence records: two vehicles crawling at the head of the queue
+    raise the incident at the first decision that sees them (minute 10, decided at 10:11),
+    two minutes before the slow traversals; a taxi standing on the next block does not."""
+    dsn = itms_settings.dsn
+    _load(dsn, range(0, 16), network)
+    rows = []
+    for k in INCIDENT:
+        at = T0 + timedelta(minutes=k + 1)
+        for v, off in ((0, 300.0), (1, 240.0)):
+            rows.append((at, "h1:3:f", f"crawl-{k}-{v}", "car", at - timedelta(seconds=90), True,
+                         at - timedelta(seconds=40), off, off, 0.0, 0.0, 40.0, 50.0))  # fmt: skip
+        standing = (120.0, 120.0, 250.0, 250.0, 10.0, 270.0)
+        rows.append((at, "h1:5:f", "taxi-1", "taxi", at - timedelta(seconds=300), True,
+                     at - timedelta(seconds=30), *standing))  # fmt: skip
+    writer = StoreWriter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        writer.prepare(conn, "probe_presence", {r[0] for r in rows})
+        with conn.transaction():
+            assert write_presence(conn, rows) == len(rows)
+            assert write_presence(conn, rows) == 0  # a replay stores nothing twice
+        service = IncidentService(network)
+        actions = _run(service, conn, range(0, 12))
+        assert [a.action for a in actions] == ["create"]
+        (inc,) = store_incidents(conn)
+        assert inc["started_at"] == T0 + timedelta(minutes=11)
+        assert inc["segment_id"] == "h1:3:f"
+        assert "probe_overdue" in inc["evidence"]["methods"]

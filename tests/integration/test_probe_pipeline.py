@@ -77,6 +77,11 @@ def _traversals(dsn: str) -> list[tuple]:
         ).fetchall()
 
 
+def _presence(dsn: str) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT * FROM probe_presence ORDER BY as_of, vehicle_id").fetchall()
+
+
 def _start_ms() -> int:
     return (int(time.time()) // 60 - 20) * 60_000
 
@@ -144,13 +149,18 @@ def test_fixes_become_traversals_states_and_api_rows(itms_settings, network) -> 
     assert all(0 < by_id[s]["speed_kmh"] < 70 for s in inner)
 
 
-def _fleet_feed(network: RoadNetwork) -> list[tuple[bytes, bytes]]:
+def _fleet_feed(network: RoadNetwork, crawlers: int = 0) -> list[tuple[bytes, bytes]]:
+    """24 vehicles driving 12 segments each at 18–64 km/h, and ``crawlers`` crawling at 5 km/h
+    over two segments (presence records)."""
     t0 = _start_ms()
     values = []
     n = len(network.segments)
     for k in range(24):
         route = route_from(network, (k * 37) % n, 12)
         values += drive(network, route, f"v{k:02d}", t0 + k * 1500, 18.0 + 2 * k, 4.0)
+    for k in range(crawlers):
+        route = route_from(network, (k * 53 + 11) % n, 2)
+        values += drive(network, route, f"c{k:02d}", t0 + k * 2500, 5.0, 5.0)
     values.sort(key=lambda kv: kv[1][kv[1].index(b'"ts"') :])  # interleave vehicles by time
     return values
 
@@ -158,7 +168,7 @@ def _fleet_feed(network: RoadNetwork) -> list[tuple[bytes, bytes]]:
 def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
     itms_settings, db_factory, network
 ) -> None:
-    values = _fleet_feed(network)
+    values = _fleet_feed(network, crawlers=3)
     _publish(itms_settings, values)
     reference = itms_settings.model_copy(update={"database_url": db_factory()})
     for s in (itms_settings, reference):
@@ -173,6 +183,12 @@ def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
         ref.close()
     expected = _traversals(reference.dsn)
     assert len(expected) > 100
+    presence = _presence(reference.dsn)
+    # the crawlers are recorded at minute boundaries; vehicles at 40 km/h or more never
+    recorded = {r[2] for r in presence}
+    assert {"c00", "c01", "c02"} <= recorded
+    assert not {f"v{k:02d}" for k in range(11, 24)} & recorded
+    assert len(presence) > 9 and all(r[0].second == 0 for r in presence)
 
     # Runs that die inside their checkpoint transaction after a few small polls.
     consumed = 0
@@ -209,3 +225,4 @@ def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
     finally:
         last.close()
     assert _traversals(itms_settings.dsn) == expected
+    assert _presence(itms_settings.dsn) == presence
