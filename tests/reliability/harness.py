@@ -51,8 +51,7 @@ from ingest.validation import FeedValidator
 from itms.settings import REPO_ROOT, Settings
 from store.detectors import read_inventory, sync_detectors
 from store.network_writer import sync_network
-from store.state_dirty import mark_minutes
-from store.traversal_writer import write_traversals
+from store.traversal_writer import PRESENCE_COLUMNS
 
 GROUPS = {"gps": PROBE_GROUP, "detectors": DETECTOR_GROUP}
 MEASURED = ("probe", "detector", "fused")
@@ -445,14 +444,12 @@ def incidents_until(dsn: str) -> datetime | None:
 
 
 def _store_reference(dsn: str, proc: ProbeProcessor | DetectorProcessor) -> None:
+    """Store the processor's pending results as its worker does (traversals and presence
+    records, or readings; their minutes queued for the state builder)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         proc.prepare(conn)
         with conn.transaction():
-            if isinstance(proc, ProbeProcessor):
-                write_traversals(conn, proc.rows)
-                mark_minutes(conn, {r[1] for r in proc.rows})
-            else:
-                proc.store(conn)
+            proc.store(conn)
     proc.clear()
 
 
@@ -462,13 +459,15 @@ class Stored:
     """Stored results as multisets of rows (floats rounded where sums may change order)."""
 
     traversals: Counter
+    presence: Counter  # vehicles recorded still on a segment and abnormally slow there
     readings: Counter
     states: Counter  # measured segment states
     kpis: Counter
     incidents: Counter  # what does not change after creation
     incident_updates: Counter  # the whole history, up to the compared minute
 
-    NAMES = ("traversals", "readings", "states", "kpis", "incidents", "incident_updates")
+    NAMES = ("traversals", "presence", "readings", "states", "kpis", "incidents",
+             "incident_updates")  # fmt: skip
 
     def differences(self, other: Stored) -> list[str]:
         """Readable differences against ``other`` (the reference); empty when equal."""
@@ -493,6 +492,8 @@ def stored_results(dsn: str, *, incidents_until: datetime | None = None) -> Stor
             "SELECT segment_id, minute, vehicle_id, entry_ts, exit_ts, speed_kmh, dwell_s,"
             " vehicle_type, known_at FROM probe_traversal"
         ).fetchall()
+        presence = conn.execute(f"SELECT {', '.join(PRESENCE_COLUMNS)} FROM probe_presence")
+        presence = presence.fetchall()
         read = conn.execute(
             "SELECT detector_id, ts, lane, interval_s, volume, occupancy, speed_kmh"
             " FROM detector_reading"
@@ -518,8 +519,8 @@ def stored_results(dsn: str, *, incidents_until: datetime | None = None) -> Stor
             " FROM incident_update WHERE at <= %s",
             (at,),
         ).fetchall()  # change: the fields before/after (jsonb text is canonical)
-    return Stored(Counter(trav), Counter(read), Counter(states), Counter(kpis),
-                  Counter(incidents), Counter(updates))  # fmt: skip
+    return Stored(Counter(trav), Counter(presence), Counter(read), Counter(states),
+                  Counter(kpis), Counter(incidents), Counter(updates))  # fmt: skip
 
 
 def topic_multiset(settings: Settings, kind: str) -> Counter:
