@@ -10,8 +10,9 @@ processed once, in time order, in one transaction:
    probe traversals known by t (ended by t − ``availability_lag_s`` and stamped known by
    t + ``availability_lag_s``, below) over the last minutes, the vehicles the probe workers
    recorded at t as still on a segment and abnormally slow there (``probe_presence``, the
-   overdue-probe queues), segment speed profiles
-   (``segment_state_15m``) and free-flow speeds learned from the data before the local day;
+   overdue-probe queues), segment speed profiles (``segment_state_15m``), the spread of single
+   vehicles' travel times per segment in the slot (``probe_traversal``, same days) and
+   free-flow speeds learned from the data before the local day;
 2. every method and the fusion (:class:`IncidentDetector`), then the lifecycle tracker on
    the fused candidates (:class:`IncidentTracker`), after taking in what operators did
    (dismissed/resolved incidents are suppressed, confirmations respected, incidents they
@@ -95,6 +96,7 @@ class IncidentWorkerParams:
     windows_min: tuple[int, ...] = (1, 2, 3, 5)
     stop_s: float = 30.0
     recent_exit_s: float = 180.0  # traversals known this recently join overdue-probe queues
+    cv_min_samples: int = 30  # traversals of a segment's slot before its learned cv is used
     profile_days: int = 28
     max_catch_up_min: int = 60  # further behind than this: skip ahead to recent minutes
     detector: DetectorParams = field(default_factory=DetectorParams)
@@ -168,6 +170,30 @@ class IncidentService:
             self._profiles[key] = out
         return self._profiles[key]
 
+    def _segment_cv(self, conn: psycopg.Connection, slot: datetime) -> np.ndarray:
+        """Per segment, the spread of single vehicles' travel times in the 15-minute ``slot``
+        over the last ``profile_days`` days, robust: (84th − 50th percentile) / median of the
+        traversal durations; NaN where fewer than ``cv_min_samples`` traversals exist (the
+        methods then use their prior)."""
+        key = ("cv", slot)
+        if key not in self._profiles:
+            out = np.full(len(self.ids), np.nan)
+            for seg, n, p50, p84 in conn.execute(
+                "WITH d AS (SELECT generate_series(1, %s) AS k)"
+                " SELECT t.segment_id, count(*),"
+                " percentile_cont(0.5) WITHIN GROUP (ORDER BY t.exit_ts - t.entry_ts),"
+                " percentile_cont(0.84) WITHIN GROUP (ORDER BY t.exit_ts - t.entry_ts)"
+                " FROM d JOIN probe_traversal t ON t.minute >= %s - make_interval(days => d.k)"
+                "  AND t.minute < %s - make_interval(days => d.k) + interval '15 minutes'"
+                " GROUP BY t.segment_id",
+                (self.p.profile_days, slot, slot),
+            ):
+                i = self.index.get(seg)
+                if i is not None and n >= self.p.cv_min_samples and p50.total_seconds() > 0:
+                    out[i] = (p84 - p50).total_seconds() / p50.total_seconds()
+            self._profiles[key] = out
+        return self._profiles[key]
+
     def _occupancy_profile(
         self, conn: psycopg.Connection, slot: datetime
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -233,6 +259,7 @@ class IncidentService:
                 )  # fmt: skip
             x.station_occ_mean, x.station_occ_std = self._occupancy_profile(conn, slot_of(t))
         x.reference_speed = self._speed_profile(conn, slot_of(minute))
+        x.segment_cv = self._segment_cv(conn, slot_of(minute))
         lag = timedelta(seconds=self.p.availability_lag_s)
         span = timedelta(minutes=max(self.p.windows_min))
         rows = conn.execute(

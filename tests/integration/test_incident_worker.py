@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 
@@ -326,3 +327,34 @@ def test_vehicles_crawling_in_a_queue_raise_it_before_they_leave(
         assert inc["started_at"] == T0 + timedelta(minutes=11)
         assert inc["segment_id"] == "h1:3:f"
         assert "probe_overdue" in inc["evidence"]["methods"]
+
+
+def test_segment_spread_is_learned_from_the_same_slot_on_previous_days(
+    itms_settings: Settings, network: RoadNetwork
+) -> None:
+    """Travel-time spread per segment for the overdue-probe test: robust cv of the traversal
+    durations of the slot on previous days; unknown (NaN) with too few traversals."""
+    rows = []
+    for day in (1, 2):
+        for v in range(20):
+            at = T0 - timedelta(days=day) + timedelta(minutes=v % 15, seconds=30)
+            steady = 36.0 + (v % 3)  # 36–38 s
+            erratic = 30.0 + 3.0 * v  # 30–87 s
+            for seg, dur in (("h1:2:f", steady), ("h1:3:f", erratic)):
+                rows.append((seg, at.replace(second=0), f"h{day}-{v}", at - timedelta(seconds=dur),
+                             at, 40.0, 0.0, "car"))  # fmt: skip
+        rows.append(("h1:4:f", T0 - timedelta(days=day, minutes=-3), f"few-{day}",
+                     T0 - timedelta(days=day, minutes=-2), T0 - timedelta(days=day, minutes=-3),
+                     40.0, 0.0, "car"))  # fmt: skip
+    writer = StoreWriter()
+    with psycopg.connect(itms_settings.dsn, autocommit=True) as conn:
+        writer.prepare(conn, "probe_traversal", {r[1] for r in rows})
+        with conn.transaction():
+            write_traversals(conn, rows)
+        service = IncidentService(network)
+        cv = service._segment_cv(conn, T0)
+        i = service.index
+        assert 0.0 < cv[i["h1:2:f"]] < 0.06
+        assert 0.3 < cv[i["h1:3:f"]] < 0.6
+        assert np.isnan(cv[i["h1:4:f"]]) and np.isnan(cv[i["h1:1:f"]])
+        assert np.array_equal(service.inputs(conn, T0).segment_cv, cv, equal_nan=True)
