@@ -56,15 +56,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _consumed(port: int) -> float:
-    """Messages a worker has read so far (its ``/metrics``; 0 before it serves them)."""
+def _metric(port: int, name: str) -> float:
+    """Sum of a metric's samples in a worker's ``/metrics`` (0 before it serves them)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
             text = r.read().decode()
     except OSError:
         return 0.0
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("itms_messages_consumed_total"))  # fmt: skip
+               if line.startswith(name + " ") or line.startswith(name + "{"))  # fmt: skip
 
 
 def _cpu_s(pid: int) -> float:
@@ -116,7 +116,9 @@ def measure(base: Settings, feed_dir: Path, workers: int, log_dir: Path) -> dict
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
             now = time.perf_counter()
-            if first is None and any(_consumed(ports[n]) > 0 for n in names):
+            if first is None and any(
+                _metric(ports[n], "itms_messages_consumed_total") > 0 for n in names
+            ):
                 first = (now, sum(_cpu_s(p) for p in pids))
             if first is not None and sum(stored_offsets(dsn, settings, "gps").values()) >= total:
                 break
@@ -126,6 +128,8 @@ def measure(base: Settings, feed_dir: Path, workers: int, log_dir: Path) -> dict
         else:
             raise RuntimeError("the workers did not finish within 30 minutes")
         cpu = sum(_cpu_s(p) for p in pids) - first[1]
+        batch_s = sum(_metric(ports[n], "itms_batch_seconds_sum") for n in names)
+        db_s = sum(_metric(ports[n], "itms_db_write_seconds_sum") for n in names)
         rss = max(_peak_rss_mib(p) for p in pids)
         elapsed = time.perf_counter() - first[0]
         counted = total
@@ -133,7 +137,8 @@ def measure(base: Settings, feed_dir: Path, workers: int, log_dir: Path) -> dict
             traversals = conn.execute("SELECT count(*) FROM probe_traversal").fetchone()[0]
         return {"workers": workers, "fixes": total, "counted": counted, "seconds": elapsed,
                 "rate": counted / elapsed, "cpu_us_per_fix": cpu / counted * 1e6,
-                "rss_mib": rss, "traversals": traversals, "publish_s": publish_s}  # fmt: skip
+                "rss_mib": rss, "traversals": traversals, "publish_s": publish_s,
+                "batch_s": batch_s, "db_s": db_s}  # fmt: skip
     finally:
         procs.close()
         with (
@@ -167,14 +172,16 @@ def main(argv: list[str] | None = None) -> int:
             feed_dir = Path(tmp) / "feed"
             simulate_feed(feed_dir, vehicles=args.vehicles, duration_s=args.duration,
                           seed=args.seed, start=recent_start(args.duration))  # fmt: skip
-            print("| workers | fixes | fixes/s | CPU µs per fix | peak RSS MiB per worker"
-                  " | traversals stored | publish s |")  # fmt: skip
-            print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |", flush=True)
+            print(
+                "| workers | fixes | fixes/s | CPU µs per fix | peak RSS MiB per worker"
+                " | seconds | validate+process s | result transactions s | traversals |"
+            )
+            print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", flush=True)
             for n in (int(v) for v in args.workers.split(",")):
                 r = measure(base, feed_dir, n, REPO_ROOT / ".itms" / "bench-logs")
                 print(f"| {n} | {r['fixes']:,} | {r['rate']:,.0f} | {r['cpu_us_per_fix']:.1f}"
-                      f" | {r['rss_mib']:.0f} | {r['traversals']:,} | {r['publish_s']:.0f} |",
-                      flush=True)  # fmt: skip
+                      f" | {r['rss_mib']:.0f} | {r['seconds']:.1f} | {r['batch_s']:.1f}"
+                      f" | {r['db_s']:.1f} | {r['traversals']:,} |", flush=True)  # fmt: skip
     finally:
         for comp in reversed(started):
             comp.down()
