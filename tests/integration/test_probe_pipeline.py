@@ -4,6 +4,7 @@ stateful worker across crashes and different poll sizes."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -151,18 +152,24 @@ def test_fixes_become_traversals_states_and_api_rows(itms_settings, network) -> 
 
 def _fleet_feed(network: RoadNetwork, crawlers: int = 0) -> list[tuple[bytes, bytes]]:
     """24 vehicles driving 12 segments each at 18–64 km/h, and ``crawlers`` crawling at 5 km/h
-    over two segments (presence records)."""
-    t0 = _start_ms()
-    values = []
-    n = len(network.segments)
-    for k in range(24):
-        route = route_from(network, (k * 37) % n, 12)
-        values += drive(network, route, f"v{k:02d}", t0 + k * 1500, 18.0 + 2 * k, 4.0)
-    for k in range(crawlers):
-        route = route_from(network, (k * 53 + 11) % n, 2)
-        values += drive(network, route, f"c{k:02d}", t0 + k * 2500, 5.0, 5.0)
-    values.sort(key=lambda kv: kv[1][kv[1].index(b'"ts"') :])  # interleave vehicles by time
-    return values
+    over two segments (presence records). The whole feed lies in the past, minute-aligned: the
+    worker refuses fixes from the future, and which of them it refused would depend on when
+    it read them."""
+
+    def build(t0: int) -> list[tuple[bytes, bytes]]:
+        values = []
+        n = len(network.segments)
+        for k in range(24):
+            route = route_from(network, (k * 37) % n, 12)
+            values += drive(network, route, f"v{k:02d}", t0 + k * 1500, 18.0 + 2 * k, 4.0)
+        for k in range(crawlers):
+            route = route_from(network, (k * 53 + 11) % n, 2)
+            values += drive(network, route, f"c{k:02d}", t0 + k * 2500, 5.0, 5.0)
+        values.sort(key=lambda kv: kv[1][kv[1].index(b'"ts"') :])  # interleave by time
+        return values
+
+    span_min = max(json.loads(v)["ts"] for _, v in build(0)) // 60_000 + 1
+    return build((int(time.time()) // 60 - span_min - 2) * 60_000)
 
 
 def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
@@ -225,11 +232,4 @@ def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
     finally:
         last.close()
     assert _traversals(itms_settings.dsn) == expected
-    got = _presence(itms_settings.dsn)
-    if got != presence:
-        # Known bug (docs/ROADMAP.md, issue 6): seen once in CI, the crash run stored the
-        # presence records of one more minute boundary (the feed's last) than the reference;
-        # not reproduced since. Reported as XFAIL with the difference until it is found.
-        extra = sorted(set(got) - set(presence))[:3]
-        missing = sorted(set(presence) - set(got))[:3]
-        pytest.xfail(f"presence records differ: extra {extra}, missing {missing}")
+    assert _presence(itms_settings.dsn) == presence
