@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import socket
 import sys
 import tempfile
 import time
@@ -35,11 +34,13 @@ from analytics.network import load_network
 from ingest.kafka.clients import ensure_topics
 from itms import stack
 from itms.settings import REPO_ROOT, Settings
-from store.migrate import migrate
 from tests.reliability.harness import (
     Feed,
     Processes,
+    create_database,
+    drop_database,
     end_offsets,
+    free_port,
     prepare_db,
     publish,
     recent_start,
@@ -48,12 +49,6 @@ from tests.reliability.harness import (
 )
 
 _TICK_S = 0.1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _metric(port: int, name: str) -> float:
@@ -80,25 +75,14 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _with_db(dsn: str, name: str) -> str:
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    parts = conninfo_to_dict(dsn)
-    parts["dbname"] = name
-    return make_conninfo(**parts)
-
-
 def measure(base: Settings, feed_dir: Path, workers: int, log_dir: Path) -> dict:
     """One measurement with ``workers`` probe worker processes on a fresh database/topics."""
     tag = f"e2e{datetime.now(UTC):%H%M%S}{uuid.uuid4().hex[:4]}"
-    with psycopg.connect(base.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{tag}"')
-    dsn = _with_db(base.dsn, tag)
+    dsn = create_database(base.dsn, tag)
     settings = base.model_copy(update={"database_url": dsn, "topic_prefix": f"{tag}.",
                                        "kafka_bootstrap": base.bootstrap_servers})  # fmt: skip
     procs = Processes(settings, log_dir / tag)
     try:
-        migrate(dsn)
         prepare_db(dsn, load_network())
         ensure_topics(settings)
         feed = Feed(feed_dir, *(sum(1 for _ in (feed_dir / f).open())
@@ -108,7 +92,7 @@ def measure(base: Settings, feed_dir: Path, workers: int, log_dir: Path) -> dict
         publish_s = time.perf_counter() - t0
         total = sum(end_offsets(settings, "gps").values())
         names = [f"probe-{i}" for i in range(1, workers + 1)]
-        ports = {n: _free_port() for n in names}
+        ports = {n: free_port() for n in names}
         for name in names:
             procs.start(name, "worker", "probe", "--metrics-port", str(ports[name]))
         pids = [procs.procs[n].pid for n in names]
@@ -141,11 +125,8 @@ def measure(base: Settings, feed_dir: Path, workers: int, log_dir: Path) -> dict
                 "batch_s": batch_s, "db_s": db_s}  # fmt: skip
     finally:
         procs.close()
-        with (
-            contextlib.suppress(psycopg.Error),
-            psycopg.connect(base.dsn, autocommit=True) as conn,
-        ):
-            conn.execute(f'DROP DATABASE IF EXISTS "{tag}" WITH (FORCE)')
+        with contextlib.suppress(psycopg.Error):
+            drop_database(base.dsn, tag)
 
 
 def main(argv: list[str] | None = None) -> int:

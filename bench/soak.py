@@ -35,7 +35,6 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import sys
 import time
@@ -52,14 +51,16 @@ from analytics.network import load_network
 from ingest.kafka.clients import ensure_topics
 from itms import stack
 from itms.settings import REPO_ROOT, Settings
-from store.migrate import migrate
 from tests.reliability.harness import (
     GROUPS,
     Processes,
     SegmentStreamClient,
     Stored,
     build_reference,
+    create_database,
+    drop_database,
     end_offsets,
+    free_port,
     group_members,
     incidents_until,
     poll_until,
@@ -101,33 +102,6 @@ class Soak:
 
     def now(self) -> float:
         return time.monotonic() - self.t0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _dsn_with_db(dsn: str, name: str) -> str:
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    parts = conninfo_to_dict(dsn)
-    parts["dbname"] = name
-    return make_conninfo(**parts)
-
-
-def _create_db(admin_dsn: str, name: str) -> str:
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = _dsn_with_db(admin_dsn, name)
-    migrate(dsn)
-    return dsn
-
-
-def _drop_db(admin_dsn: str, name: str) -> None:
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # -- sampling --------------------------------------------------------------------------------
@@ -223,14 +197,14 @@ def run(args: argparse.Namespace) -> dict:
             comp.up()
             started.append(comp)
     tag = f"soak{datetime.now(UTC):%m%d%H%M}{uuid.uuid4().hex[:4]}"
-    dsn = _create_db(base.dsn, tag)
+    dsn = create_database(base.dsn, tag)
     ref_name = f"{tag}_ref"
     settings = base.model_copy(update={"database_url": dsn, "topic_prefix": f"{tag}.",
                                        "kafka_bootstrap": base.bootstrap_servers})  # fmt: skip
     ensure_topics(settings)
     network = load_network()
     prepare_db(dsn, network)
-    port = _free_port()
+    port = free_port()
     log_dir = Path(args.log_dir or REPO_ROOT / ".itms" / "soak-logs" / tag)
     procs = Processes(settings, log_dir, ITMS_API_PORT=str(port), ITMS_PRIVACY_MIN_VEHICLES="1",
                       ITMS_STREAM_POLL_S="0.5", ITMS_RATE_LIMIT_PER_S="0")  # fmt: skip
@@ -268,7 +242,7 @@ def run(args: argparse.Namespace) -> dict:
     finally:  # every step runs, whatever failed before
         steps = [client.close, procs.close]
         if not args.keep:
-            steps += [lambda n=n: _drop_db(base.dsn, n) for n in (tag, ref_name)]
+            steps += [lambda n=n: drop_database(base.dsn, n) for n in (tag, ref_name)]
         steps += [comp.down for comp in reversed(started)]
         for step in steps:
             try:
@@ -329,7 +303,7 @@ def _drained(settings: Settings) -> bool:
 
 def _verify(settings: Settings, network, admin_dsn: str, ref_name: str, log_dir: Path) -> dict:
     """Compare the stored results with the undisturbed reference of the same broker contents."""
-    ref_dsn = _create_db(admin_dsn, ref_name)
+    ref_dsn = create_database(admin_dsn, ref_name)
     with psycopg.connect(settings.dsn) as src, psycopg.connect(ref_dsn) as dst:
         prepare_db(ref_dsn, network)
         rows = src.execute(

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -50,6 +51,7 @@ from ingest.replay import replay
 from ingest.validation import FeedValidator
 from itms.settings import REPO_ROOT, Settings
 from store.detectors import read_inventory, sync_detectors
+from store.migrate import migrate
 from store.network_writer import sync_network
 from store.traversal_writer import PRESENCE_COLUMNS
 
@@ -124,6 +126,30 @@ def recent_local_start(
     if start > latest:
         start -= timedelta(days=1)
     return start.astimezone(UTC)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def create_database(admin_dsn: str, name: str) -> str:
+    """Create and migrate database ``name`` on the server of ``admin_dsn``; returns its DSN."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = make_conninfo(**{**conninfo_to_dict(admin_dsn), "dbname": name})
+    migrate(dsn)
+    return dsn
+
+
+def drop_database(admin_dsn: str, name: str) -> None:
+    """Drop database ``name`` (connections closed) if it exists."""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def prepare_db(dsn: str, network: RoadNetwork, feed: Feed | None = None) -> None:

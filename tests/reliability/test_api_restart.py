@@ -3,7 +3,6 @@ reconnects with Last-Event-ID and ends up with every segment's latest state, not
 
 from __future__ import annotations
 
-import socket
 import time
 from datetime import datetime
 
@@ -11,15 +10,15 @@ import httpx
 import psycopg
 import pytest
 
-from tests.reliability.harness import FaultRun, SegmentStreamClient, drained, poll_until
+from tests.reliability.harness import (
+    FaultRun,
+    SegmentStreamClient,
+    drained,
+    free_port,
+    poll_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serving(url: str) -> bool:
@@ -47,7 +46,7 @@ def _seen(view: dict[str, dict]) -> dict[str, tuple]:
 def test_stream_clients_resume_after_an_api_restart(
     itms_settings, network, fault_feed, tmp_path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {"ITMS_PRIVACY_MIN_VEHICLES": "1", "ITMS_STREAM_POLL_S": "0.2",
            "ITMS_RATE_LIMIT_PER_S": "0", "ITMS_API_PORT": str(port)}  # fmt: skip
