@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import NamedTuple
 
 import psycopg
 
@@ -21,52 +22,48 @@ from store.errors import CheckpointConflict
 TopicPartition = tuple[str, int]
 
 
-def load_checkpoints(
+class StoredCheckpoint(NamedTuple):
+    """One partition's checkpoint row: next offset, worker state, watermark (may be NULL)."""
+
+    next_offset: int
+    state: bytes | None
+    watermark: datetime | None
+
+
+def load_stored(
     conn: psycopg.Connection, group: str, partitions: Iterable[TopicPartition]
-) -> dict[TopicPartition, int]:
-    """Stored next offsets of ``partitions`` for ``group`` (missing ones are absent)."""
+) -> dict[TopicPartition, StoredCheckpoint]:
+    """The stored checkpoints of ``partitions`` for ``group`` (missing ones are absent)."""
     parts = list(partitions)
     if not parts:
         return {}
     rows = conn.execute(
-        "SELECT topic, partition, next_offset FROM consumer_checkpoint"
+        "SELECT topic, partition, next_offset, state, watermark FROM consumer_checkpoint"
         " WHERE consumer_group = %s AND (topic, partition) IN"
         " (SELECT * FROM unnest(%s::text[], %s::int[]))",
         (group, [t for t, _ in parts], [p for _, p in parts]),
     ).fetchall()
-    return {(t, p): o for t, p, o in rows}
+    return {
+        (t, p): StoredCheckpoint(o, None if s is None else bytes(s), w) for t, p, o, s, w in rows
+    }
 
 
-def load_states(
+def load_checkpoints(
     conn: psycopg.Connection, group: str, partitions: Iterable[TopicPartition]
-) -> dict[TopicPartition, bytes]:
-    """Stored worker states of ``partitions`` (partitions without one are absent)."""
-    parts = list(partitions)
-    if not parts:
-        return {}
-    rows = conn.execute(
-        "SELECT topic, partition, state FROM consumer_checkpoint"
-        " WHERE consumer_group = %s AND state IS NOT NULL AND (topic, partition) IN"
-        " (SELECT * FROM unnest(%s::text[], %s::int[]))",
-        (group, [t for t, _ in parts], [p for _, p in parts]),
-    ).fetchall()
-    return {(t, p): bytes(s) for t, p, s in rows}
+) -> dict[TopicPartition, int]:
+    """Stored next offsets of ``partitions`` for ``group`` (missing ones are absent)."""
+    return {k: c.next_offset for k, c in load_stored(conn, group, partitions).items()}
 
 
 def load_watermarks(
     conn: psycopg.Connection, group: str, partitions: Iterable[TopicPartition]
 ) -> dict[TopicPartition, datetime]:
     """Stored watermarks of ``partitions`` for ``group`` (partitions without one are absent)."""
-    parts = list(partitions)
-    if not parts:
-        return {}
-    rows = conn.execute(
-        "SELECT topic, partition, watermark FROM consumer_checkpoint"
-        " WHERE consumer_group = %s AND watermark IS NOT NULL AND (topic, partition) IN"
-        " (SELECT * FROM unnest(%s::text[], %s::int[]))",
-        (group, [t for t, _ in parts], [p for _, p in parts]),
-    ).fetchall()
-    return {(t, p): w for t, p, w in rows}
+    return {
+        k: c.watermark
+        for k, c in load_stored(conn, group, partitions).items()
+        if c.watermark is not None
+    }
 
 
 def input_watermarks(

@@ -53,9 +53,7 @@ from ingest.errors import InvalidMessage
 from ingest.validation import FeedValidator
 from store.checkpoints import (
     advance_checkpoints,
-    load_checkpoints,
-    load_states,
-    load_watermarks,
+    load_stored,
 )
 from store.errors import CheckpointConflict
 
@@ -266,23 +264,23 @@ class TransactionalWorker:
             try:
                 conn = self._db()
                 with conn.transaction():
-                    stored = load_checkpoints(conn, self.group, parts)
-                    states = load_states(conn, self.group, parts) if self.stateful else {}
-                    marks = load_watermarks(conn, self.group, parts)
+                    rows = load_stored(conn, self.group, parts)
                 break
             except psycopg.OperationalError as exc:
                 log.warning("database unavailable while loading checkpoints: %s", exc)
                 self._drop_db()
                 time.sleep(self.retry_backoff_s)
+        stored = {part: row.next_offset for part, row in rows.items()}
         for tp in assigned:
             part = (tp.topic, tp.partition)
-            offset = stored.get(part)
+            row = rows.get(part)
+            offset = None if row is None else row.next_offset
             self.expected[part] = offset
             self.uncommitted.pop(part, None)
-            mark = marks.get(part) if offset is not None else None
+            mark = None if row is None else row.watermark
             self.watermark[part] = None if mark is None else round(mark.timestamp() * 1000)
             if self.stateful:
-                self.processor.restore(part, states.get(part))
+                self.processor.restore(part, None if row is None else row.state)
             if offset is not None:
                 self.consumer.seek(tp, offset)
             elif rewind:
