@@ -30,12 +30,8 @@ def write_traversals(conn: psycopg.Connection, rows: Sequence[TraversalRow]) -> 
     if not rows:
         return 0
     rows = [r if len(r) == len(COLUMNS) else (*r, None) for r in rows]
-    stage(conn, "_trav_in", "probe_traversal", list(COLUMNS), _TYPES, rows)
-    cols = ", ".join(COLUMNS)
-    return conn.execute(
-        f"INSERT INTO probe_traversal ({cols}) SELECT {cols} FROM _trav_in"
-        " ORDER BY segment_id, minute, vehicle_id, entry_ts ON CONFLICT DO NOTHING"
-    ).rowcount
+    return _insert_new(conn, "probe_traversal", COLUMNS, _TYPES, rows,
+                       "segment_id, minute, vehicle_id, entry_ts")  # fmt: skip
 
 
 PRESENCE_COLUMNS = (
@@ -52,9 +48,19 @@ def write_presence(conn: psycopg.Connection, rows: Sequence[tuple]) -> int:
     and vehicle) is left unchanged. Returns the number of new rows."""
     if not rows:
         return 0
-    stage(conn, "_presence_in", "probe_presence", list(PRESENCE_COLUMNS), _PRESENCE_TYPES, rows)
-    cols = ", ".join(PRESENCE_COLUMNS)
+    return _insert_new(conn, "probe_presence", PRESENCE_COLUMNS, _PRESENCE_TYPES, rows,
+                       "as_of, vehicle_id")  # fmt: skip
+
+
+def _insert_new(
+    conn: psycopg.Connection, table: str, columns: Sequence[str], types: Sequence[str],
+    rows: Sequence[tuple], order: str,
+) -> int:  # fmt: skip
+    """COPY ``rows`` into a staging table, then insert those ``table`` does not hold yet (in
+    ``order``, its key, so concurrent writers lock alike); returns how many were new."""
+    stage(conn, f"_{table}_in", table, list(columns), types, rows)
+    cols = ", ".join(columns)
     return conn.execute(
-        f"INSERT INTO probe_presence ({cols}) SELECT {cols} FROM _presence_in"
-        " ORDER BY as_of, vehicle_id ON CONFLICT DO NOTHING"
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _{table}_in"
+        f" ORDER BY {order} ON CONFLICT DO NOTHING"
     ).rowcount
