@@ -41,6 +41,7 @@ import numpy as np
 
 from analytics.incidents.corridor import Corridor
 from analytics.incidents.inputs import PresenceSnapshot
+from analytics.presence import PresenceRules
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class OverdueParams:
     cv: float = 0.25
     z: float = 2.0
     min_moving_lost_s: float = 20.0
-    crawl_kmh: float = 10.0  # the probe worker's crawl pace (PresenceRules.crawl_kmh)
+    crawl_kmh: float = PresenceRules.crawl_kmh  # the pace the presence records use
     min_crawl_s: float = 30.0
     crawl_ref_factor: float = 3.0
     cv_congested: float = 0.5
