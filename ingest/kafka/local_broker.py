@@ -229,17 +229,23 @@ class LocalKafkaBroker:
     def up(self, *, timeout_s: float = 120.0) -> None:
         """Install, format and start the broker; return once it acks a produce (timeout in s)."""
         with self._locked():
-            started = not self.is_running()
-            if started:
-                self._start()
-            elif _port_open(self.port):
-                return
-            try:
-                self._wait_ready(time.monotonic() + timeout_s)
-            except RuntimeError:
-                if started:  # leave no half-started broker behind
-                    self._stop(timeout_s=10.0)
-                raise
+            deadline = time.monotonic() + timeout_s
+            for attempt in (1, 2):  # a JVM that dies silently at start-up gets one more try
+                started = not self.is_running()
+                if started:
+                    self._start()
+                elif _port_open(self.port):
+                    return
+                try:
+                    self._wait_ready(deadline)
+                    return
+                except RuntimeError as exc:
+                    if started:  # leave no half-started broker behind
+                        self._stop(timeout_s=10.0)
+                    if attempt == 2 or not started or "exited during startup" not in str(exc):
+                        raise
+                    log.warning("Kafka broker start failed, trying once more: %s", exc)
+                    time.sleep(2.0)
 
     def _start(self) -> None:
         if _port_open(self.port) or _port_open(self.controller_port):
@@ -271,10 +277,22 @@ class LocalKafkaBroker:
         self.pid_file.write_text(f"{self._proc.pid}\n")
         log.info("started Kafka broker pid %d on %s", self._proc.pid, self.address)
 
+    def _exited(self) -> str | None:
+        """Why the broker we are starting is gone (exit status), or None while it lives.
+
+        Our own child is judged by its handle, not by /proc: its cmdline can read empty for a
+        moment while the JVM starts, which once made a healthy start look like an exit."""
+        if self._proc is None:
+            return None if self.is_running() else "the broker process is gone"
+        code = self._proc.poll()
+        if code is None:
+            return None
+        return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+
     def _wait_ready(self, deadline: float) -> None:
         while time.monotonic() < deadline:
-            if not self.is_running():
-                self._fail("Kafka broker exited during startup")
+            if (why := self._exited()) is not None:
+                self._fail(f"Kafka broker exited during startup ({why})")
             if _port_open(self.port) and _probe(self.address):
                 return
             time.sleep(0.25)

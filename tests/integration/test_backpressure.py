@@ -57,7 +57,7 @@ def test_backlog_builds_lag_memory_stays_bounded_and_the_worker_catches_up(
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and worker.poll() is None:
-            time.sleep(1.0)
+            time.sleep(0.5)
             try:
                 text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
             except httpx.HTTPError:
