@@ -103,7 +103,7 @@ def measure(base: Settings, feed_dir: Path, workers: int, log_dir: Path) -> dict
             if first is None and any(
                 _metric(ports[n], "itms_messages_consumed_total") > 0 for n in names
             ):
-                first = (now, sum(_cpu_s(p) for p in pids))
+                first = (now, sum(_cpu_s(p) for p in pids), _phases(ports, names))
             if first is not None and sum(stored_offsets(dsn, settings, "gps").values()) >= total:
                 break
             if not all(procs.alive(n) for n in names):
@@ -112,8 +112,7 @@ def measure(base: Settings, feed_dir: Path, workers: int, log_dir: Path) -> dict
         else:
             raise RuntimeError("the workers did not finish within 30 minutes")
         cpu = sum(_cpu_s(p) for p in pids) - first[1]
-        batch_s = sum(_metric(ports[n], "itms_batch_seconds_sum") for n in names)
-        db_s = sum(_metric(ports[n], "itms_db_write_seconds_sum") for n in names)
+        phases = {k: v - first[2][k] for k, v in _phases(ports, names).items()}
         rss = max(_peak_rss_mib(p) for p in pids)
         elapsed = time.perf_counter() - first[0]
         counted = total
@@ -122,11 +121,21 @@ def measure(base: Settings, feed_dir: Path, workers: int, log_dir: Path) -> dict
         return {"workers": workers, "fixes": total, "counted": counted, "seconds": elapsed,
                 "rate": counted / elapsed, "cpu_us_per_fix": cpu / counted * 1e6,
                 "rss_mib": rss, "traversals": traversals, "publish_s": publish_s,
-                "batch_s": batch_s, "db_s": db_s}  # fmt: skip
+                **phases}  # fmt: skip
     finally:
         procs.close()
         with contextlib.suppress(psycopg.Error):
             drop_database(base.dsn, tag)
+
+
+_PHASES = {"poll_s": "itms_poll_seconds_sum", "batch_s": "itms_batch_seconds_sum",
+           "checkpoint_s": "itms_checkpoint_seconds_sum", "db_s": "itms_db_write_seconds_sum",
+           "maintain_s": "itms_maintain_seconds_sum"}  # fmt: skip
+
+
+def _phases(ports: dict[str, int], names: list[str]) -> dict[str, float]:
+    """Seconds the workers spent so far in each phase of their loop, summed over workers."""
+    return {k: sum(_metric(ports[n], m) for n in names) for k, m in _PHASES.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,14 +164,17 @@ def main(argv: list[str] | None = None) -> int:
                           seed=args.seed, start=recent_start(args.duration))  # fmt: skip
             print(
                 "| workers | fixes | fixes/s | CPU µs per fix | peak RSS MiB per worker"
-                " | seconds | validate+process s | result transactions s | traversals |"
+                " | seconds | poll s | validate+process s | checkpoints s (transactions s)"
+                " | maintenance s | traversals |"
             )
-            print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", flush=True)
+            print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+                  flush=True)  # fmt: skip
             for n in (int(v) for v in args.workers.split(",")):
                 r = measure(base, feed_dir, n, REPO_ROOT / ".itms" / "bench-logs")
                 print(f"| {n} | {r['fixes']:,} | {r['rate']:,.0f} | {r['cpu_us_per_fix']:.1f}"
-                      f" | {r['rss_mib']:.0f} | {r['seconds']:.1f} | {r['batch_s']:.1f}"
-                      f" | {r['db_s']:.1f} | {r['traversals']:,} |", flush=True)  # fmt: skip
+                      f" | {r['rss_mib']:.0f} | {r['seconds']:.1f} | {r['poll_s']:.1f}"
+                      f" | {r['batch_s']:.1f} | {r['checkpoint_s']:.1f} ({r['db_s']:.1f})"
+                      f" | {r['maintain_s']:.1f} | {r['traversals']:,} |", flush=True)  # fmt: skip
     finally:
         for comp in reversed(started):
             comp.down()

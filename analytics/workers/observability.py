@@ -9,8 +9,11 @@ Metrics (label ``stage``: ``probe-worker``, ``detector-worker``, ``state-builder
 ``itms_messages_consumed_total``, ``itms_messages_valid_total``,
 ``itms_messages_dead_lettered_total{code}``, ``itms_processing_errors_total``,
 ``itms_checkpoints_total``, ``itms_db_retries_total``, ``itms_consumer_lag_messages{partition}``
-(log end offset − position, per assigned partition), ``itms_batch_seconds`` (validate +
-process one poll) and ``itms_db_write_seconds`` (one checkpoint transaction) histograms,
+(log end offset − position, per assigned partition), ``itms_poll_seconds`` (waiting in and
+decoding one Kafka poll), ``itms_batch_seconds`` (validate + process one poll),
+``itms_checkpoint_seconds`` (one whole checkpoint: state snapshots, transaction, Kafka offset
+commit), ``itms_db_write_seconds`` (its transaction) and ``itms_maintain_seconds`` (periodic
+maintenance such as rollup refreshes) histograms,
 ``itms_last_progress_timestamp_seconds``, plus the process collector's
 ``process_resident_memory_bytes`` and CPU seconds.
 """
@@ -48,6 +51,17 @@ class WorkerProbe:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
+        self.poll_seconds = Histogram("itms_poll_seconds", "Wait for and decode one Kafka poll.",
+                                      ["stage"], registry=self.registry,
+                                      buckets=_BUCKETS).labels(self.stage)  # fmt: skip
+        self.checkpoint_seconds = Histogram("itms_checkpoint_seconds",
+                                            "One checkpoint: snapshots, transaction, Kafka commit.",
+                                            ["stage"], registry=self.registry,
+                                            buckets=_BUCKETS).labels(self.stage)  # fmt: skip
+        self.maintain_seconds = Histogram("itms_maintain_seconds",
+                                          "Periodic maintenance (rollups, partitions).",
+                                          ["stage"], registry=self.registry,
+                                          buckets=_BUCKETS).labels(self.stage)  # fmt: skip
         self.batch_seconds = Histogram("itms_batch_seconds", "Validate and process one poll.",
                                        ["stage"], registry=self.registry,
                                        buckets=_BUCKETS).labels(self.stage)  # fmt: skip

@@ -332,7 +332,8 @@ class TransactionalWorker:
             self._report()
 
     def _report(self) -> None:
-        """Copy the counters (and, every 2 s, the consumer lag) for the metrics thread."""
+        """Copy the counters (and the consumer lag: every 2 s, or until known) for the metrics
+        thread."""
         p, st = self.probe, self.stats
         now = time.monotonic()
         p.last_loop = now
@@ -340,7 +341,7 @@ class TransactionalWorker:
                       "processing_errors": st.processing_errors,
                       "checkpoints": st.checkpoints, "db_retries": st.db_retries}  # fmt: skip
         p.dead_lettered = dict(st.by_code)
-        if now - self._lag_at >= 2.0:
+        if now - self._lag_at >= 2.0 or not p.lag:
             self._lag_at = now
             lag: dict[int, int] = {}
             with contextlib.suppress(KafkaError, AssertionError, ValueError):
@@ -351,7 +352,9 @@ class TransactionalWorker:
             p.lag = lag
 
     def _step(self, timeout_ms: int) -> int:
+        started = time.perf_counter()
         polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
+        self.probe.poll_seconds.observe(time.perf_counter() - started)
         started = time.perf_counter()
         n = 0
         for tp, records in polled.items():
@@ -479,6 +482,13 @@ class TransactionalWorker:
         ``False`` when another consumer owns the partitions now (the work was dropped)."""
         if not self.uncommitted:
             return True
+        began = time.perf_counter()
+        try:
+            return self._checkpoint(retry=retry, commit_kafka=commit_kafka)
+        finally:
+            self.probe.checkpoint_seconds.observe(time.perf_counter() - began)
+
+    def _checkpoint(self, *, retry: bool, commit_kafka: bool) -> bool:
         self.deadletters.flush()
         offsets = dict(self.uncommitted)
         while True:
@@ -565,6 +575,8 @@ class TransactionalWorker:
         except psycopg.OperationalError as exc:
             log.warning("maintenance skipped, database unavailable: %s", exc)
             self._drop_db()
+        finally:
+            self.probe.maintain_seconds.observe(time.monotonic() - now)
 
     def close(self) -> None:
         """Leave the group and close connections."""
