@@ -27,10 +27,12 @@ from store.migrate import discover, migrate
 from store.partitions import set_retention
 from store.rollups import ROLLUPS, refresh_dirty_rollups
 from store.state_writer import StoreWriter
+from store.traversal_writer import write_presence, write_traversals
 
 pytestmark = pytest.mark.integration
 
-HYPERTABLES = {"detector_reading", "gps_fix", "network_kpi", "probe_traversal", "segment_state"}
+HYPERTABLES = {"detector_reading", "gps_fix", "network_kpi", "probe_presence", "probe_traversal",
+               "segment_state"}  # fmt: skip
 COMPRESSED = {"detector_reading", "probe_traversal", "segment_state"}
 SEGMENTS = ["a:0:f", "a:0:r", "b:0:f"]
 RESOLUTIONS = ("1m", "5m", "15m", "1h")
@@ -286,7 +288,10 @@ def test_migrations_build_the_timescaledb_store(store_factory) -> None:
             " AND (j.config->>'drop_after')::interval = t.retention)"
         ).fetchall()
         assert missing == []
-        assert sum(p == "policy_retention" for p, _ in jobs) == 8
+        registered = conn.execute(
+            "SELECT count(*) FROM ts_table WHERE retention IS NOT NULL"
+        ).fetchone()[0]
+        assert sum(p == "policy_retention" for p, _ in jobs) == registered >= 9
         # a refresh over raw data that retention dropped would delete those rollups: every
         # refresh window must stay inside the raw retention of segment_state
         outside = conn.execute(
@@ -484,3 +489,50 @@ def test_retention_drops_raw_chunks_and_keeps_rollups(store_factory) -> None:
             for res in ("5m", "15m", "1h"):
                 assert old_now[(sid, res)] == rollups_then[old][(sid, res)] != []
         assert _history(conn, recent, recent + timedelta(hours=3)) == rollups_then[recent]
+
+
+def test_traversals_and_presence_go_into_old_compressed_chunks_once(store_factory) -> None:
+    """0007's ``known_at`` column on the compressed traversal hypertable and 0008's presence
+    hypertable: a replay of old traversals and presence records inserts nothing twice."""
+    with _connect(store_factory()) as conn:
+        _add_segments(conn)
+        day = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+        old = day - timedelta(days=10)
+
+        def traversals(t0: datetime, known: bool) -> list[tuple]:
+            rows = []
+            for k in range(60):
+                entry = t0 + timedelta(minutes=k)
+                row = (SEGMENTS[k % 3], entry.replace(second=0), f"v{k}", entry,
+                       entry + timedelta(seconds=40), 45.0, 0.0, "car")  # fmt: skip
+                rows.append((*row, entry + timedelta(seconds=60)) if known else row)
+            return rows
+
+        with conn.transaction():
+            assert write_traversals(conn, traversals(old, known=False)) == 60
+            assert write_traversals(conn, traversals(day, known=True)) == 60
+        done = conn.execute(
+            "SELECT compress_chunk(c) FROM show_chunks('probe_traversal', older_than => %s) c",
+            (day - timedelta(days=7),),
+        ).fetchall()
+        assert len(done) == 1
+        with conn.transaction():  # a replay: the same rows, now with known_at
+            assert write_traversals(conn, traversals(old, known=True)) == 0
+            assert write_traversals(conn, traversals(day, known=True)) == 0
+        stats = conn.execute(
+            "SELECT count(*), count(known_at), count(DISTINCT (vehicle_id, entry_ts))"
+            " FROM probe_traversal"
+        ).fetchone()
+        assert stats == (120, 60, 120)  # the first write of a traversal stays as it was
+
+        def presence(t0: datetime) -> list[tuple]:
+            return [(t0, SEGMENTS[0], f"v{k}", "car", t0 - timedelta(seconds=90), True,
+                     t0 - timedelta(seconds=5), 120.0, 30.0, 60.0, 0.0, 0.0, 90.0)
+                    for k in range(5)]  # fmt: skip
+
+        with conn.transaction():
+            assert write_presence(conn, presence(old)) == 5
+            assert write_presence(conn, presence(day)) == 5
+            assert write_presence(conn, presence(day)) == 0
+        assert conn.execute("SELECT count(*) FROM probe_presence").fetchone()[0] == 10
+        assert _chunks(conn, "probe_presence")  # a hypertable, chunked by day
