@@ -8,9 +8,10 @@ transaction (traversal rows and consumer checkpoints committed together, then th
 commit). It starts (or reuses) a local stack of its own (``--state-dir``, own ports), creates a
 fresh database and topic prefix per worker count, simulates the Hai Phong feed (recent
 timestamps, so every fix is valid), publishes all of it keyed by vehicle, then starts the
-worker processes. The rate is all fixes over the time from the first message a worker read
-(its ``/metrics``) until stored checkpoints cover the whole topic (start-up — network, route
-table, group join — left out; the last checkpoint's commit counted). It also reports the
+worker processes. The rate is all fixes over the time from the moment a worker got its
+partitions (``itms_assigned_partitions`` in its ``/metrics``) until stored checkpoints cover
+the whole topic (start-up — network, route table, group join — left out; the first fetch and
+the last checkpoint's commit counted). It also reports the
 workers' CPU time per fix and peak RSS. Everything it started is stopped.
 """
 
@@ -101,7 +102,7 @@ def measure(base: Settings, feed_dir: Path, workers: int, log_dir: Path) -> dict
         while time.monotonic() < deadline:
             now = time.perf_counter()
             if first is None and any(
-                _metric(ports[n], "itms_messages_consumed_total") > 0 for n in names
+                _metric(ports[n], "itms_assigned_partitions") > 0 for n in names
             ):
                 first = (now, sum(_cpu_s(p) for p in pids), _phases(ports, names))
             if first is not None and sum(stored_offsets(dsn, settings, "gps").values()) >= total:

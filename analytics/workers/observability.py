@@ -9,7 +9,8 @@ Metrics (label ``stage``: ``probe-worker``, ``detector-worker``, ``state-builder
 ``itms_messages_consumed_total``, ``itms_messages_valid_total``,
 ``itms_messages_dead_lettered_total{code}``, ``itms_processing_errors_total``,
 ``itms_checkpoints_total``, ``itms_db_retries_total``, ``itms_consumer_lag_messages{partition}``
-(log end offset − position, per assigned partition), ``itms_poll_seconds`` (waiting in and
+(log end offset − position, per assigned partition), ``itms_assigned_partitions``,
+``itms_poll_seconds`` (waiting in and
 decoding one Kafka poll), ``itms_batch_seconds`` (validate + process one poll),
 ``itms_checkpoint_seconds`` (one whole checkpoint: state snapshots, transaction, Kafka offset
 commit), ``itms_db_write_seconds`` (its transaction) and ``itms_maintain_seconds`` (periodic
@@ -45,6 +46,7 @@ class WorkerProbe:
     counters: dict[str, float] = field(default_factory=dict)
     dead_lettered: dict[str, int] = field(default_factory=dict)
     lag: dict[int, int] = field(default_factory=dict)
+    partitions: frozenset[int] = frozenset()  # assigned to this worker now
     last_loop: float = field(default_factory=time.monotonic)
     last_progress: float = 0.0  # wall time of the last stored result
     db_ok: bool = True
@@ -109,6 +111,13 @@ class _ProbeCollector(Collector):
         for part, n in sorted(p.lag.items()):
             lag.add_metric([stage, str(part)], n)
         yield lag
+        owned = GaugeMetricFamily(
+            "itms_assigned_partitions",
+            "Input partitions assigned to this worker.",
+            labels=["stage"],
+        )
+        owned.add_metric([stage], len(p.partitions))
+        yield owned
         g = GaugeMetricFamily("itms_last_progress_timestamp_seconds",
                               "Wall time of the last stored result.", labels=["stage"])  # fmt: skip
         g.add_metric([stage], p.last_progress)

@@ -289,10 +289,12 @@ class TransactionalWorker:
                     self.consumer.seek_to_beginning(tp)
                 else:
                     self.consumer.seek(tp, committed)
+        self.probe.partitions |= {tp.partition for tp in assigned}
         log.info("%s assigned %s (stored checkpoints %s)", self.group, parts, stored)
 
     def on_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         """Checkpoint what was processed, then forget the revoked partitions."""
+        self.probe.partitions -= {tp.partition for tp in revoked}
         if self.uncommitted:
             self._in_rebalance = True
             try:

@@ -41,6 +41,7 @@ def test_lag_and_counters_are_exposed(itms_settings: Settings) -> None:
         worker._lag_at = 0.0
         worker.step(timeout_ms=300)
         text = httpx.get(url).text
+        owned = len(worker.consumer.assignment())
     finally:
         stop()
         worker.close()
@@ -49,3 +50,6 @@ def test_lag_and_counters_are_exposed(itms_settings: Settings) -> None:
     assert 'itms_messages_dead_lettered_total{code="decode",stage="test-worker"} 1.0' in text
     assert 'itms_db_write_seconds_count{stage="test-worker"}' in text
     assert 'itms_worker_ready{stage="test-worker"} 1.0' in text
+    assert owned > 0 and f'itms_assigned_partitions{{stage="test-worker"}} {owned}.0' in text
+    for phase in ("poll", "batch", "checkpoint"):  # where the loop's time goes
+        assert f'itms_{phase}_seconds_count{{stage="test-worker"}}' in text
