@@ -52,7 +52,8 @@ EDITABLE = (
     "evidence",
     "started_at",
 )
-_COLUMNS = (
+#: The columns an incident row has (``get_incident``, ``store.queries.incidents``).
+INCIDENT_COLUMNS = (
     "i.incident_id, i.status, i.kind, i.severity, i.segment_id, i.road_name, i.direction,"
     " ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.started_at, i.updated_at, i.ended_at,"
     " i.detected_at, i.confirmed_at, i.est_delay_s, i.queue_m, i.method, i.source,"
@@ -119,7 +120,8 @@ def get_incident(
     lock = " FOR UPDATE OF i" if for_update else ""
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
-            f"SELECT {_COLUMNS} FROM incident i WHERE i.incident_id = %s{lock}", (incident_id,)
+            f"SELECT {INCIDENT_COLUMNS} FROM incident i WHERE i.incident_id = %s{lock}",
+            (incident_id,),
         ).fetchone()
     if row is None:
         raise IncidentNotFound(f"incident {incident_id} does not exist")
@@ -130,7 +132,8 @@ def active_incidents(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Suspected and confirmed incidents, oldest first."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            f"SELECT {_COLUMNS} FROM incident i WHERE i.status IN ('suspected', 'confirmed')"
+            f"SELECT {INCIDENT_COLUMNS} FROM incident i"
+            " WHERE i.status IN ('suspected', 'confirmed')"
             " ORDER BY i.started_at, i.incident_id"
         ).fetchall()
 

@@ -12,6 +12,8 @@ from typing import Any, Literal
 import psycopg
 from psycopg.rows import dict_row
 
+from store.incidents import INCIDENT_COLUMNS
+
 Resolution = Literal["1m", "5m", "15m", "1h"]
 _RESOLUTION_TABLE = {
     "1m": ("segment_state", "minute"),
@@ -141,7 +143,8 @@ def incidents(
     limit: int = 100,
     before: tuple[datetime, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Incidents newest first, filtered; ``before`` = (started_at, incident_id) cursor."""
+    """Incidents newest first, filtered; ``before`` = (started_at, incident_id) cursor. Rows
+    have the columns of :func:`store.incidents.get_incident`."""
     where, params = ["true"], {"limit": limit}
     if active is True:
         where.append("i.status IN ('suspected', 'confirmed')")
@@ -166,9 +169,7 @@ def incidents(
         where.append("(i.started_at, i.incident_id) < (%(b_at)s, %(b_id)s)")
         params.update(b_at=before[0], b_id=before[1])
     query = (
-        "SELECT i.incident_id, i.status, i.kind, i.severity, i.segment_id, i.road_name,"
-        " i.direction, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.started_at, i.updated_at,"
-        " i.ended_at, i.est_delay_s, i.source, i.evidence, i.version FROM incident i"
+        f"SELECT {INCIDENT_COLUMNS} FROM incident i"
         f" WHERE {' AND '.join(where)} ORDER BY i.started_at DESC, i.incident_id DESC"
         " LIMIT %(limit)s"
     )

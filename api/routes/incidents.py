@@ -20,7 +20,7 @@ from store.queries import incident_history, incidents
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 _PUBLIC_FIELDS = (
     "incident_id", "kind", "severity", "status", "segment_id", "road_name", "direction",
-    "started_at", "updated_at", "ended_at", "est_delay_s", "source", "version",
+    "started_at", "updated_at", "ended_at", "est_delay_s", "queue_m", "source", "version",
 )  # fmt: skip
 
 

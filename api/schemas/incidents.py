@@ -24,6 +24,7 @@ class IncidentPublic(BaseModel):
     updated_at: datetime
     ended_at: datetime | None
     est_delay_s: float | None = Field(description="Estimated extra travel time, s.")
+    queue_m: float | None = Field(None, description="Queue length upstream of the location, m.")
     source: str = Field(examples=["detector"])
     version: int
 
@@ -114,5 +115,6 @@ class IncidentOperator(IncidentPublic):
     lat: float | None
     evidence: dict[str, Any]
     created_by: str | None = None
+    method: str | None = Field(None, description="Detection method that raised it, if any.")
     detected_at: datetime | None = None
     confirmed_at: datetime | None = None

@@ -105,7 +105,11 @@ def test_incident_lifecycle_through_the_api_is_audited(client, users, api_dsn) -
         "create", "confirm", "update", "annotate", "resolve"]  # fmt: skip
     assert {h["actor"] for h in full["history"]} == {"operator"}
     listed = client.get("/v1/operator/incidents", params={"status": ["resolved"]}, headers=viewer)
-    assert iid in [i["incident_id"] for i in listed.json()["incidents"]]
+    row = {i["incident_id"]: i for i in listed.json()["incidents"]}[iid]
+    # the list has the same fields as one incident: who created it, when it was confirmed
+    assert row["created_by"] == "operator" and row["confirmed_at"] is not None
+    assert {k: row[k] for k in ("queue_m", "method", "detected_at")} == {
+        k: full[k] for k in ("queue_m", "method", "detected_at")}  # fmt: skip
     # every write is in the audit log with before and after
     log = client.get("/v1/admin/audit", params={"resource_type": "incident"}, headers=admin)
     entries = [e for e in log.json()["entries"] if e["after"] and

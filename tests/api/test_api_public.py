@@ -153,6 +153,7 @@ def test_incidents_geojson_hides_dismissed_and_pages(client, api_dsn) -> None:
                 lat=20.85, road_name="Lạch Tray", direction=None,
                 started_at=t0 + timedelta(minutes=k), source="detector", evidence={"z": k},
                 est_delay_s=60.0 * k, actor="system", incident_id=f"pub-{k}",
+                queue_m=250.0 * k, method="fused",
             )  # fmt: skip
             ids.append(row["incident_id"])
         apply_action(conn, "pub-4", action="dismiss", actor="op")
@@ -163,6 +164,7 @@ def test_incidents_geojson_hides_dismissed_and_pages(client, api_dsn) -> None:
     props = body["features"][1]["properties"]
     assert props["road_name"] == "Lạch Tray" and props["est_delay_s"] == 120.0
     assert "evidence" not in props and body["features"][1]["geometry"]["type"] == "Point"
+    assert props["queue_m"] == 500.0 and "method" not in props  # queue public, method not
     active = client.get("/v1/incidents", params={"active": "true", "min_severity": 2}).json()
     assert {f["id"] for f in active["features"]} >= {"pub-1", "pub-2"}
     assert "pub-0" not in {f["id"] for f in active["features"]}
