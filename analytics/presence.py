@@ -2,14 +2,19 @@
 
 Traversals exist only once a vehicle has *left* a segment, so a fresh queue shows in them
 1–3 minutes late. The probe worker therefore also looks, at every minute boundary of a
-partition's stream time, at where each tracked vehicle is *now* (its last decided fix, see
-:meth:`analytics.traversals.TraversalTracker.position`) and keeps a presence record for
-every vehicle that is abnormally slow on its current segment.
+partition's stream time, at where each tracked vehicle is *now* and keeps a presence record
+for every vehicle that is abnormally slow on its current segment. "Now" is its newest fix, at
+the online matcher's current best hypothesis: the fixes it has decided followed by the best
+path of its pending trellis (:meth:`analytics.mapmatch.fleet.FleetMatcher.tentative`,
+:meth:`analytics.traversals.TraversalTracker.ahead`), not its last decided fix, which lags
+4 fixes behind (40 s at 10-s sampling; a standing vehicle's fixes are not decided at all until
+it has moved on). The hypothesis may still change with later fixes, but it is a function of
+the partition's state, so a replay gives the same records.
 
 Per vehicle on a segment (times seconds, distances metres, speeds km/h):
 
 * ``on_segment_s`` — from its entry (or its first fix on the segment when the entry was not
-  seen) to its last decided fix;
+  seen) to its last fix;
 * ``progress_m`` — distance covered on the segment in that time;
 * ``still_s`` — how long it has not moved more than ``still_m`` (up to its last fix);
 * ``dwell_s`` — its standing time on the segment: fix intervals slower than ``still_mps``
@@ -27,8 +32,8 @@ i.e. it has lost more than ``margin_s`` against ``k`` times the free-flow pace o
 distance it covered (a vehicle still on a segment after k × the free-flow travel time of the
 whole segment plus the margin always is), or it has stood still for ``still_min_s``, or it
 has crawled for ``crawl_min_s``.
-Its last fix must be at most ``max_age_s`` older than the record time (the matcher decides a
-fix only after a few later ones; a vehicle that went silent is not evidence). This is a loose
+Its last fix must be at most ``max_age_s`` older than the record time (a vehicle that went
+silent is not evidence). This is a loose
 pre-filter against free flow, cheap enough for the worker's hot path; the detection method
 (:mod:`analytics.incidents.probe_overdue`) judges the records against the time-of-day
 profile.
@@ -48,7 +53,7 @@ PresenceRow = tuple[
 progress_m, still_s, dwell_s, crawl_s, on_segment_s): one abnormal vehicle at a minute
 boundary ``as_of``.
 ``entry_ts`` is the entry time when ``entry_seen``, else the vehicle's first fix on the
-segment; ``offset_m`` the position of its last decided fix (``last_ts``) along the segment."""
+segment; ``offset_m`` the position of its last fix (``last_ts``) along the segment."""
 
 PRESENCE_COLUMNS = (
     "as_of", "segment_id", "vehicle_id", "vehicle_type", "entry_ts", "entry_seen", "last_ts",
@@ -72,8 +77,8 @@ class PresenceRules:
     * ``crawl_kmh`` 10 km/h and ``crawl_min_s`` 30 s: moving, but below cycling pace, for
       three fixes at 10-s sampling; urban traffic moving normally averages 20–50 km/h, a
       queue behind a blockage creeps at 2–10 km/h (its discharge flow over its jam density);
-    * ``max_age_s`` 180 s: the matcher decides a fix after 4 later ones (40 s at 10-s
-      sampling, 120 s for trucks at 30 s) plus a missed fix or two.
+    * ``max_age_s`` 180 s: a few missed fixes at the slowest sampling (30 s, trucks) — GPS
+      outages between buildings, a late batch; a vehicle silent for longer may have parked.
     """
 
     still_m: float = 15.0
@@ -92,7 +97,7 @@ def abnormal(
     crawl_s: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Which vehicles are abnormally slow on their segment (see the module docstring);
-    aligned arrays, ``age_s`` = record time minus the last decided fix."""
+    aligned arrays, ``age_s`` = record time minus the last fix."""
     ff_mps = np.maximum(np.asarray(free_flow_kmh, float), 1.0) / 3.6
     on = np.asarray(on_segment_s, float)
     overdue = on >= rules.k * np.asarray(progress_m, float) / ff_mps + rules.margin_s

@@ -14,7 +14,7 @@ gives the same traversals from a stream of decided fixes, one vehicle at a time.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain as _chain
 
@@ -211,10 +211,11 @@ class TraversalTracker:
 
     def add_job(
         self, chain: int, t: float, segment: int, offset_m: float, path: list[int],
-        length_m: np.ndarray, *, is_bus: bool, owner: object = None,
+        length_m: np.ndarray, *, is_bus: bool, owner: object = None, report: bool = True,
     ) -> TraversalJob | None:  # fmt: skip
         """Add one decided fix; returns the segments it completes, to be computed in bulk
-        with :func:`traversals_of_jobs` (``None`` when it completes none)."""
+        with :func:`traversals_of_jobs` (``None`` when it completes none, or when not
+        ``report``)."""
         if segment < 0:
             return None  # unmatched fixes do not break the chain
         if chain != self.chain or not self.times:
@@ -253,7 +254,7 @@ class TraversalTracker:
         first = self.first_pos  # segments entered before the first fix are not complete
         full = [i for i in range(done) if starts[i] >= first]
         job = None
-        if full:
+        if full and report:
             job = TraversalJob(self.pos[:], self.times[:], [self.route[i] for i in full],
                                [starts[i] for i in full], is_bus, owner)  # fmt: skip
         del self.route[:done], self.starts[:done]
@@ -263,10 +264,42 @@ class TraversalTracker:
         del self.times[:keep], self.pos[:keep]
         return job
 
+    def ahead(
+        self, fixes: Iterable[tuple[int, float, int, float, list[int]]], length_m: np.ndarray
+    ) -> TraversalTracker:
+        """A copy of this cursor with more fixes (chain, time, segment, offset, path) added,
+        e.g. the matcher's current best hypothesis for the fixes it has not decided yet
+        (:meth:`analytics.mapmatch.fleet.FleetMatcher.tentative`); this cursor is left as it
+        is and the segments they complete are not reported."""
+        times, pos = self.times[:], self.pos[:]
+        # route and starts are shared until add_job may change them
+        c = TraversalTracker(self.chain, self.first_pos, times, pos, self.route, self.starts,
+                             self.last_segment, self.last_start, self.end)  # fmt: skip
+        shared = True
+        for chain, t, segment, offset_m, path in fixes:
+            if (len(path) == 1 and path[0] == segment == c.last_segment and chain == c.chain
+                    and pos and len(c.route) == 1):  # fmt: skip
+                # add_job on the one pending segment, without what it does for completions
+                p = c.last_start + offset_m
+                if p <= pos[-1]:
+                    p = pos[-1]
+                    if len(pos) >= 2 and pos[-2] == p:
+                        times[-1] = t
+                        continue
+                if p < c.end:
+                    times.append(t)
+                    pos.append(p)
+                    continue
+            if shared:
+                c.route, c.starts, shared = self.route[:], self.starts[:], False
+            c.add_job(chain, t, segment, offset_m, path, length_m, is_bus=False, report=False)
+            times, pos = c.times, c.pos
+        return c
+
     def position(
         self, still_m: float, still_mps: float = 0.7, crawl_mps: float = 0.0
     ) -> tuple[int, float, bool, float, float, float, float, float, float] | None:
-        """Where the vehicle is as of its last decided fix (read-only; seconds, metres):
+        """Where the vehicle is as of its last fix (read-only; seconds, metres):
         (segment, entry time — its first fix on the segment when the entry was not seen —,
         entry seen, offset of that first position, last fix time, offset of the last fix,
         time it has not moved more than ``still_m``, time on the segment in fix intervals

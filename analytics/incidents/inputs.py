@@ -144,7 +144,7 @@ def station_minute(
 class PresenceSnapshot:
     """Vehicles abnormally slow on their segment at one record time (aligned arrays, one per
     vehicle; see :mod:`analytics.presence`): segment index, vehicle code, bus or not, offset
-    of the last decided fix (m), distance covered on the segment (m), current standstill,
+    of the last fix (m), distance covered on the segment (m), current standstill,
     standing time on the segment, crawling time and time on the segment (s). ``ex_*``: the
     recent traversals (vehicles that just left a segment) — segment, vehicle code (same
     codes), bus or not, duration and standing time (s)."""

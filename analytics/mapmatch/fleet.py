@@ -14,6 +14,7 @@ seconds, km/h.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -23,6 +24,10 @@ from analytics.mapmatch.hmm import NEG_INF, MapMatcher
 Decided = tuple[int, float, int, float, list[int], int, bool]
 """A decided fix: (slot, time s, segment, offset m, path from the previous decided fix of the
 chain (both ends), chain number, moving follower). Unmatched fixes are not emitted."""
+
+Pending = tuple[int, float, int, float, list[int]]
+"""A pending fix at the matcher's current best hypothesis, as a traversal cursor takes it:
+(chain number, time s, segment, offset m, path from the previous fix of the chain)."""
 
 
 @dataclass
@@ -292,6 +297,55 @@ class FleetMatcher:
         out = self._emit(st, s[rows], cols, picks[rows, cols])
         st.n_cols[s] = 0
         return out
+
+    def tentative(
+        self, st: FleetState, slots: np.ndarray, until_t: float = np.inf
+    ) -> dict[int, list[Pending]]:
+        """The current best hypothesis for the pending (undecided) fixes of vehicles ``slots``:
+        the best candidate of each vehicle's newest column, backtracked through its trellis —
+        what :meth:`flush` would decide now — without deciding anything (the state is left as
+        it is). Later fixes may still change these positions, but they depend only on the
+        state, so a replay of the same fixes gives the same ones. Per slot, in time order, the
+        fixes a cursor uses (moving followers left out) taken at or before ``until_t`` (s),
+        with their paths from the vehicle's last decided fix of the chain."""
+        s = np.asarray(slots, np.int64)
+        s = s[st.n_cols[s] > 0]
+        if not len(s):
+            return {}
+        picks = self._picks(st, s)
+        n = st.n_cols[s]
+        rows = np.repeat(np.arange(len(s)), n)
+        c = np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n)
+        ss = s[rows]
+        k = picks[rows, c]
+        seg, off, ct = st.seg[ss, c, k], st.off[ss, c, k], st.ct[ss, c]
+        # the previous position of each fix: the vehicle's last decided one for its first
+        prev_seg, prev_off = np.roll(seg, 1), np.roll(off, 1)
+        first = c == 0
+        prev_seg[first] = np.where(st.has_dec[ss[first]], st.dec_seg[ss[first]], -1)
+        prev_off[first] = st.dec_off[ss[first]]
+        tol = self.m.p.backward_tolerance_m
+        stay = (seg == prev_seg) & (off >= prev_off - tol)  # path_between gives [seg]
+        # entries in time order: each column, then its (standing) follower
+        fol = st.fol[ss, c] & ~st.fol_moving[ss, c] & (st.fol_t[ss, c] <= until_t)
+        use_col = ct <= until_t
+        use = np.stack([use_col, use_col & fol], axis=1).ravel()
+        idx = np.flatnonzero(use)
+        row, is_fol = idx // 2, (idx % 2).astype(bool)
+        segs = seg[row].tolist()
+        paths: list[list[int]] = [[g] for g in segs]
+        path_between = self.m.path_between
+        for j in np.flatnonzero(~is_fol & ~stay[row]).tolist():
+            i = int(row[j])
+            ps = int(prev_seg[i])
+            paths[j] = [] if ps < 0 else path_between(ps, float(prev_off[i]), segs[j],
+                                                      float(off[i]))  # fmt: skip
+        times = np.where(is_fol, st.fol_t[ss, c][row], ct[row]).tolist()
+        entries = list(zip(st.chain[ss][row].tolist(), times, segs, off[row].tolist(), paths,
+                           strict=True))  # fmt: skip
+        owner = ss[row]
+        bounds = [*np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]).tolist(), len(row)]
+        return {int(owner[a]): entries[a:b] for a, b in pairwise(bounds) if b > a}
 
     def _decide_oldest(self, st: FleetState, s: np.ndarray) -> list[Decided]:
         """Decide column 0 of vehicles with ``lag + 1`` columns; prune and shift the rest."""

@@ -88,9 +88,10 @@ class ProbeProcessor:
     A poll is cut where the partition's watermark enters a new minute (idle vehicles are
     closed there, as if fixes were handled one by one); between cuts the k-th fix of every
     vehicle forms round k, and each round goes through the :class:`FleetMatcher` at once.
-    At each cut, the vehicles abnormally slow on their current segment are recorded in
-    ``presence`` (:mod:`analytics.presence`), stamped with the minute boundary; like the
-    traversals, they depend only on the order of the fixes within the partition.
+    At each cut, the vehicles abnormally slow on their current segment (as of their newest
+    fix, at the matcher's current best guess) are recorded in ``presence``
+    (:mod:`analytics.presence`), stamped with the minute boundary; like the traversals, they
+    depend only on the order of the fixes within the partition.
     """
 
     def __init__(
@@ -231,11 +232,21 @@ class ProbeProcessor:
         self.counters.vehicles_closed += len(slots)
 
     def _record_presence(self, st: PartitionState, as_of_s: float) -> None:
-        """Record the partition's vehicles abnormally slow on their segment at ``as_of_s``."""
+        """Record the partition's vehicles abnormally slow on their segment at ``as_of_s``,
+        each where the matcher now believes it is: its decided fixes followed by the current
+        best hypothesis for its pending ones (:meth:`FleetMatcher.tentative`), so up to its
+        newest fix rather than 4 fixes behind; depends only on the partition's state."""
         r = self.presence_rules
         still_m, still_mps, crawl = r.still_m, r.still_mps, r.crawl_kmh / 3.6
-        got = [(vt, q) for vt in st.vehicles.values()
-               if (q := vt.cursor.position(still_m, still_mps, crawl)) is not None]  # fmt: skip
+        pending = self.fleet.tentative(st.fleet, np.flatnonzero(st.fleet.in_use), as_of_s)
+        length, got = self.length, []
+        for vt in st.vehicles.values():
+            cursor = vt.cursor
+            more = pending.get(vt.slot)
+            if more:
+                cursor = cursor.ahead(more, length)
+            if (q := cursor.position(still_m, still_mps, crawl)) is not None:
+                got.append((vt, q))
         if not got:
             return
         seg, entry, seen, entry_off, last, off, still, dwell, crawling = (np.array(c) for c in zip(

@@ -134,3 +134,34 @@ def test_snapshot_restores_the_fleet_mid_stream(network, feed) -> None:
     second.close_all()
     assert sorted(first.rows + second.rows) == sorted(whole.rows)
     assert second.vehicles() == 0 and len(whole.rows) > 0
+
+
+def test_tentative_is_what_a_flush_would_decide_now_and_changes_nothing(network, feed) -> None:
+    """The presence records' positions: the best path of every vehicle's pending trellis."""
+    import copy
+
+    proc = ProbeProcessor(network, MatchParams(sigma_m=10.0))
+    proc.process(("gps", 0), feed[: len(feed) // 2])
+    st = proc.parts[("gps", 0)].fleet
+    slots = np.flatnonzero(st.in_use)
+    before = copy.deepcopy(st)
+    got = proc.fleet.tentative(st, slots)
+    assert sum(map(len, got.values())) > len(slots)  # several pending fixes per vehicle
+    for name in ("n_cols", "has_dec", "dec_seg", "dec_off", "score", "seg", "chain"):
+        assert np.array_equal(getattr(st, name), getattr(before, name)), name
+    flushed: dict[int, list] = {}
+    for slot, t, seg, off, path, chain, moving in proc.fleet.flush(copy.deepcopy(st), slots):
+        if not moving:  # moving followers carry no position for a cursor
+            flushed.setdefault(slot, []).append((chain, t, seg, off, path))
+    assert got == flushed
+    # newer than every decided fix, mostly the vehicle's newest fix (not when that one had no
+    # candidates or was a moving follower)
+    newest = {slot: fixes[-1][1] for slot, fixes in got.items()}
+    decided = {vt.slot: vt.cursor.times[-1] for vt in proc.parts[("gps", 0)].vehicles.values()
+               if vt.cursor.times}  # fmt: skip
+    assert all(newest[s] > decided[s] for s in newest if s in decided)
+    assert sum(newest[s] == st.last_t[s] for s in newest) >= 2 / 3 * len(newest)
+    # fixes after a given time are left out
+    cut = float(np.median(list(newest.values())))
+    early = proc.fleet.tentative(st, slots, until_t=cut)
+    assert early == {s: kept for s, f in got.items() if (kept := [x for x in f if x[1] <= cut])}

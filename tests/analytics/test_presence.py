@@ -70,6 +70,20 @@ def test_crawling_time_counts_the_moving_part_of_a_slow_stretch() -> None:
     assert crawl == pytest.approx(40.0)
 
 
+def test_ahead_adds_fixes_to_a_copy_only() -> None:
+    tr = TraversalTracker()
+    _feed(tr, [(0.0, 0, 50.0, [0]), (10.0, 1, 50.0, [0, 1])])
+    more = [(0, 20.0, 1, 60.0, [1]), (0, 30.0, 2, 10.0, [1, 2]), (0, 60.0, 2, 12.0, [2])]
+    seen = tr.ahead(more, LENGTH)
+    assert tr.position(15.0)[:6] == (1, 5.0, True, 0.0, 10.0, 50.0)  # unchanged
+    ref = TraversalTracker()
+    _feed(ref, [(0.0, 0, 50.0, [0]), (10.0, 1, 50.0, [0, 1]), *[m[1:] for m in more]])
+    assert seen.position(15.0, 0.7, 1.0) == ref.position(15.0, 0.7, 1.0)
+    seg, entry, seen_entry, _, last, off, still, *_ = seen.position(15.0)
+    assert (seg, seen_entry, last, off, still) == (2, True, 60.0, 12.0, 30.0)
+    assert entry == pytest.approx(20.0 + 10.0 * 140.0 / 150.0)  # 160 → 310 m, segment at 300
+
+
 def test_rule_flags_crawling_and_standing_vehicles_only() -> None:
     rules = PresenceRules()  # k 1.5, margin 30 s, standing 60 s, age ≤ 180 s
     ff = np.full(5, 36.0)  # 10 m/s
@@ -131,6 +145,10 @@ def test_worker_records_presence_at_minute_boundaries_whatever_the_polls(network
         assert still >= rules.still_min_s or crawl >= rules.crawl_min_s or on >= rules.margin_s
         assert 0.0 <= dwell <= on + 1e-6
     assert len({(r[0], r[2]) for r in whole}) == len(whole)  # one record per vehicle and minute
+    # positions as of the newest fixes (the matcher's current best hypothesis), not 4 fixes
+    # (40 s and more) behind: most records are at most one sampling interval old
+    ages = np.array([(r[0] - r[6]).total_seconds() for r in whole])
+    assert np.median(ages) <= 10.0 and (ages >= 0.0).all()
     assert _presence(network, feed, 7) == whole
     assert _presence(network, feed, 500) == whole
 
