@@ -6,7 +6,7 @@ worker also reports, every minute, the vehicles abnormally slow on their *curren
 time). Per vehicle this method computes its **lost time** on the segment so far against the
 segment's reference pace (time-of-day profile speed, else free flow):
 
-    lost = on_segment_s − progress_m / reference − (bus_allowance_s for buses)
+    lost = on_segment_s − progress_m / reference − (for buses: bus_allowance_s per stop)
 
 A vehicle is **queued** when
 
@@ -50,7 +50,12 @@ class OverdueParams:
     beyond the profile, which already holds the usual delays of the hour), and at least
     z = 2 standard deviations of a single vehicle's travel time (cv 0.25 as in
     :mod:`.probe_speed_drop`, or the segment's learned cv); 20 s of it lost while moving
-    (two fixes of crawling at 10-s sampling); a bus may lose one stop's dwell (40 s); two
+    (two fixes of crawling at 10-s sampling); a bus may lose one stop's dwell (40 s: a
+    longer stop, with braking and pulling out) for every ``bus_stop_spacing_m`` 450 m of the
+    segment it covered, and at least one (a stretch of d metres passes at most ⌈d / spacing⌉
+    stops; urban bus stops are commonly 300–600 m apart, closer in centres and wider on
+    trunk roads, so 450 m is a general assumption about urban stop spacing, not a fitted
+    value; on a 3-km trunk segment a bus stops several times); two
     distinct vehicles within 300 m (a queue holds ~140 vehicles per lane-km: at 5 %
     penetration two probes in the first 300 m are likely; further apart they are not one
     queue), or one more when some of them have already left (a single delayed traversal
@@ -71,6 +76,7 @@ class OverdueParams:
     crawl_ref_factor: float = 3.0
     cv_congested: float = 0.5
     bus_allowance_s: float = 40.0
+    bus_stop_spacing_m: float = 450.0
     min_vehicles: int = 2
     exited_extra: int = 1
     cluster_m: float = 300.0
@@ -100,6 +106,13 @@ class ProbeOverdue:
         self.p = params or OverdueParams()
         self.corridor = corridor
 
+    def bus_allowance(self, distance_m: np.ndarray) -> np.ndarray:
+        """Time a bus may lose at stops over ``distance_m`` metres of a segment (s): one
+        ``bus_allowance_s`` per ``bus_stop_spacing_m`` begun, at least one."""
+        p = self.p
+        stops = np.ceil(np.asarray(distance_m, float) / p.bus_stop_spacing_m)
+        return p.bus_allowance_s * np.maximum(stops, 1.0)
+
     def queued(
         self, x: PresenceSnapshot, reference_kmh: np.ndarray, cv: np.ndarray | None = None,
         free_flow_kmh: np.ndarray | None = None,
@@ -119,7 +132,7 @@ class ProbeOverdue:
         seg = x.segment
         v_ref = np.maximum(ref[seg], 1.0) / 3.6
         tt = x.progress_m / v_ref
-        lost = x.on_segment_s - tt - np.where(x.is_bus, p.bus_allowance_s, 0.0)
+        lost = x.on_segment_s - tt - np.where(x.is_bus, self.bus_allowance(x.progress_m), 0.0)
         c = cv[seg]
         ok = (lost >= np.maximum(p.min_lost_s, p.z * c * tt)) & (
             lost - x.dwell_s >= p.min_moving_lost_s
@@ -133,7 +146,8 @@ class ProbeOverdue:
             pace = np.where(x.on_segment_s > 0, tt / x.on_segment_s, 1.0)
         es = x.ex_segment
         ett = self.corridor.length_m[es] / (np.maximum(ref[es], 1.0) / 3.6)
-        elost = x.ex_duration_s - ett - np.where(x.ex_is_bus, p.bus_allowance_s, 0.0)
+        e_allow = np.where(x.ex_is_bus, self.bus_allowance(self.corridor.length_m[es]), 0.0)
+        elost = x.ex_duration_s - ett - e_allow
         ec = cv[es]
         eok = (elost >= np.maximum(p.min_lost_s, p.z * ec * ett)) & (
             elost - x.ex_dwell_s >= p.min_moving_lost_s

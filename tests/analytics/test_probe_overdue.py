@@ -13,7 +13,7 @@ import shapely
 from analytics.incidents.corridor import Corridor
 from analytics.incidents.detector import IncidentDetector, MinuteInputs
 from analytics.incidents.inputs import PresenceSnapshot, presence_snapshot
-from analytics.incidents.probe_overdue import ProbeOverdue
+from analytics.incidents.probe_overdue import OverdueParams, ProbeOverdue
 
 L = 400.0
 N = 5  # eastbound segments 0..4 of a straight street, 400 m each; 5..9 westbound
@@ -103,6 +103,31 @@ def test_stopped_taxis_and_a_bus_at_its_stop_are_not_a_queue() -> None:
     # a bus that stopped 35 s after a normal drive, and a car passing normally
     bus = snap((2, 200.0, 200.0, 35.0, 60.0, True), (2, 250.0, 250.0, 0.0, 30.0))
     assert ProbeOverdue(c).detect(bus, REF) == []
+
+
+def test_buses_may_lose_one_stop_per_450_m_covered() -> None:
+    # one 1,800-m trunk segment each way
+    b = np.array([90.0, 270.0])
+    c = Corridor.build(np.array([0, 1]), np.array([1, 0]), np.array(["Trunk"] * 2),
+                       np.full(2, 1800.0), b, b)  # fmt: skip
+    ov, ref = ProbeOverdue(c), np.full(2, 36.0)
+    assert ov.bus_allowance(np.array([0.0, 200.0, 450.0, 451.0, 1800.0])).tolist() == [
+        40.0, 40.0, 40.0, 80.0, 160.0
+    ]  # fmt: skip
+    # buses that covered 1,350 m (135 s at the reference) in 285 s: 3 stops of 30 s standing
+    # and 20 s braking and pulling out each; one that covered 500 m in 300 s, 60 s standing:
+    # 3 × 40 s may be lost at stops on the first's stretch, only 2 × 40 s on the second's
+    x = snap((0, 1350.0, 1350.0, 90.0, 285.0, True), (0, 500.0, 500.0, 60.0, 300.0, True))
+    ok, _, _ = ov.queued(x, ref)
+    assert ok.tolist() == [False, True]
+    # the same first bus counted one stop per segment: 110 s lost, 20 s of it moving: queued
+    one_stop = ProbeOverdue(c, OverdueParams(bus_stop_spacing_m=np.inf))
+    assert one_stop.queued(x, ref)[0].tolist() == [True, True]
+    # a bus that left the whole segment after 180 s driving, 4 × 30 s at stops and 4 × 15 s
+    # braking: normal; a car with the same trip is delayed
+    ex = snap((1, 10.0, 10.0, 0.0, 1.0), exited=[(0, 7, 360.0, 120.0), (0, 8, 360.0, 120.0)])
+    ex.ex_is_bus = np.array([True, False])
+    assert ov.queued(ex, ref)[2].tolist() == [False, True]
 
 
 def test_vehicles_slowly_passing_or_usual_congestion_do_not_alarm() -> None:
