@@ -1,6 +1,6 @@
 """Probe-worker throughput end to end: Kafka → ``itms worker probe`` → PostgreSQL.
 
-    python bench/probe_worker_e2e.py [--vehicles 5000] [--duration 300] [--workers 1,2]
+    python bench/probe_worker_e2e.py [--vehicles 5000] [--duration 300] [--workers 1,2] [--pin]
 
 Where ``bench/worker_throughput.py`` times the worker's own logic, this runs the real worker
 process: the kafka-python consumer, validation, map matching, traversals and the result
@@ -12,13 +12,16 @@ worker processes. The rate is all fixes over the time from the moment a worker g
 partitions (``itms_assigned_partitions`` in its ``/metrics``) until stored checkpoints cover
 the whole topic (start-up — network, route table, group join — left out; the first fetch and
 the last checkpoint's commit counted). It also reports the
-workers' CPU time per fix and peak RSS. Everything it started is stopped.
+workers' CPU time per fix and peak RSS. Everything it started is stopped. With ``--pin``
+the broker, PostgreSQL and the script share CPU 0 and the workers get the other CPUs, as when
+Kafka and the database run on other hosts.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 import time
@@ -76,8 +79,38 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def measure(base: Settings, feed_dir: Path, workers: int, log_dir: Path) -> dict:
-    """One measurement with ``workers`` probe worker processes on a fresh database/topics."""
+def _stack_pids(state_dir: Path) -> list[int]:
+    """The broker and PostgreSQL processes of the local stack under ``state_dir`` (the
+    postmaster found by its data folder in the command line, plus its children)."""
+    mark, found = str(state_dir).encode(), []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if mark in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+    children = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if ppid in found:
+                    children.append(int(proc.name))
+    return sorted(set(found + children))
+
+
+def _pin(pid: int, cpus: set[int]) -> None:
+    """Restrict every thread of ``pid`` to ``cpus``."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(int(task.name), cpus)
+
+
+def measure(
+    base: Settings, feed_dir: Path, workers: int, log_dir: Path,
+    worker_cpus: set[int] | None = None,
+) -> dict:  # fmt: skip
+    """One measurement with ``workers`` probe worker processes on a fresh database/topics
+    (pinned to ``worker_cpus`` when given)."""
     tag = f"e2e{datetime.now(UTC):%H%M%S}{uuid.uuid4().hex[:4]}"
     dsn = create_database(base.dsn, tag)
     settings = base.model_copy(update={"database_url": dsn, "topic_prefix": f"{tag}.",
@@ -97,6 +130,8 @@ def measure(base: Settings, feed_dir: Path, workers: int, log_dir: Path) -> dict
         for name in names:
             procs.start(name, "worker", "probe", "--metrics-port", str(ports[name]))
         pids = [procs.procs[n].pid for n in names]
+        for pid in pids if worker_cpus else ():
+            _pin(pid, worker_cpus)  # type: ignore[arg-type]
         first: tuple[float, float] | None = None  # wall and CPU time of the first message
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
@@ -149,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--state-dir", default=str(REPO_ROOT / ".itms" / "bench-stack"))
     p.add_argument("--kafka-port", type=int, default=19892, help="and the next for the controller")
     p.add_argument("--pg-port", type=int, default=55462)
+    p.add_argument("--pin", action="store_true",
+                   help="broker, PostgreSQL and this script on CPU 0, the workers on the others"
+                   " (what one worker does with a core of its own)")  # fmt: skip
     args = p.parse_args(argv)
     base = Settings(state_dir=Path(args.state_dir), kafka_port=args.kafka_port,
                     kafka_controller_port=args.kafka_port + 1, pg_port=args.pg_port,
@@ -159,6 +197,14 @@ def main(argv: list[str] | None = None) -> int:
             if not comp.is_running():
                 comp.up()
                 started.append(comp)
+        worker_cpus = None
+        if args.pin:
+            cpus = sorted(os.sched_getaffinity(0))
+            if len(cpus) < 2:
+                raise SystemExit("--pin needs at least 2 CPUs")
+            worker_cpus = set(cpus[1:])
+            for pid in [*_stack_pids(Path(args.state_dir)), os.getpid()]:
+                _pin(pid, {cpus[0]})
         with tempfile.TemporaryDirectory() as tmp:
             feed_dir = Path(tmp) / "feed"
             simulate_feed(feed_dir, vehicles=args.vehicles, duration_s=args.duration,
@@ -171,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
                   flush=True)  # fmt: skip
             for n in (int(v) for v in args.workers.split(",")):
-                r = measure(base, feed_dir, n, REPO_ROOT / ".itms" / "bench-logs")
+                r = measure(base, feed_dir, n, REPO_ROOT / ".itms" / "bench-logs", worker_cpus)
                 print(f"| {n} | {r['fixes']:,} | {r['rate']:,.0f} | {r['cpu_us_per_fix']:.1f}"
                       f" | {r['rss_mib']:.0f} | {r['seconds']:.1f} | {r['poll_s']:.1f}"
                       f" | {r['batch_s']:.1f} | {r['checkpoint_s']:.1f} ({r['db_s']:.1f})"
