@@ -107,3 +107,32 @@ def test_local_broker_lifecycle(tmp_path: Path) -> None:
     assert not broker.pid_file.exists()
     assert broker.status()["running"] is False
     broker.down()  # idempotent
+
+
+def test_a_starting_broker_is_judged_by_its_own_process(tmp_path: Path, monkeypatch) -> None:
+    """Our child counts as alive while it runs, whatever /proc says of its command line, and
+    one that dies at start-up is retried once, then reported with its exit status."""
+    import subprocess
+
+    broker = LocalKafkaBroker(state_dir=tmp_path, port=PORT, controller_port=CONTROLLER_PORT)
+    broker._proc = subprocess.Popen(["sleep", "30"])  # alive, but no kafka.Kafka in cmdline
+    try:
+        assert not broker.is_running() and broker._exited() is None
+    finally:
+        broker._proc.kill()
+        broker._proc.wait()
+    assert broker._exited() == "killed by signal 9"
+
+    starts = []
+
+    def dying_start() -> None:
+        starts.append(time.monotonic())
+        broker._proc = subprocess.Popen(["sh", "-c", "exit 3"])
+        broker.pid_file.write_text(f"{broker._proc.pid}\n")
+
+    monkeypatch.setattr(broker, "_start", dying_start)
+    monkeypatch.setattr(time, "sleep", lambda s: None)  # the pause before the second try
+    with pytest.raises(RuntimeError, match=r"exited during startup \(exit status 3\)"):
+        broker.up(timeout_s=30)
+    assert len(starts) == 2
+    assert not broker.pid_file.exists()  # nothing half-started left behind
