@@ -21,7 +21,11 @@ Segments with no measured or smoothed state for ``stale_after_min`` minutes get
 their time-of-day profile in ``segment_current`` (harmonic mean of the same
 15-minute slot over the previous 28 days, ``source='profile'``, confidence
 ``profile_confidence``); profile values are never written into the history.
-Rebuilding a minute is idempotent. Run with ``itms worker state``.
+Rebuilding a minute is idempotent. A minute depends on the measurements of the
+``smoothing.window_min`` minutes before it and on the previous minute's levels, so a rebuild
+that changes a minute's states queues the already built minutes of that window after it
+again: whatever order measurements arrive in, the stored history ends up as if every minute
+had been built once with all of them. Run with ``itms worker state``.
 """
 
 from __future__ import annotations
@@ -197,6 +201,33 @@ class StateBuilder:
         congested = float(km[known & (level >= 3)].sum())
         return (minute, avg, congested, vkm, vh, delay, int(known.sum()))
 
+    @staticmethod
+    def _differs_from_stored(conn: psycopg.Connection, built: BuiltMinute) -> bool:
+        """Whether ``built`` has other states than those stored for its minute (segments,
+        speeds at the stored float4 precision, levels, sources); ``True`` for a first build."""
+        stored = {seg: (v, lvl, src) for seg, v, lvl, src in conn.execute(
+            "SELECT segment_id, speed_kmh, congestion_level, source FROM segment_state"
+            " WHERE minute = %s", (built.minute,))}  # fmt: skip
+        if len(stored) != len(built.states):
+            return True
+        for row in built.states:
+            old = stored.get(row[0])
+            if old is None:
+                return True
+            if (np.float32(row[2]), row[7], row[10]) != (np.float32(old[0]), old[1], old[2]):
+                return True
+        return False
+
+    def _requeue_dependents(self, conn: psycopg.Connection, minute: datetime) -> int:
+        """Queue again the built minutes whose inputs include ``minute``: the following
+        ``smoothing.window_min`` ones (their smoothing window; the first also takes its
+        hysteresis from it). Returns how many were queued."""
+        return conn.execute(
+            "INSERT INTO state_dirty (minute) SELECT minute FROM network_kpi"
+            " WHERE minute > %s AND minute <= %s ON CONFLICT DO NOTHING",
+            (minute, minute + timedelta(minutes=self.p.smoothing.window_min)),
+        ).rowcount
+
     def store(self, conn: psycopg.Connection, built: BuiltMinute) -> None:
         """Write one built minute (inside the caller's transaction)."""
         self.writer.write_states(conn, built.states)
@@ -249,7 +280,10 @@ class StateBuilder:
                 if not take_minute(conn, minute):
                     continue
                 built = self.build_minute(conn, minute)
+                changed = self._differs_from_stored(conn, built)
                 self.store(conn, built)
+                if changed:
+                    self._requeue_dependents(conn, minute)
                 if i == len(minutes) - 1:
                     self.apply_profiles(conn, minute)
             done.append(built)

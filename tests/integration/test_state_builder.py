@@ -181,3 +181,57 @@ def test_a_builder_killed_mid_step_leaves_its_unbuilt_minutes_queued(db_factory,
         ).fetchall()
     # KPIs stay finite although most segments have no state (NaN speeds)
     assert len(kpis) == 3 and all(np.isfinite(h) and h > 0 and np.isfinite(d) for h, d in kpis)
+
+
+def _build_all(conn, builder: StateBuilder) -> int:
+    """Step until the queue is empty; returns the minutes built."""
+    n = 0
+    while built := builder.step(conn):
+        n += len(built)
+    return n
+
+
+def _history(conn) -> list[tuple]:
+    return conn.execute(
+        "SELECT segment_id, minute, speed_kmh, source, congestion_level, confidence"
+        " FROM segment_state ORDER BY minute, segment_id"
+    ).fetchall()
+
+
+def test_late_measurements_rebuild_the_minutes_that_depend_on_them(db_factory, network) -> None:
+    """Traversals of an old minute arriving after later minutes were built end in the same
+    history (smoothed neighbours, hysteresis levels) as building with all of them in order."""
+    ids = network.segments[m.SEGMENT_ID].to_numpy()
+    a, b, c = (ids[i] for i in route_from(network, 100, 3))
+    ff_c = float(network.segments[m.FREE_FLOW].to_numpy()[list(ids).index(c)])
+    minutes = [T0 + timedelta(minutes=k) for k in range(10)]
+    on_time = [(a, t, f"a{k}", 45.0) for k, t in enumerate(minutes)]
+    # c moderately slow throughout; its level at each minute leans on the previous one
+    on_time += [(c, t, f"c{k}", 0.57 * ff_c) for k, t in enumerate(minutes) if k != 3]
+    late = [(c, minutes[3], "late1", 0.3 * ff_c), (c, minutes[3], "late2", 0.3 * ff_c)]
+
+    histories, rebuilt = [], 0
+    for arrival in ("in order", "late"):
+        with psycopg.connect(db_factory(), autocommit=True) as conn:
+            with conn.transaction():
+                sync_network(conn, network)
+            builder = StateBuilder(network)
+            if arrival == "in order":
+                _traversals(conn, on_time + late)
+                assert _build_all(conn, builder) == len(minutes)
+            else:
+                _traversals(conn, on_time)
+                assert _build_all(conn, builder) == len(minutes)
+                before = _history(conn)
+                _traversals(conn, late)  # queues minute 3 only
+                rebuilt = _build_all(conn, builder)
+                assert _history(conn) != before
+                settled = _history(conn)
+                mark_minutes(conn, [minutes[3]])  # nothing new: the rebuild changes nothing
+                assert _build_all(conn, builder) == 1 and _history(conn) == settled
+            histories.append(_history(conn))
+    # minute 3, then the built minutes of the smoothing window after each changed one (b is
+    # smoothed from c; c's level at minute k starts from its level at minute k - 1): 3..9
+    assert histories[1] == histories[0]
+    assert BuilderParams().smoothing.window_min < rebuilt == len(minutes) - 3
+    assert {r[3] for r in histories[0] if r[0] == b} == {"smoothed"}
