@@ -5,14 +5,15 @@ mean speed, km/h), the number of traversals and of distinct vehicles;
 detector readings (of detectors in service, attributed to the minute of their
 interval's midpoint) the volume-weighted harmonic-mean speed and the volume.
 Arrays are shaped (minutes, segments), aligned with the network's segments. Also the
-time-of-day speed profile and the learned free-flow speeds, read alike by the state builder
-and the incident worker.
+time-of-day speed profile (by day type: weekdays and weekends apart) and the learned
+free-flow speeds, read alike by the state builder and the incident worker.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
@@ -112,20 +113,41 @@ def slot_of(t: datetime) -> datetime:
     return t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0)
 
 
+PROFILE_MIN_DAYS = 2  # days of the same type a segment needs before its own profile is used
+
+
+def is_weekend(t: datetime, timezone: str) -> bool:
+    """Whether ``t`` falls on a Saturday or Sunday in ``timezone`` (an IANA name)."""
+    return t.astimezone(ZoneInfo(timezone)).isoweekday() >= 6
+
+
 def read_speed_profile(
-    conn: psycopg.Connection, slot: datetime, days: int, index: dict[str, int]
-) -> np.ndarray:
-    """Time-of-day profile: harmonic-mean speed (km/h) of the same 15-minute ``slot`` on each
-    of the previous ``days`` days, per segment of ``index`` (segment id → position); NaN
+    conn: psycopg.Connection, slot: datetime, days: int, index: dict[str, int], *,
+    timezone: str = "UTC", min_days: int = PROFILE_MIN_DAYS,
+) -> np.ndarray:  # fmt: skip
+    """Time-of-day profile: harmonic-mean speed (km/h) of the same 15-minute ``slot`` on the
+    previous ``days`` days of the same type — weekdays (Monday–Friday) or weekend days in
+    ``timezone`` — per segment of ``index`` (segment id → position); a segment with data on
+    fewer than ``min_days`` days of that type gets the mean over all the previous days; NaN
     where there is no data."""
-    out = np.full(len(index), np.nan)
-    for seg, v in conn.execute(
-        "SELECT segment_id, count(speed_kmh) / sum(1.0 / NULLIF(speed_kmh, 0))"
+    weekend = is_weekend(slot, timezone)
+    same_n, same_inv, same_days = (np.zeros(len(index)) for _ in range(3))
+    all_n, all_inv = np.zeros(len(index)), np.zeros(len(index))
+    for seg, wknd, n_days, n, inv in conn.execute(
+        "SELECT segment_id, extract(isodow FROM bucket AT TIME ZONE %s) >= 6,"
+        " count(DISTINCT bucket), count(speed_kmh), sum(1.0 / speed_kmh)"
         " FROM segment_state_15m WHERE bucket = ANY(%s) AND speed_kmh > 0"
-        " GROUP BY segment_id",
-        ([slot - timedelta(days=d) for d in range(1, days + 1)],),
+        " GROUP BY 1, 2",
+        (timezone, [slot - timedelta(days=d) for d in range(1, days + 1)]),
     ):
         i = index.get(seg)
-        if i is not None and v is not None:
-            out[i] = v
-    return out
+        if i is None or not n:
+            continue
+        all_n[i] += n
+        all_inv[i] += float(inv)
+        if wknd == weekend:
+            same_n[i], same_inv[i], same_days[i] = n, float(inv), n_days
+    own = same_days >= min_days
+    n, inv = np.where(own, same_n, all_n), np.where(own, same_inv, all_inv)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, n / inv, np.nan)

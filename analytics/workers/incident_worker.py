@@ -165,7 +165,8 @@ class IncidentService:
     def _speed_profile(self, conn: psycopg.Connection, slot: datetime) -> np.ndarray:
         key = ("speed", slot)
         if key not in self._profiles:
-            out = read_speed_profile(conn, slot, self.p.profile_days, self.index)
+            out = read_speed_profile(conn, slot, self.p.profile_days, self.index,
+                                     timezone=self.p.timezone)  # fmt: skip
             self._profiles = {k: v for k, v in self._profiles.items() if k[1] == slot}
             self._profiles[key] = out
         return self._profiles[key]

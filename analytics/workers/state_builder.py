@@ -132,7 +132,8 @@ class StateBuilder:
         """Typical speed of every segment in ``minute``'s 15-minute slot (NaN if unknown)."""
         slot = slot_of(minute)
         if slot not in self._profiles:
-            speed = read_speed_profile(conn, slot, self.p.profile_days, self.index)
+            speed = read_speed_profile(conn, slot, self.p.profile_days, self.index,
+                                       timezone=self.p.timezone)  # fmt: skip
             self._profiles = {slot: speed}  # keep one slot: the builder moves forward
         return self._profiles[slot]
 

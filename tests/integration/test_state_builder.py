@@ -4,6 +4,7 @@ profiles, KPIs, idempotent rebuilds."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
@@ -235,3 +236,43 @@ def test_late_measurements_rebuild_the_minutes_that_depend_on_them(db_factory, n
     assert histories[1] == histories[0]
     assert BuilderParams().smoothing.window_min < rebuilt == len(minutes) - 3
     assert {r[3] for r in histories[0] if r[0] == b} == {"smoothed"}
+
+
+def test_profiles_keep_weekdays_and_weekends_apart_in_local_time(db_factory, network) -> None:
+    """A Saturday's profile comes from earlier weekend days (days in the city's time zone),
+    a weekday's from weekdays; a segment with too few days of the type uses every day."""
+    from analytics.state_inputs import read_speed_profile
+    from store.rollups import refresh_rollups
+
+    ids = network.segments[m.SEGMENT_ID].to_numpy()
+    a, b, c = ids[10], ids[11], ids[12]
+    index = {s: i for i, s in enumerate(ids)}
+    saturday = datetime(2026, 11, 27, 19, 0, tzinfo=UTC)  # Saturday 02:00 in Hai Phong
+    days = [saturday - timedelta(days=d) for d in range(1, 15)]
+    tz = "Asia/Ho_Chi_Minh"
+    weekend = {t for t in days if t.astimezone(ZoneInfo(tz)).isoweekday() >= 6}
+    assert len(weekend) == 4
+    rows = []
+    for t in days:
+        v = 50.0 if t in weekend else 20.0
+        rows.append((a, t, v, 36.0, 60.0, 3, 3, 0, 1.0, 0.9, "probe"))
+        if t not in weekend or t == max(weekend):  # b: a single weekend day
+            rows.append((b, t, v, 36.0, 60.0, 3, 3, 0, 1.0, 0.9, "probe"))
+    with psycopg.connect(db_factory(), autocommit=True) as conn:
+        with conn.transaction():
+            sync_network(conn, network)
+        writer = StoreWriter()
+        writer.prepare(conn, "segment_state", days)
+        with conn.transaction():
+            writer.write_states(conn, rows)
+            for t in days:
+                refresh_rollups(conn, t, t + timedelta(minutes=1))
+        sat = read_speed_profile(conn, saturday, 28, index, timezone=tz)
+        monday = read_speed_profile(conn, saturday + timedelta(days=2), 28, index, timezone=tz)
+        # in UTC the slot is a Friday evening, and two of its "weekdays" are local Saturdays
+        utc = read_speed_profile(conn, saturday, 28, index, timezone="UTC")
+    assert sat[index[a]] == pytest.approx(50.0) and monday[index[a]] == pytest.approx(20.0)
+    assert utc[index[a]] == pytest.approx(10 / (8 / 20.0 + 2 / 50.0))
+    every_day = 11 / (1 / 50.0 + 10 / 20.0)  # b: 1 weekend day < 2, so all 11 days count
+    assert sat[index[b]] == pytest.approx(every_day) and monday[index[b]] == pytest.approx(20.0)
+    assert np.isnan(sat[index[c]]) and np.isnan(monday[index[c]])
