@@ -19,7 +19,8 @@ and, for each, in time order and in one transaction:
 
 Segments with no measured or smoothed state for ``stale_after_min`` minutes get
 their time-of-day profile in ``segment_current`` (harmonic mean of the same
-15-minute slot over the previous 28 days, ``source='profile'``, confidence
+15-minute slot over the previous 28 days of the same type, weekdays or weekends, see
+:func:`analytics.state_inputs.read_speed_profile`; ``source='profile'``, confidence
 ``profile_confidence``); profile values are never written into the history.
 Rebuilding a minute is idempotent. A minute depends on the measurements of the
 ``smoothing.window_min`` minutes before it and on the previous minute's levels, so a rebuild
