@@ -20,7 +20,9 @@ Per vehicle on a segment (times seconds, distances metres, speeds km/h):
 * ``dwell_s`` — its standing time on the segment: fix intervals slower than ``still_mps``
   (as a traversal's dwell, :class:`analytics.traversals.DwellRules`);
 * ``crawl_s`` — its moving time (intervals at least ``still_mps``) within the longest
-  stretch up to its last fix whose average pace is below ``crawl_kmh``: crawling in a queue.
+  stretch up to its last fix whose average pace is below ``crawl_kmh``, which holds at
+  least ``crawl_intervals`` moving fix intervals and no standstill of ``still_min_s``:
+  crawling in a queue.
 
 The rule (:func:`abnormal`): a vehicle is abnormal when
 
@@ -72,11 +74,21 @@ class PresenceRules:
       segment's free flow (trucks, buses, cautious drivers), and free-flow speeds are
       learned with some error; half again the free-flow time plus half a minute keeps
       ordinary vehicles out while a vehicle in a crawling queue qualifies within a minute;
-    * ``still_min_s`` 60 s: longer than a bus stop (15–40 s) and most signal reds;
+    * ``still_min_s`` 60 s: longer than a bus stop (15–40 s) and most signal reds; a
+      standstill that long is a stop of the vehicle's own (a pick-up, a delivery) or a
+      blockage, and it also ends the crawl stretch: counted in, its standing time would
+      make the average pace of a vehicle moving off afterwards look like a crawl;
     * ``still_mps`` 0.7 m/s: the traversals' standing threshold (:class:`DwellRules`);
     * ``crawl_kmh`` 10 km/h and ``crawl_min_s`` 30 s: moving, but below cycling pace, for
       three fixes at 10-s sampling; urban traffic moving normally averages 20–50 km/h, a
       queue behind a blockage creeps at 2–10 km/h (its discharge flow over its jam density);
+    * ``crawl_intervals`` 2: a crawl is measured over at least two moving fix intervals,
+      whatever the sampling rate. One interval's pace is the difference of two noisy
+      matched positions and any vehicle braking for a turn, a signal or a pedestrian has
+      one slow interval; at 30-s sampling (trucks) that single interval alone would reach
+      ``crawl_min_s``. Two moving intervals in the slow stretch are a sustained pace (at
+      10-s sampling ``crawl_min_s`` needs three anyway, so decisions change only for
+      slower sampling);
     * ``max_age_s`` 180 s: a few missed fixes at the slowest sampling (30 s, trucks) — GPS
       outages between buildings, a late batch; a vehicle silent for longer may have parked.
     """
@@ -88,6 +100,7 @@ class PresenceRules:
     still_mps: float = 0.7
     crawl_kmh: float = 10.0
     crawl_min_s: float = 30.0
+    crawl_intervals: int = 2
     max_age_s: float = 180.0
 
 

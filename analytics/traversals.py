@@ -297,16 +297,21 @@ class TraversalTracker:
         return c
 
     def position(
-        self, still_m: float, still_mps: float = 0.7, crawl_mps: float = 0.0
-    ) -> tuple[int, float, bool, float, float, float, float, float, float] | None:
+        self, still_m: float, still_mps: float = 0.7, crawl_mps: float = 0.0,
+        crawl_intervals: int = 2, long_stop_s: float = np.inf,
+    ) -> tuple[int, float, bool, float, float, float, float, float, float] | None:  # fmt: skip
         """Where the vehicle is as of its last fix (read-only; seconds, metres):
         (segment, entry time — its first fix on the segment when the entry was not seen —,
         entry seen, offset of that first position, last fix time, offset of the last fix,
         time it has not moved more than ``still_m``, time on the segment in fix intervals
         slower than ``still_mps`` (standing, as a traversal's dwell), and its moving time
         (intervals at least ``still_mps``) within the longest stretch up to the last fix whose
-        average pace is below ``crawl_mps`` (crawling)). ``None`` before the first fix or when
-        it stands exactly at the end of its route."""
+        average pace is below ``crawl_mps`` and which holds at least ``crawl_intervals``
+        moving intervals (crawling; 0 otherwise, so one slow interval is never a crawl
+        whatever the sampling rate) and no standstill of ``long_stop_s`` or more (a long
+        stop ends the stretch: its standing time would make the pace of moving off look
+        like a crawl)). ``None`` before the first fix or when it stands exactly at the end
+        of its route."""
         times, pos, starts = self.times, self.pos, self.starts
         if not times or not self.route:
             return None
@@ -324,14 +329,21 @@ class TraversalTracker:
                 entry_t = times[k - 1] + (start - a) / (b - a) * (times[k] - times[k - 1])
             seen, entry_off = True, 0.0
         still = t - times[bisect_left(pos, p - still_m)]
-        dwell = moving = crawl = 0.0
+        dwell = moving = crawl = standing = 0.0
+        n_moving = 0
+        stretch = True  # the crawl stretch may still grow backwards
         for j in range(len(pos) - 2, -1, -1):
             t0, t1 = times[j], times[j + 1]
             dt = t1 - t0
             if pos[j + 1] - pos[j] >= still_mps * dt:
                 moving += dt
-            elif t1 > entry_t:
-                dwell += t1 - max(t0, entry_t)
-            if p - pos[j] <= crawl_mps * (t - t0):
+                n_moving += 1
+                standing = 0.0
+            else:
+                standing += dt
+                stretch = stretch and standing < long_stop_s
+                if t1 > entry_t:
+                    dwell += t1 - max(t0, entry_t)
+            if stretch and n_moving >= crawl_intervals and p - pos[j] <= crawl_mps * (t - t0):
                 crawl = moving
         return self.route[i], entry_t, seen, entry_off, t, p - start, still, dwell, crawl

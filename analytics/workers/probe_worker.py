@@ -245,7 +245,8 @@ class ProbeProcessor:
             more = pending.get(vt.slot)
             if more:
                 cursor = cursor.ahead(more, length)
-            if (q := cursor.position(still_m, still_mps, crawl)) is not None:
+            q = cursor.position(still_m, still_mps, crawl, r.crawl_intervals, r.still_min_s)
+            if q is not None:
                 got.append((vt, q))
         if not got:
             return

@@ -70,6 +70,45 @@ def test_crawling_time_counts_the_moving_part_of_a_slow_stretch() -> None:
     assert crawl == pytest.approx(40.0)
 
 
+def test_one_slow_interval_is_no_crawl_whatever_the_sampling() -> None:
+    # a truck sampled every 30 s: 12 m/s, then one interval at 1 m/s (30 m in 30 s, moving,
+    # below a 2.8 m/s crawl): braking for a turn looks like that; one interval is no crawl
+    tr = TraversalTracker()
+    _feed(tr, [(0.0, 3, 0.0, [3]), (30.0, 3, 360.0, [3]), (60.0, 3, 390.0, [3])])
+    assert tr.position(15.0, 0.7, 2.8)[8] == 0.0
+    assert tr.position(15.0, 0.7, 2.8, crawl_intervals=1)[8] == pytest.approx(30.0)
+    # a second slow interval makes it a sustained crawl of 60 s moving time
+    tr = TraversalTracker()
+    _feed(tr, [(0.0, 3, 0.0, [3]), (30.0, 3, 300.0, [3]), (60.0, 3, 330.0, [3]),
+               (90.0, 3, 360.0, [3])])  # fmt: skip
+    assert tr.position(15.0, 0.7, 2.8)[8] == pytest.approx(60.0)
+    # a standing interval does not count as a second one: 30 s standing, then 30 s slow
+    tr = TraversalTracker()
+    _feed(tr, [(0.0, 3, 0.0, [3]), (30.0, 3, 300.0, [3]), (60.0, 3, 305.0, [3]),
+               (90.0, 3, 335.0, [3])])  # fmt: skip
+    *_, dwell, crawl = tr.position(15.0, 0.7, 2.8)
+    assert (dwell, crawl) == (30.0, 0.0)
+
+
+def test_a_long_stop_ends_the_crawl_stretch() -> None:
+    # a taxi drives in at 10 m/s, stands 90 s (a pick-up), then moves off at 3.5 m/s: over
+    # the stretch with the stop its average pace is a crawl, but the stop is its own
+    tr = TraversalTracker()
+    _feed(tr, [(0.0, 3, 0.0, [3]), (10.0, 3, 100.0, [3]), (55.0, 3, 100.0, [3]),
+               (100.0, 3, 100.0, [3]), (110.0, 3, 135.0, [3]), (120.0, 3, 170.0, [3]),
+               (130.0, 3, 205.0, [3])])  # fmt: skip
+    *_, dwell, crawl = tr.position(15.0, 0.7, 2.8, long_stop_s=60.0)
+    assert (dwell, crawl) == (90.0, 0.0)
+    assert tr.position(15.0, 0.7, 2.8)[8] == pytest.approx(40.0)  # without the cut: from 0 s
+    # stop-and-go in a queue (stops shorter than the long stop) is still a crawl
+    tr = TraversalTracker()
+    _feed(tr, [(0.0, 3, 85.0, [3]), (10.0, 3, 100.0, [3]), (20.0, 3, 115.0, [3]),
+               (30.0, 3, 130.0, [3]), (60.0, 3, 130.0, [3]), (70.0, 3, 145.0, [3]),
+               (80.0, 3, 160.0, [3])])  # fmt: skip
+    *_, dwell, crawl = tr.position(15.0, 0.7, 2.8, long_stop_s=60.0)
+    assert (dwell, crawl) == (30.0, pytest.approx(50.0))  # five moving intervals of 15 m
+
+
 def test_ahead_adds_fixes_to_a_copy_only() -> None:
     tr = TraversalTracker()
     _feed(tr, [(0.0, 0, 50.0, [0]), (10.0, 1, 50.0, [0, 1])])
