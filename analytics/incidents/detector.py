@@ -119,7 +119,8 @@ class IncidentDetector:
         self.drop = ProbeSpeedDrop(corridor, self.p.probe_drop)
         self.stopped = ProbeStoppedCluster(self.p.probe_stopped)
         self.overdue = ProbeOverdue(corridor, self.p.probe_overdue)
-        self.fusion = Fusion(corridor, self.p.fusion)
+        st_of = dict(zip(self.station_ids, self.st_seg.tolist(), strict=True))
+        self.fusion = Fusion(corridor, self.p.fusion, st_of)
         # where a station's alarm is reported: halfway to the next station, else segment end
         self.st_loc_seg = self.st_seg.copy()
         self.st_loc_off = corridor.length_m[self.st_seg].copy()

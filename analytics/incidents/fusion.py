@@ -6,14 +6,19 @@ Rules (distances metres in the metric CRS, speed ratios against the reference sp
    overdue probes (vehicles still on the segment, delayed while moving, behind each other);
    a detector alarm (California #8, McMaster, SND) within ``radius_m`` adds the detector
    source to it.
-2. A California #8 or McMaster alarm stands when probes corroborate it (a segment near it —
-   its own, ``neighbours`` up or down the road — is slow now: typical speed below
-   ``corroborate_ratio`` of the reference, from at least ``corroborate_vehicles``
-   vehicles) or when probes are blind there (no probe on its segment or just upstream in
-   the window) and the upstream station's occupancy is unusual for the time of day
-   (z-score against its profile ≥ ``unusual_z``, or no profile yet); when probes saw those
-   segments and they were not slow, or the pattern is the usual one at this hour (a
-   recurrent bottleneck), the alarm is dropped.
+2. A California #8 or McMaster alarm stands when probes corroborate it where its queue must
+   be, or when probes are blind there and the upstream station's occupancy is unusual for
+   the time of day (z-score against its profile ≥ ``unusual_z``, or no profile yet); when
+   probes saw that place and it was not slow, or the pattern is the usual one at this hour
+   (a recurrent bottleneck), the alarm is dropped. A pair's alarm is reported halfway
+   between its stations and its queue lies upstream of that point, back over the upstream
+   station (congested, or the pair would not alarm): the place is the alarm's segment,
+   the segments back to the upstream station's and ``neighbours`` beyond it (given
+   ``station_segment``; else the alarm's segment and ``neighbours`` upstream). Slow there
+   means typical speed below ``corroborate_ratio`` of the reference from at least
+   ``corroborate_vehicles`` vehicles. Slow probes downstream of the reported point do not
+   corroborate it: they would place the incident elsewhere, where the probe methods raise
+   it on their own.
 3. An SND alarm (a station unusually occupied, no spatial test) needs slow probes nearby,
    or — where probes are blind — a station-pair alarm with the same upstream station.
 4. A stopped-probe cluster needs a probe queue-head or SND alarm nearby: it then adds its
@@ -38,10 +43,12 @@ DETECTOR_METHODS = ("california8", "mcmaster")
 @dataclass(frozen=True)
 class FusionParams:
     """Defaults: 1 km association radius (about two detector spacings on urban arterials),
-    one segment of context each way, corroboration below 70 % of the reference speed from
-    two vehicles (one may have stopped for its own reasons) whose moving speed is below 70 %
-    of it too (see :mod:`.probe_speed_drop`); a blind detector alarm needs its upstream
-    occupancy 3 standard deviations above the profile (the SND test's bar)."""
+    one segment of context each way (for station-pair alarms: one beyond the upstream
+    station, where a queue reaching past it shows), corroboration below 70 % of the
+    reference speed from two vehicles (one may have stopped for its own reasons) whose
+    moving speed is below 70 % of it too (see :mod:`.probe_speed_drop`); a blind detector
+    alarm needs its upstream occupancy 3 standard deviations above the profile (the SND
+    test's bar)."""
 
     radius_m: float = 1000.0
     neighbours: int = 1
@@ -69,9 +76,14 @@ class Fusion:
 
     name = "fused"
 
-    def __init__(self, corridor: Corridor, params: FusionParams | None = None) -> None:
+    def __init__(
+        self, corridor: Corridor, params: FusionParams | None = None,
+        station_segment: dict[str, int] | None = None,
+    ) -> None:  # fmt: skip
+        """``station_segment``: detector station id → index of the segment it is on."""
         self.p = params or FusionParams()
         self.corridor = corridor
+        self.station_segment = station_segment or {}
 
     def _near(self, a: Candidate, b: Candidate) -> bool:
         b1, b2 = self.corridor.bearing[a.segment], self.corridor.bearing[b.segment]
@@ -83,6 +95,16 @@ class Fusion:
         up = c.walk_up(segment, np.inf)[:k]
         down = c.walk_down(segment, np.inf)[:k]
         return [segment, *up, *down]
+
+    def _queue_place(self, c: Candidate) -> list[int]:
+        """Segments where a station-pair alarm's queue is: from the alarm's segment back to
+        the upstream station's and ``neighbours`` beyond (unknown station: the alarm's own
+        segment and ``neighbours`` upstream)."""
+        stations = c.evidence.get("stations") or [None]
+        s0 = self.station_segment.get(stations[0], -1)
+        back = [c.segment, *self.corridor.walk_up(c.segment, np.inf)]
+        k = back.index(s0) if s0 in back else 0
+        return back[: k + 1 + self.p.neighbours]
 
     def combine(
         self, by_method: dict[str, list[Candidate]], probe_ratio: np.ndarray,
@@ -109,12 +131,11 @@ class Fusion:
             ev = {**c.evidence, "methods": sorted({c.method} | {d.method for d in support})}
             out.append(replace(c, method="fused", sources=frozenset(sources), evidence=ev))
         for c in det:
-            ctx = self._context(c.segment)
-            corroborated = bool(slow[ctx].any())
-            upstream = [c.segment, *self.corridor.walk_up(c.segment, np.inf)[: p.neighbours]]
+            queue = self._queue_place(c)
+            corroborated = bool(slow[queue].any())
             z_up = c.evidence.get("z_up")
             usual = z_up is not None and z_up < p.unusual_z
-            if not corroborated and (bool(seen[upstream].any()) or usual):
+            if not corroborated and (bool(seen[queue].any()) or usual):
                 continue
             sources = c.sources | {"probe"} if corroborated else c.sources
             out.append(_fused(c, sources))

@@ -271,3 +271,33 @@ def test_blind_detector_alarm_must_be_unusual_for_the_hour() -> None:
     assert f.combine({"california8": [usual]}, none, np.zeros(n)) == []
     usual.evidence = {"z_up": 3.5}
     assert len(f.combine({"california8": [usual]}, none, np.zeros(n))) == 1
+
+
+def test_pair_alarm_is_judged_where_its_queue_must_be() -> None:
+    # stations on segments 1 and 3, the pair's alarm reported halfway (segment 2): its
+    # queue lies upstream of that point, back over the upstream station (congested) on 1
+    # and maybe onto 0
+    c, geoms = main_street()
+    n = len(c.down)
+    f = Fusion(c, station_segment={"st-a": 1, "st-b": 3})
+    alarm = _cand(c, geoms, "mcmaster", 2)
+    alarm.evidence = {"stations": ["st-a", "st-b"], "z_up": 1.0}  # usual for the hour
+    assert f._queue_place(alarm) == [2, 1, 0]
+    ratio, veh = np.full(n, np.nan), np.zeros(n)
+    # probes slow only downstream of the reported point, while they pass it and the
+    # upstream station at normal speed: not this alarm's queue
+    ratio[[1, 2, 3]], veh[[1, 2, 3]] = [1.1, 1.1, 0.6], 5
+    assert f.combine({"mcmaster": [alarm]}, ratio, veh) == []
+    # slow at the reported point, at the upstream station or just upstream: corroborated
+    for seg in (2, 1, 0):
+        ratio[[0, 1, 2, 3]] = 1.1
+        ratio[seg], veh[seg] = 0.5, 3
+        out = f.combine({"mcmaster": [alarm]}, ratio, veh)
+        assert len(out) == 1 and out[0].sources == {"detector", "probe"}
+    # nobody passed there: blind, so the usual-pattern test decides
+    ratio[[0, 1, 2]], veh[[0, 1, 2]] = np.nan, 0
+    assert f.combine({"mcmaster": [alarm]}, ratio, veh) == []
+    alarm.evidence = {"stations": ["st-a", "st-b"], "z_up": 4.0}
+    assert len(f.combine({"mcmaster": [alarm]}, ratio, veh)) == 1
+    # without station positions: the alarm's segment and the one upstream
+    assert Fusion(c)._queue_place(alarm) == [2, 1]
