@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pg-port", type=int, default=55462)
     p.add_argument("--pin", action="store_true",
                    help="broker, PostgreSQL and this script on CPU 0, the workers on the others"
-                   " (what one worker does with a core of its own)")  # fmt: skip
+                   " (what one worker does with a core of its own); worker counts above the"
+                   " other CPUs run unpinned")  # fmt: skip
     args = p.parse_args(argv)
     base = Settings(state_dir=Path(args.state_dir), kafka_port=args.kafka_port,
                     kafka_controller_port=args.kafka_port + 1, pg_port=args.pg_port,
@@ -217,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
             print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
                   flush=True)  # fmt: skip
             for n in (int(v) for v in args.workers.split(",")):
-                r = measure(base, feed_dir, n, REPO_ROOT / ".itms" / "bench-logs", worker_cpus)
+                # pinned only while every worker can have a CPU of its own
+                own = worker_cpus if worker_cpus and n <= len(worker_cpus) else None
+                r = measure(base, feed_dir, n, REPO_ROOT / ".itms" / "bench-logs", own)
                 print(f"| {n} | {r['fixes']:,} | {r['rate']:,.0f} | {r['cpu_us_per_fix']:.1f}"
                       f" | {r['rss_mib']:.0f} | {r['seconds']:.1f} | {r['poll_s']:.1f}"
                       f" | {r['batch_s']:.1f} | {r['checkpoint_s']:.1f} ({r['db_s']:.1f})"
