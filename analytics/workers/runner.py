@@ -232,7 +232,14 @@ class TransactionalWorker:
         self._poison_streak = 0  # consecutive messages that failed alone
         self.max_poison_streak = 20
         self._conn: psycopg.Connection | None = None
+        self.topic = topic
         self.consumer.subscribe([topic], listener=_Rebalance(self))
+
+    def resubscribe(self) -> None:
+        """Subscribe again, so the consumer rejoins its group: for one left without partitions
+        because its join completed before its metadata listed the topic (the assignor then
+        logs "No partition metadata" and kafka-python may not notice the topic later)."""
+        self.consumer.subscribe([self.topic], listener=_Rebalance(self))
 
     # -- database connection -------------------------------------------------------------
     def _db(self) -> psycopg.Connection:

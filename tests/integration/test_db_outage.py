@@ -20,6 +20,19 @@ from tests.integration.test_probe_pipeline import _publish, _start_ms, _traversa
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+def _wait_assigned(worker, timeout_s: float = 20.0) -> None:
+    """Poll until the worker owns its partitions; a join that completed before the consumer's
+    metadata listed the topic can leave it without any, and subscribing again rejoins."""
+    for _ in range(3):
+        deadline = time.monotonic() + timeout_s
+        while not worker.expected and time.monotonic() < deadline:
+            worker.consumer.poll(timeout_ms=200, max_records=1, update_offsets=False)
+        if worker.expected:
+            return
+        worker.resubscribe()
+    raise AssertionError("the worker got no partitions")
+
+
 def test_worker_waits_out_a_database_outage(itms_settings, stack_settings) -> None:
     if not stack_settings.uses_local_postgres:
         pytest.skip("needs the project-owned PostgreSQL to stop and start it")
@@ -42,9 +55,7 @@ def test_worker_waits_out_a_database_outage(itms_settings, stack_settings) -> No
     pg = stack.local_postgres(stack_settings)
     try:
         # let the worker join the group and load its checkpoints, then take the database away
-        deadline = time.monotonic() + 30
-        while not worker.expected and time.monotonic() < deadline:
-            worker.consumer.poll(timeout_ms=200, max_records=1, update_offsets=False)
+        _wait_assigned(worker)
         pg.down()
         restart = threading.Timer(5.0, pg.up)
         restart.start()
