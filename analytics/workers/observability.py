@@ -53,24 +53,19 @@ class WorkerProbe:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
-        self.poll_seconds = Histogram("itms_poll_seconds", "Wait for and decode one Kafka poll.",
-                                      ["stage"], registry=self.registry,
-                                      buckets=_BUCKETS).labels(self.stage)  # fmt: skip
-        self.checkpoint_seconds = Histogram("itms_checkpoint_seconds",
-                                            "One checkpoint: snapshots, transaction, Kafka commit.",
-                                            ["stage"], registry=self.registry,
-                                            buckets=_BUCKETS).labels(self.stage)  # fmt: skip
-        self.maintain_seconds = Histogram("itms_maintain_seconds",
-                                          "Periodic maintenance (rollups, partitions).",
-                                          ["stage"], registry=self.registry,
-                                          buckets=_BUCKETS).labels(self.stage)  # fmt: skip
-        self.batch_seconds = Histogram("itms_batch_seconds", "Validate and process one poll.",
-                                       ["stage"], registry=self.registry,
-                                       buckets=_BUCKETS).labels(self.stage)  # fmt: skip
-        self.db_write_seconds = Histogram("itms_db_write_seconds",
-                                          "One checkpoint transaction (results + offsets).",
-                                          ["stage"], registry=self.registry,
-                                          buckets=_BUCKETS).labels(self.stage)  # fmt: skip
+        def seconds(name: str, doc: str) -> Any:
+            return Histogram(f"itms_{name}_seconds", doc, ["stage"], registry=self.registry,
+                             buckets=_BUCKETS).labels(self.stage)  # fmt: skip
+
+        self.poll_seconds = seconds("poll", "Wait for and decode one Kafka poll.")
+        self.batch_seconds = seconds("batch", "Validate and process one poll.")
+        self.checkpoint_seconds = seconds(
+            "checkpoint", "One checkpoint: snapshots, transaction, Kafka commit."
+        )
+        self.db_write_seconds = seconds(
+            "db_write", "One checkpoint transaction (results + offsets)."
+        )
+        self.maintain_seconds = seconds("maintain", "Periodic maintenance (rollups, partitions).")
         ProcessCollector(registry=self.registry)
         self.registry.register(_ProbeCollector(self))
 
