@@ -1,6 +1,7 @@
 """Probe-worker throughput end to end: Kafka → ``itms worker probe`` → PostgreSQL.
 
     python bench/probe_worker_e2e.py [--vehicles 5000] [--duration 300] [--workers 1,2] [--pin]
+                                     [--batch 0,500]
 
 Where ``bench/worker_throughput.py`` times the worker's own logic, this runs the real worker
 process: the kafka-python consumer, validation, map matching, traversals and the result
@@ -14,7 +15,9 @@ the whole topic (start-up — network, route table, group join — left out; the
 the last checkpoint's commit counted). It also reports the
 workers' CPU time per fix and peak RSS. Everything it started is stopped. With ``--pin``
 the broker, PostgreSQL and the script share CPU 0 and the workers get the other CPUs, as when
-Kafka and the database run on other hosts.
+Kafka and the database run on other hosts. ``--batch`` lists the message shapes to measure:
+0 publishes one message per fix (keyed by vehicle), N > 0 batches of up to N fixes per
+partition (JSON arrays, :mod:`ingest.batching`), as a gateway forwarding a fleet would.
 """
 
 from __future__ import annotations
@@ -107,10 +110,10 @@ def _pin(pid: int, cpus: set[int]) -> None:
 
 def measure(
     base: Settings, feed_dir: Path, workers: int, log_dir: Path,
-    worker_cpus: set[int] | None = None,
+    worker_cpus: set[int] | None = None, batch: int = 0,
 ) -> dict:  # fmt: skip
     """One measurement with ``workers`` probe worker processes on a fresh database/topics
-    (pinned to ``worker_cpus`` when given)."""
+    (pinned to ``worker_cpus`` when given), the fixes published in batches of ``batch``."""
     tag = f"e2e{datetime.now(UTC):%H%M%S}{uuid.uuid4().hex[:4]}"
     dsn = create_database(base.dsn, tag)
     settings = base.model_copy(update={"database_url": dsn, "topic_prefix": f"{tag}.",
@@ -122,9 +125,9 @@ def measure(
         feed = Feed(feed_dir, *(sum(1 for _ in (feed_dir / f).open())
                                 for f in ("gps.jsonl", "detectors.jsonl")))  # fmt: skip
         t0 = time.perf_counter()
-        publish(settings, feed)
+        publish(settings, feed, batch=batch)
         publish_s = time.perf_counter() - t0
-        total = sum(end_offsets(settings, "gps").values())
+        messages = sum(end_offsets(settings, "gps").values())
         names = [f"probe-{i}" for i in range(1, workers + 1)]
         ports = {n: free_port() for n in names}
         for name in names:
@@ -140,7 +143,7 @@ def measure(
                 _metric(ports[n], "itms_assigned_partitions") > 0 for n in names
             ):
                 first = (now, sum(_cpu_s(p) for p in pids), _phases(ports, names))
-            if first is not None and sum(stored_offsets(dsn, settings, "gps").values()) >= total:
+            if first is not None and sum(stored_offsets(dsn, settings, "gps").values()) >= messages:
                 break
             if not all(procs.alive(n) for n in names):
                 raise RuntimeError(f"a worker stopped:\n{procs.log_tail(names[0])}")
@@ -151,7 +154,7 @@ def measure(
         phases = {k: v - first[2][k] for k, v in _phases(ports, names).items()}
         rss = max(_peak_rss_mib(p) for p in pids)
         elapsed = time.perf_counter() - first[0]
-        counted = total
+        total = counted = feed.n_gps
         with psycopg.connect(dsn) as conn:
             traversals = conn.execute("SELECT count(*) FROM probe_traversal").fetchone()[0]
         return {"workers": workers, "fixes": total, "counted": counted, "seconds": elapsed,
@@ -180,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=int, default=300, help="simulated seconds")
     p.add_argument("--workers", default="1,2", help="worker process counts to measure")
     p.add_argument("--partitions", type=int, default=6)
+    p.add_argument("--batch", default="0", help="fixes per message to measure, comma-separated"
+                   " (0: one message per fix)")  # fmt: skip
     p.add_argument("--seed", type=int, default=4)
     p.add_argument("--state-dir", default=str(REPO_ROOT / ".itms" / "bench-stack"))
     p.add_argument("--kafka-port", type=int, default=19892, help="and the next for the controller")
@@ -211,17 +216,20 @@ def main(argv: list[str] | None = None) -> int:
             simulate_feed(feed_dir, vehicles=args.vehicles, duration_s=args.duration,
                           seed=args.seed, start=recent_start(args.duration))  # fmt: skip
             print(
-                "| workers | fixes | fixes/s | CPU µs per fix | peak RSS MiB per worker"
+                "| workers | fixes per message | fixes | fixes/s | CPU µs per fix"
+                " | peak RSS MiB per worker"
                 " | seconds | poll s | validate+process s | checkpoints s (transactions s)"
                 " | maintenance s | traversals |"
             )
-            print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-                  flush=True)  # fmt: skip
-            for n in (int(v) for v in args.workers.split(",")):
+            print("| ---: " * 12 + "|", flush=True)
+            for batch, n in ((int(b), int(w)) for b in args.batch.split(",")
+                             for w in args.workers.split(",")):  # fmt: skip
                 # pinned only while every worker can have a CPU of its own
                 own = worker_cpus if worker_cpus and n <= len(worker_cpus) else None
-                r = measure(base, feed_dir, n, REPO_ROOT / ".itms" / "bench-logs", own)
-                print(f"| {n} | {r['fixes']:,} | {r['rate']:,.0f} | {r['cpu_us_per_fix']:.1f}"
+                r = measure(base, feed_dir, n, REPO_ROOT / ".itms" / "bench-logs", own, batch)
+                shape = f"up to {batch}" if batch else "1"
+                print(f"| {n} | {shape} | {r['fixes']:,} | {r['rate']:,.0f}"
+                      f" | {r['cpu_us_per_fix']:.1f}"
                       f" | {r['rss_mib']:.0f} | {r['seconds']:.1f} | {r['poll_s']:.1f}"
                       f" | {r['batch_s']:.1f} | {r['checkpoint_s']:.1f} ({r['db_s']:.1f})"
                       f" | {r['maintain_s']:.1f} | {r['traversals']:,} |", flush=True)  # fmt: skip

@@ -1,6 +1,7 @@
 """Dead-letter topic: rejected messages with their reason, never dropped silently.
 
-A dead letter keeps the original key and value bytes untouched; the context
+A dead letter keeps the original key and value bytes untouched (a bad item of a
+batch: that item alone, re-encoded as compact JSON, keyed by its id); the context
 travels in headers (all UTF-8):
 
 ==========================  ==================================================
@@ -8,6 +9,7 @@ travels in headers (all UTF-8):
 ``itms.dlq.code``           class of problem: decode, schema, range, future, ...
 ``itms.dlq.source.topic``   topic the message came from
 ``itms.dlq.source.partition`` / ``itms.dlq.source.offset``  its position there
+``itms.dlq.source.index``   for one item of a batch (a JSON array): its index there
 ``itms.dlq.stage``          which component rejected it (e.g. ``probe-worker``)
 ``itms.dlq.rejected_at``    RFC 3339 UTC time of rejection
 ==========================  ==================================================
@@ -34,6 +36,7 @@ class DeadLetter:
     source_partition: int
     source_offset: int
     stage: str
+    source_index: int | None = None
 
     def headers(self, *, now: datetime | None = None) -> list[tuple[str, bytes]]:
         """Kafka headers that carry the context."""
@@ -47,6 +50,8 @@ class DeadLetter:
             "stage": self.stage,
             "rejected_at": when,
         }
+        if self.source_index is not None:
+            fields["source.index"] = str(self.source_index)
         return [(HEADER_PREFIX + k, v.encode("utf-8")) for k, v in fields.items()]
 
 

@@ -1,6 +1,9 @@
 """Replay of recorded feeds into Kafka, keeping the recorded timing.
 
-Each record is published to the feed's topic, keyed by vehicle or detector id.
+Each record is published to the feed's topic, keyed by vehicle or detector id, or, with a
+:class:`~ingest.batching.PartitionBatcher`, gathered into batches per partition: a batch is
+sent when full and whenever the replay waits for the recorded timing, and records due within
+``BATCH_LINGER_S`` go early, with the batch.
 With ``speedup`` the gaps between record timestamps are slept ``1/speedup`` of
 their length; ``speedup=None`` publishes as fast as possible. With
 ``shift_to_now`` every timestamp is moved by the same amount so that the first
@@ -9,7 +12,6 @@ record is stamped "now" (handy to watch an old recording live).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -17,7 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from ingest.batching import PartitionBatcher, encode
 from ingest.records import KEY_FIELD, record_ts_ms
+
+BATCH_LINGER_S = 0.2  # batching: records due this soon (wall seconds) are not waited for
 
 
 @dataclass
@@ -27,12 +32,6 @@ class ReplayStats:
     published: int = 0
     without_time: int = 0
     elapsed_s: float = 0.0
-
-
-def _encode(record: dict[str, Any] | str) -> bytes:
-    if isinstance(record, str):
-        return record.encode("utf-8")
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _shifted(record: dict[str, Any], shift_ms: int) -> dict[str, Any]:
@@ -58,8 +57,10 @@ def replay(
     progress: TextIO | None = sys.stderr,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    batcher: PartitionBatcher | None = None,
 ) -> ReplayStats:
-    """Publish ``records`` through ``send(key, value)`` with the recorded pacing."""
+    """Publish ``records`` through ``send(key, value)`` (or ``batcher``) with the recorded
+    pacing."""
     key_field = KEY_FIELD[kind]
     stats = ReplayStats()
     wall0 = clock()
@@ -78,12 +79,18 @@ def replay(
             if speedup:
                 due = wall0 + (ts - first_ts) / 1000.0 / speedup
                 delay = due - clock()
-                if delay > 0:
+                if delay > 0 and batcher is None:
+                    sleep(delay)
+                elif delay >= BATCH_LINGER_S and batcher is not None:
+                    batcher.flush()  # records due within the linger go early, in the batch
                     sleep(delay)
         if shift_ms and isinstance(record, dict):
             record = _shifted(record, shift_ms)
-        key = record.get(key_field) if isinstance(record, dict) else None
-        send(str(key).encode("utf-8") if key is not None else None, _encode(record))
+        if batcher is not None:
+            batcher.add(record)
+        else:
+            key = record.get(key_field) if isinstance(record, dict) else None
+            send(str(key).encode("utf-8") if key is not None else None, encode(record))
         stats.published += 1
         now = clock()
         if progress is not None and now - last_report >= 2.0:
@@ -91,6 +98,8 @@ def replay(
             progress.write(f"\rreplayed {stats.published:,} records ({rate:,.0f}/s)")
             progress.flush()
             last_report = now
+    if batcher is not None:
+        batcher.flush()
     stats.elapsed_s = clock() - wall0
     if progress is not None:
         progress.write(

@@ -302,6 +302,7 @@ def cmd_mapmatch(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from ingest.batching import PartitionBatcher
     from ingest.kafka.clients import make_producer
     from ingest.records import read_records
     from ingest.replay import replay
@@ -309,6 +310,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings()
     producer = make_producer(settings)
     topic = settings.topic(args.kind)
+    batcher = None
+    if args.batch > 0:
+        batcher = PartitionBatcher(
+            lambda part, key, value: producer.send(topic, value=value, key=key, partition=part),
+            len(producer.partitions_for(topic)), kind=args.kind, max_items=args.batch,
+        )  # fmt: skip
     try:
         replay(
             read_records(args.file),
@@ -316,6 +323,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             kind=args.kind,
             speedup=None if args.fast else args.speedup,
             shift_to_now=args.shift_to_now,
+            batcher=batcher,
         )
     finally:
         producer.flush()
@@ -570,6 +578,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--speedup", type=float, default=1.0, help="replay N times faster")
     s.add_argument("--fast", action="store_true", help="as fast as possible")
     s.add_argument("--shift-to-now", action="store_true", help="restamp so the feed starts now")
+    s.add_argument(
+        "--batch", type=int, default=0, metavar="N",
+        help="publish batches of up to N records per partition (JSON arrays) instead of one"
+        " message per record",
+    )  # fmt: skip
     s.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("mapmatch", help="match a GPS file to the road network (offline)")

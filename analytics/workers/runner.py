@@ -11,8 +11,8 @@ Guarantees, per partition:
   last stored message with the state it had there: nothing is lost and nothing
   counts twice;
 * results are buffered between checkpoints (every ``checkpoint_every_s`` seconds,
-  or sooner when ``max_pending`` results wait); partitions being revoked are
-  checkpointed first;
+  sooner when ``max_pending`` results wait or a poll finds nothing new); partitions
+  being revoked are checkpointed first;
 * Kafka offsets are committed only after that transaction commits (they serve
   monitoring and consumers without a stored checkpoint);
 * a database outage makes the worker retry the same checkpoint until it succeeds.
@@ -50,7 +50,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from analytics.workers.observability import WorkerProbe
 from ingest.deadletter import DeadLetter, DeadLetterPublisher
 from ingest.errors import InvalidMessage
-from ingest.validation import FeedValidator
+from ingest.validation import FeedValidator, Rejected
 from store.checkpoints import (
     advance_checkpoints,
     load_stored,
@@ -225,6 +225,7 @@ class TransactionalWorker:
         # the message that fails alone is dead-lettered (``poison``) and never retried.
         self.suspect: dict[Part, int] = {}  # partition → last offset of the failed batch
         self.poison: dict[tuple[Part, int], str] = {}  # (partition, offset) → reason
+        self.idle_poll_ms = 100  # poll timeout while results wait to be stored
         self.stats = WorkerStats()
         self.probe = WorkerProbe(stage)  # health, readiness and metrics (observability.py)
         self._lag_at = 0.0
@@ -362,6 +363,8 @@ class TransactionalWorker:
 
     def _step(self, timeout_ms: int) -> int:
         started = time.perf_counter()
+        if self.uncommitted:  # results wait: a short poll finds a pause in the stream sooner
+            timeout_ms = min(timeout_ms, self.idle_poll_ms)
         polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
         self.probe.poll_seconds.observe(time.perf_counter() - started)
         started = time.perf_counter()
@@ -376,7 +379,7 @@ class TransactionalWorker:
                 if not (self._store_or_suspect() and self._step_carefully(part, records)):
                     return n  # positions were reset: the rest of the poll is read again
                 continue
-            valid = [m for rec in records if (m := self._validate(rec)) is not None]
+            valid = [m for rec in records for m in self._validate(rec)]
             try:
                 self._process(part, valid)
             except Exception as exc:  # a bug or a poison message: find it, don't crash-loop
@@ -387,8 +390,9 @@ class TransactionalWorker:
             self.stats.batches += 1
             self.stats.last_batch_at = time.time()
             self.probe.batch_seconds.observe(time.perf_counter() - started)
+        # due, too much pending, or the stream paused (an idle poll): store what waits now
         due = time.monotonic() - self._last_checkpoint >= self.checkpoint_every_s
-        if self.uncommitted and (due or self.processor.pending() >= self.max_pending):
+        if self.uncommitted and (due or not n or self.processor.pending() >= self.max_pending):
             self._store_or_suspect()
         return n
 
@@ -411,15 +415,18 @@ class TransactionalWorker:
             self._failed(exc, {part: o - 1 for part, o in self.uncommitted.items()})
             return False
 
-    def _validate(self, rec: Any) -> Any | None:
-        """The contract message, or ``None`` after dead-lettering the record."""
+    def _validate(self, rec: Any) -> list[Any]:
+        """The record's valid contract messages (one, or a batch's valid items); the record,
+        or a batch's bad items, are dead-lettered."""
         try:
-            msg = self.validator.validate(rec.value)
+            got = self.validator.validate_many(rec.value)
         except InvalidMessage as exc:
             self._dead_letter(rec, exc)
-            return None
-        self.stats.valid += 1
-        return msg
+            return []
+        for bad in got.rejected:
+            self._dead_letter(rec, bad.error, item=bad)
+        self.stats.valid += len(got.messages)
+        return got.messages
 
     def _failed(self, exc: BaseException, suspect: dict[Part, int]) -> None:
         """Processing or storing failed: drop the pending work, replay the partitions
@@ -438,9 +445,9 @@ class TransactionalWorker:
             reason = self.poison.pop((part, rec.offset), None)
             if reason is not None:
                 self._dead_letter(rec, InvalidMessage(reason, code="processing"))
-            elif (msg := self._validate(rec)) is not None:
+            elif msgs := self._validate(rec):
                 try:
-                    self._process(part, [msg])
+                    self._process(part, msgs)
                     self.uncommitted[part] = rec.offset + 1
                     stored = self.checkpoint()
                 except Exception as exc:
@@ -470,17 +477,19 @@ class TransactionalWorker:
                 self.suspect.pop(part, None)
         return True
 
-    def _dead_letter(self, rec: Any, exc: InvalidMessage) -> None:
+    def _dead_letter(self, rec: Any, exc: InvalidMessage, *, item: Rejected | None = None) -> None:
+        """Dead-letter a record, or one bad ``item`` of a batch record."""
         self.deadletters.publish(
             DeadLetter(
-                value=rec.value,
-                key=rec.key,
+                value=rec.value if item is None else item.value,
+                key=rec.key if item is None else item.key,
                 reason=exc.reason,
                 code=exc.code,
                 source_topic=rec.topic,
                 source_partition=rec.partition,
                 source_offset=rec.offset,
                 stage=self.stage,
+                source_index=None if item is None else item.index,
             )
         )
         self.stats.dead_lettered += 1

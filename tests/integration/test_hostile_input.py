@@ -56,7 +56,7 @@ def _hostile(now_ms: int) -> list[tuple[bytes | None, bytes | None, str]]:
         (b"evil", j(lat=0.0, lon=0.0), "schema"),
         (b"evil", j(lat=float("nan")), "schema"),
         (b"evil", j(pad="x" * 70_000), "too_large"),
-        (None, json.dumps([fix] * 3).encode(), "decode"),
+        (None, b"[" + json.dumps(fix).encode() + b", 2", "decode"),  # a truncated batch
     ]
 
 

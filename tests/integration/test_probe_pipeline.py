@@ -233,3 +233,30 @@ def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
         last.close()
     assert _traversals(itms_settings.dsn) == expected
     assert _presence(itms_settings.dsn) == presence
+
+
+def test_a_pause_in_the_stream_stores_the_waiting_results_at_once(itms_settings, network) -> None:
+    """Results wait for the next checkpoint (here an hour away) only while messages keep
+    coming: the first poll that finds nothing new, after a short timeout, stores them."""
+    values = _fleet_feed(network)[:400]
+    _publish(itms_settings, values)
+    with psycopg.connect(itms_settings.dsn) as conn:
+        sync_network(conn, network)
+    worker = build_probe_worker(itms_settings, network, group="g-pause", checkpoint_every_s=3600)
+    try:
+        deadline = time.monotonic() + 60
+        while worker.stats.consumed < len(values) and time.monotonic() < deadline:
+            worker.step(timeout_ms=300)
+        assert worker.stats.consumed == len(values)
+        if worker.uncommitted:  # (a poll may already have come back empty mid-stream)
+            began = time.monotonic()
+            worker.step(timeout_ms=5000)
+            assert time.monotonic() - began < 2.5  # a short poll, not the 5 s asked for
+        assert not worker.uncommitted
+        with psycopg.connect(itms_settings.dsn) as conn:
+            stored = conn.execute("SELECT sum(next_offset) FROM consumer_checkpoint"
+                                  " WHERE consumer_group = 'g-pause'").fetchone()[0]  # fmt: skip
+        assert stored == len(values)
+        assert _traversals(itms_settings.dsn)
+    finally:
+        worker.close()

@@ -44,6 +44,7 @@ from analytics.workers.incident_worker import (
 from analytics.workers.probe_worker import PROBE_GROUP, ProbeProcessor
 from analytics.workers.runner import process_in_event_time
 from analytics.workers.state_builder import StateBuilder
+from ingest.batching import PartitionBatcher
 from ingest.errors import InvalidMessage
 from ingest.kafka.clients import make_producer
 from ingest.records import read_records
@@ -162,9 +163,10 @@ def prepare_db(dsn: str, network: RoadNetwork, feed: Feed | None = None) -> None
 
 def publish(
     settings: Settings, feed: Feed, *, speedup: float | None = None,
-    stop: threading.Event | None = None,
+    stop: threading.Event | None = None, batch: int = 0,
 ) -> dict[str, int]:  # fmt: skip
-    """Publish both feeds keyed by vehicle / detector (two threads, same pacing).
+    """Publish both feeds keyed by vehicle / detector (two threads, same pacing); with
+    ``batch`` the GPS feed goes in batches of up to that many fixes per partition.
 
     Returns the records handed to the producer per feed; they are flushed before returning.
     """
@@ -176,8 +178,14 @@ def publish(
         records = read_records(path)
         if stop is not None:
             records = _until(records, stop)
+        batcher = None
+        if batch and kind == "gps":
+            batcher = PartitionBatcher(
+                lambda p, k, v: producer.send(topic, key=k, value=v, partition=p),
+                len(producer.partitions_for(topic)), kind=kind, max_items=batch,
+            )  # fmt: skip
         stats = replay(records, lambda k, v: producer.send(topic, key=k, value=v),
-                       kind=kind, speedup=speedup, progress=None)  # fmt: skip
+                       kind=kind, speedup=speedup, progress=None, batcher=batcher)  # fmt: skip
         sent[kind] = stats.published
 
     threads = [threading.Thread(target=one, args=(k, p), daemon=True)
