@@ -82,6 +82,28 @@ class ProbeCounters:
     vehicles_closed: int = 0
 
 
+@dataclass
+class ProbeResults:
+    """Traversal rows and presence records waiting for a checkpoint."""
+
+    rows: list[TraversalRow]
+    presence: list[PresenceRow]
+    writer: StoreWriter
+
+    def prepare(self, conn: psycopg.Connection) -> None:
+        """Create the time partitions the rows need (before the transaction)."""
+        self.writer.prepare(conn, "probe_traversal", {r[1] for r in self.rows})
+        if self.presence:
+            self.writer.prepare(conn, "probe_presence", {r[0] for r in self.presence})
+
+    def store(self, conn: psycopg.Connection) -> None:
+        """Write the traversals and presence records and queue the traversals' minutes
+        (inside the checkpoint transaction)."""
+        write_traversals(conn, self.rows)
+        write_presence(conn, self.presence)
+        mark_minutes(conn, {r[1] for r in self.rows})
+
+
 class ProbeProcessor:
     """Matches fixes per vehicle and turns decided fixes into traversal rows.
 
@@ -284,16 +306,18 @@ class ProbeProcessor:
 
     def prepare(self, conn: psycopg.Connection) -> None:
         """Create the time partitions the pending rows need (before the transaction)."""
-        self.writer.prepare(conn, "probe_traversal", {r[1] for r in self.rows})
-        if self.presence:
-            self.writer.prepare(conn, "probe_presence", {r[0] for r in self.presence})
+        ProbeResults(self.rows, self.presence, self.writer).prepare(conn)
 
     def store(self, conn: psycopg.Connection) -> None:
-        """Write the traversals and presence records and queue the traversals' minutes
-        (inside the checkpoint transaction)."""
-        write_traversals(conn, self.rows)
-        write_presence(conn, self.presence)
-        mark_minutes(conn, {r[1] for r in self.rows})
+        """Write the pending results (inside the checkpoint transaction)."""
+        ProbeResults(self.rows, self.presence, self.writer).store(conn)
+
+    def detach(self) -> ProbeResults:
+        """Hand the pending results over (to be stored by a checkpoint written in the
+        background) and start collecting afresh."""
+        out = ProbeResults(self.rows, self.presence, self.writer)
+        self.clear()
+        return out
 
     def maintain(self, conn: psycopg.Connection) -> None:
         """Refresh dirty rollups and keep partitions two days ahead."""

@@ -15,7 +15,13 @@ Guarantees, per partition:
   being revoked are checkpointed first;
 * Kafka offsets are committed only after that transaction commits (they serve
   monitoring and consumers without a stored checkpoint);
-* a database outage makes the worker retry the same checkpoint until it succeeds.
+* a database outage makes the worker retry the same checkpoint until it succeeds;
+* a processor that can hand its pending results over (``detach``, the probe worker) has its
+  periodic checkpoints written by a writer thread while it goes on processing: one at a time
+  (the next waits for it), captured (offsets, states, results) when started, acknowledged to
+  Kafka by the main thread once stored. If one fails, everything processed after it was
+  captured is dropped with it and redone from the stored checkpoint (a failure other than
+  the database's ends the worker, and nothing of its pending work is stored any more).
 
 Event time. Given ``event_time`` (a message's event time, epoch milliseconds), the worker
 keeps each partition's **watermark** — the newest event time among the messages it processed
@@ -37,6 +43,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -138,6 +145,20 @@ class WorkerStats:
     by_code: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class _Checkpoint:
+    """One checkpoint's content: next offsets, the fences they advance from, serialized
+    states, watermarks and the results (the processor, or what it detached)."""
+
+    offsets: dict[Part, int]
+    expected: dict[Part, int | None]
+    states: dict[Part, bytes] | None
+    marks: dict[Part, datetime]
+    results: Any
+    detached: bool
+    retry: bool = True  # cleared to stop retrying through an outage
+
+
 class ProcessingHalted(RuntimeError):
     """Many messages in a row failed on their own: a fault of the worker or the database,
     not of the input. The worker stops instead of dead-lettering the whole feed."""
@@ -226,6 +247,11 @@ class TransactionalWorker:
         self.suspect: dict[Part, int] = {}  # partition → last offset of the failed batch
         self.poison: dict[tuple[Part, int], str] = {}  # (partition, offset) → reason
         self.idle_poll_ms = 100  # poll timeout while results wait to be stored
+        # processors that can hand their pending results over write checkpoints in a thread
+        self.background_checkpoints = hasattr(processor, "detach")
+        self._writer: ThreadPoolExecutor | None = None
+        self._inflight: tuple[Future[None], _Checkpoint] | None = None
+        self._broken: BaseException | None = None  # set when a background checkpoint failed
         self.stats = WorkerStats()
         self.probe = WorkerProbe(stage)  # health, readiness and metrics (observability.py)
         self._lag_at = 0.0
@@ -268,6 +294,7 @@ class TransactionalWorker:
         checkpoint goes back to where the group started it: its committed Kafka offset, or
         the beginning."""
         parts = [(tp.topic, tp.partition) for tp in assigned]
+        self._settle_quietly()
         while True:
             try:
                 conn = self._db()
@@ -303,6 +330,7 @@ class TransactionalWorker:
     def on_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         """Checkpoint what was processed, then forget the revoked partitions."""
         self.probe.partitions -= {tp.partition for tp in revoked}
+        self._settle_quietly()
         if self.uncommitted:
             self._in_rebalance = True
             try:
@@ -362,8 +390,11 @@ class TransactionalWorker:
             p.lag = lag
 
     def _step(self, timeout_ms: int) -> int:
+        if self._broken is not None:
+            raise RuntimeError("the worker stopped: a checkpoint failed") from self._broken
         started = time.perf_counter()
-        if self.uncommitted:  # results wait: a short poll finds a pause in the stream sooner
+        if self.uncommitted or self._inflight is not None:
+            # results wait to be stored: a short poll finds a pause in the stream sooner
             timeout_ms = min(timeout_ms, self.idle_poll_ms)
         polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
         self.probe.poll_seconds.observe(time.perf_counter() - started)
@@ -390,10 +421,15 @@ class TransactionalWorker:
             self.stats.batches += 1
             self.stats.last_batch_at = time.time()
             self.probe.batch_seconds.observe(time.perf_counter() - started)
+        if self._inflight is not None and self._inflight[0].done():
+            self._settle()
         # due, too much pending, or the stream paused (an idle poll): store what waits now
         due = time.monotonic() - self._last_checkpoint >= self.checkpoint_every_s
         if self.uncommitted and (due or not n or self.processor.pending() >= self.max_pending):
-            self._store_or_suspect()
+            if self.background_checkpoints and not self.suspect:
+                self._checkpoint_in_background()
+            else:
+                self._store_or_suspect()
         return n
 
     def _process(self, part: Part, messages: Sequence[Any]) -> None:
@@ -497,66 +533,153 @@ class TransactionalWorker:
 
     def checkpoint(self, *, retry: bool = True, commit_kafka: bool = True) -> bool:
         """Store the pending results, states and offsets in one transaction, then tell Kafka;
-        ``False`` when another consumer owns the partitions now (the work was dropped)."""
+        ``False`` when another consumer owns the partitions now (the work was dropped). A
+        checkpoint being written in the background is finished first."""
+        if not self._settle(commit_kafka=commit_kafka):
+            return False
         if not self.uncommitted:
             return True
         began = time.perf_counter()
         try:
-            return self._checkpoint(retry=retry, commit_kafka=commit_kafka)
+            job = self._capture(detach=False)
+            try:
+                self._write(job, retry=retry)
+            except CheckpointConflict as exc:
+                self._conflict(exc)
+                return False
+            self._stored(job, commit_kafka=commit_kafka)
+            return True
         finally:
             self.probe.checkpoint_seconds.observe(time.perf_counter() - began)
 
-    def _checkpoint(self, *, retry: bool, commit_kafka: bool) -> bool:
+    def _checkpoint_in_background(self) -> None:
+        """Start writing a checkpoint in the writer thread and go on processing (processors
+        with ``detach``; one checkpoint at a time: a previous one is finished first)."""
+        if not self._settle() or not self.uncommitted:
+            return
+        began = time.perf_counter()
+        job = self._capture(detach=True)
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"{self.stage}-checkpoint")
+        self._inflight = (self._writer.submit(self._write, job, retry=True), job)
+        self.probe.checkpoint_seconds.observe(time.perf_counter() - began)
+
+    def _settle(self, *, commit_kafka: bool = True) -> bool:
+        """Wait for the checkpoint being written in the background, if any, and apply its
+        outcome; ``False`` when it failed (everything not stored was dropped, see
+        :meth:`_abandon`)."""
+        if self._inflight is None:
+            return True
+        future, job = self._inflight
+        if self._in_rebalance:
+            job.retry = False  # no endless retries inside a rebalance callback
+        began = time.perf_counter()
+        try:
+            future.result()
+        except CheckpointConflict as exc:
+            self._inflight = None
+            self._conflict(exc)
+            return False
+        except psycopg.OperationalError as exc:  # gave up retrying (rebalance)
+            self._inflight = None
+            log.warning("checkpoint failed, work will be redone: %s", exc)
+            self._abandon()
+            return False
+        except psycopg.Error as exc:  # the database refused the data: find the message
+            self._inflight = None
+            self._failed(exc, {part: o - 1 for part, o in job.offsets.items()})
+            return False
+        except BaseException as exc:
+            # Anything else ends the worker. The work processed since this checkpoint was
+            # captured builds on results that were not stored: none of it may be stored now
+            # (not even by the checkpoint of a rebalance while closing).
+            self._broken = exc
+            self.processor.clear()
+            self.uncommitted.clear()
+            raise
+        finally:
+            self.probe.checkpoint_seconds.observe(time.perf_counter() - began)
+            self._inflight = None
+        self._stored(job, commit_kafka=commit_kafka)
+        return True
+
+    def _settle_quietly(self) -> None:
+        """:meth:`_settle` where no consumer call may block (rebalance callbacks): no Kafka
+        commit, no endless retries, and a failure only drops the work."""
+        if self._inflight is None:
+            return
+        was, self._in_rebalance = self._in_rebalance, True
+        try:
+            self._settle(commit_kafka=False)
+        finally:
+            self._in_rebalance = was
+
+    def _capture(self, *, detach: bool) -> _Checkpoint:
+        """What the next checkpoint stores, as of now (dead letters acknowledged first).
+        With ``detach`` the processor hands its pending results over and starts afresh."""
         self.deadletters.flush()
         offsets = dict(self.uncommitted)
+        states = (
+            {part: self.processor.snapshot(part) for part in offsets} if self.stateful else None
+        )
+        marks = {
+            part: datetime.fromtimestamp(w / 1000, UTC)
+            for part in offsets
+            if (w := self.watermark.get(part)) is not None
+        }
+        results = self.processor
+        if detach:
+            results = self.processor.detach()
+            self.uncommitted.clear()
+            self._last_checkpoint = time.monotonic()
+        return _Checkpoint(offsets, dict(self.expected), states, marks, results, detach)
+
+    def _write(self, job: _Checkpoint, *, retry: bool) -> None:
+        """Write ``job`` in one transaction (retrying through database outages while
+        ``retry`` and ``job.retry``); raises ``CheckpointConflict`` when another consumer
+        owns the partitions now. Runs in the writer thread for background checkpoints."""
         while True:
             try:
                 conn = self._db()
-                prepare = getattr(self.processor, "prepare", None)
+                prepare = getattr(job.results, "prepare", None)
                 if prepare is not None:
                     prepare(conn)
-                states = (
-                    {part: self.processor.snapshot(part) for part in offsets}
-                    if self.stateful
-                    else None
-                )
-                marks = {
-                    part: datetime.fromtimestamp(w / 1000, UTC)
-                    for part in offsets
-                    if (w := self.watermark.get(part)) is not None
-                }
                 started = time.perf_counter()
                 with conn.transaction():
-                    self.processor.store(conn)
-                    advance_checkpoints(conn, self.group, self.expected, offsets, states, marks)
+                    job.results.store(conn)
+                    advance_checkpoints(conn, self.group, job.expected, job.offsets, job.states,
+                                        job.marks)  # fmt: skip
                 self.probe.db_write_seconds.observe(time.perf_counter() - started)
                 self.probe.db_ok = True
                 self.probe.last_progress = time.time()
-                break
-            except CheckpointConflict as exc:
-                # Another consumer owns these partitions now: forget the pending work and
-                # re-read our assignment from the stored checkpoints.
-                log.warning("%s", exc)
-                self.stats.conflicts += 1
-                self._abandon()
-                return False
+                return
             except psycopg.OperationalError as exc:
                 self.stats.db_retries += 1
                 self.probe.db_ok = False
                 self.probe.last_loop = time.monotonic()  # waiting for the database is alive
                 self._drop_db()
-                if not retry:
+                if not (retry and job.retry):
                     raise
                 log.warning("database write failed, retrying the same checkpoint: %s", exc)
                 time.sleep(self.retry_backoff_s)
-        self.expected.update(offsets)
-        self.processor.clear()
-        self.uncommitted.clear()
-        self._last_checkpoint = time.monotonic()
+
+    def _conflict(self, exc: CheckpointConflict) -> None:
+        """Another consumer owns these partitions now: forget the pending work and re-read
+        our assignment from the stored checkpoints."""
+        log.warning("%s", exc)
+        self.stats.conflicts += 1
+        self._abandon()
+
+    def _stored(self, job: _Checkpoint, *, commit_kafka: bool) -> None:
+        """``job`` is stored: advance the fences, forget its results, tell Kafka."""
+        self.expected.update(job.offsets)
+        if not job.detached:
+            self.processor.clear()
+            self.uncommitted.clear()
+            self._last_checkpoint = time.monotonic()
         self.stats.checkpoints += 1
         if commit_kafka:
-            self._commit_kafka(offsets)
-        return True
+            self._commit_kafka(job.offsets)
 
     def _commit_kafka(self, next_offsets: dict[Part, int]) -> None:
         offsets = {
@@ -588,6 +711,7 @@ class TransactionalWorker:
         if fn is None or (not force and now - self._last_maintain < self.maintain_every_s):
             return
         self._last_maintain = now
+        self._settle()  # the writer thread holds the connection while it writes
         try:
             fn(self._db())
         except psycopg.OperationalError as exc:
@@ -597,7 +721,11 @@ class TransactionalWorker:
             self.probe.maintain_seconds.observe(time.monotonic() - now)
 
     def close(self) -> None:
-        """Leave the group and close connections."""
+        """Leave the group and close connections (after a checkpoint being written)."""
+        with contextlib.suppress(psycopg.Error, KafkaError):
+            self._settle()
+        if self._writer is not None:
+            self._writer.shutdown()
         with contextlib.suppress(KafkaError):
             self.consumer.close(autocommit=False)
         self._drop_db()

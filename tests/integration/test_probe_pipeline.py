@@ -16,7 +16,7 @@ from kafka.structs import TopicPartition
 from analytics.network import load_network
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
-from analytics.workers.probe_worker import build_probe_worker
+from analytics.workers.probe_worker import ProbeResults, build_probe_worker
 from analytics.workers.state_builder import StateBuilder
 from api.app import create_app
 from ingest.deadletter import parse_headers
@@ -173,7 +173,7 @@ def _fleet_feed(network: RoadNetwork, crawlers: int = 0) -> list[tuple[bytes, by
 
 
 def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
-    itms_settings, db_factory, network
+    itms_settings, db_factory, network, monkeypatch
 ) -> None:
     values = _fleet_feed(network, crawlers=3)
     _publish(itms_settings, values)
@@ -197,24 +197,28 @@ def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
     assert not {f"v{k:02d}" for k in range(11, 24)} & recorded
     assert len(presence) > 9 and all(r[0].second == 0 for r in presence)
 
-    # Runs that die inside their checkpoint transaction after a few small polls.
+    # Runs that die inside their checkpoint transaction (written in the background) after a
+    # few small polls.
     consumed = 0
+    real_store = ProbeResults.store
     for crash_at in (2, 3, 5):
         worker = build_probe_worker(itms_settings, network, group="g-crash", checkpoint_every_s=0)
         worker.max_records = 97
-        real_store, calls = worker.processor.store, []
+        assert worker.background_checkpoints
+        calls: list[int] = []
 
-        def store_then_die(conn, real_store=real_store, calls=calls, crash_at=crash_at):
-            real_store(conn)
+        def store_then_die(results, conn, calls=calls, crash_at=crash_at):
+            real_store(results, conn)
             calls.append(1)
             if len(calls) == crash_at:
                 raise KeyboardInterrupt("simulated crash before commit")
 
-        worker.processor.store = store_then_die
+        monkeypatch.setattr(ProbeResults, "store", store_then_die)
         with pytest.raises(KeyboardInterrupt):
             _drain(worker, lambda: False, timeout_s=60)
         consumed += worker.stats.consumed
         worker.close()
+    monkeypatch.setattr(ProbeResults, "store", real_store)
     # One more dies after its database commit, before telling Kafka; the last one finishes.
     worker = build_probe_worker(itms_settings, network, group="g-crash", checkpoint_every_s=0)
     worker.max_records = 211
@@ -248,15 +252,16 @@ def test_a_pause_in_the_stream_stores_the_waiting_results_at_once(itms_settings,
         while worker.stats.consumed < len(values) and time.monotonic() < deadline:
             worker.step(timeout_ms=300)
         assert worker.stats.consumed == len(values)
-        if worker.uncommitted:  # (a poll may already have come back empty mid-stream)
-            began = time.monotonic()
-            worker.step(timeout_ms=5000)
-            assert time.monotonic() - began < 2.5  # a short poll, not the 5 s asked for
-        assert not worker.uncommitted
-        with psycopg.connect(itms_settings.dsn) as conn:
-            stored = conn.execute("SELECT sum(next_offset) FROM consumer_checkpoint"
-                                  " WHERE consumer_group = 'g-pause'").fetchone()[0]  # fmt: skip
-        assert stored == len(values)
+
+        def stored() -> int:
+            with psycopg.connect(itms_settings.dsn) as conn:
+                return conn.execute("SELECT sum(next_offset) FROM consumer_checkpoint"
+                                    " WHERE consumer_group = 'g-pause'").fetchone()[0] or 0
+
+        began = time.monotonic()
+        while stored() < len(values) and time.monotonic() - began < 2.5:
+            worker.step(timeout_ms=5000)  # nothing new: short polls while results wait
+        assert stored() == len(values)  # within 2.5 s, not after the 5-s poll
         assert _traversals(itms_settings.dsn)
     finally:
         worker.close()
