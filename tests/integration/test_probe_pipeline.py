@@ -265,3 +265,49 @@ def test_a_pause_in_the_stream_stores_the_waiting_results_at_once(itms_settings,
         assert _traversals(itms_settings.dsn)
     finally:
         worker.close()
+
+
+def test_a_refused_background_checkpoint_is_redone_without_loss(
+    itms_settings, db_factory, network, monkeypatch
+) -> None:
+    """The database refuses one checkpoint written in the background: the worker drops it
+    and everything processed since, replays the partitions message by message from the stored
+    checkpoints, and ends with exactly the traversals of an undisturbed run."""
+    values = _fleet_feed(network)
+    _publish(itms_settings, values)
+    reference = itms_settings.model_copy(update={"database_url": db_factory()})
+    for s in (itms_settings, reference):
+        with psycopg.connect(s.dsn) as conn:
+            sync_network(conn, network)
+    ref = build_probe_worker(reference, network, group="g-ref", checkpoint_every_s=3600)
+    ref.background_checkpoints = False
+    try:
+        _drain(ref, lambda: ref.stats.consumed >= len(values))
+    finally:
+        ref.close()
+    expected = _traversals(reference.dsn)
+
+    real_store, calls = ProbeResults.store, []
+
+    def refuse_once(results, conn):
+        calls.append(1)
+        if len(calls) == 3:
+            raise psycopg.errors.DataError("simulated refusal of the third checkpoint")
+        real_store(results, conn)
+
+    monkeypatch.setattr(ProbeResults, "store", refuse_once)
+    worker = build_probe_worker(itms_settings, network, group="g-refuse", checkpoint_every_s=0)
+    worker.max_records = 150
+
+    def stored() -> int:
+        with psycopg.connect(itms_settings.dsn) as conn:
+            return conn.execute("SELECT sum(next_offset) FROM consumer_checkpoint"
+                                " WHERE consumer_group = 'g-refuse'").fetchone()[0] or 0
+
+    try:
+        _drain(worker, lambda: stored() >= len(values), timeout_s=120)
+    finally:
+        worker.close()
+    assert worker.stats.processing_errors == 1 and worker.stats.dead_lettered == 0
+    assert len(calls) > 3
+    assert _traversals(itms_settings.dsn) == expected
