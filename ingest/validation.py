@@ -118,8 +118,7 @@ class FeedValidator:
         cannot be read as one (not JSON, too large), raises :class:`InvalidMessage`; within a
         readable batch each bad item (not an object, or breaking the contract) is rejected
         alone."""
-        head = raw[:1] if raw is not None else b""
-        if head != b"[" and (head == b"{" or not raw or raw.lstrip()[:1] != b"["):
+        if not raw or raw.lstrip()[:1] != b"[":  # (lstrip copies only when it strips)
             return Validated([self.validate(raw)])
         if len(raw) > self.max_batch_bytes:
             raise InvalidMessage(

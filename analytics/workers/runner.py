@@ -571,37 +571,31 @@ class TransactionalWorker:
         if self._inflight is None:
             return True
         future, job = self._inflight
+        self._inflight = None  # settled from here on, whatever the outcome
         if self._in_rebalance:
             job.retry = False  # no endless retries inside a rebalance callback
         began = time.perf_counter()
-        try:
-            future.result()
-        except CheckpointConflict as exc:
-            self._inflight = None
-            self._conflict(exc)
-            return False
-        except psycopg.OperationalError as exc:  # gave up retrying (rebalance)
-            self._inflight = None
-            log.warning("checkpoint failed, work will be redone: %s", exc)
+        error = future.exception()  # waits for the writer
+        self.probe.checkpoint_seconds.observe(time.perf_counter() - began)
+        if error is None:
+            self._stored(job, commit_kafka=commit_kafka)
+            return True
+        if isinstance(error, CheckpointConflict):
+            self._conflict(error)
+        elif isinstance(error, psycopg.OperationalError):  # gave up retrying (rebalance)
+            log.warning("checkpoint failed, work will be redone: %s", error)
             self._abandon()
-            return False
-        except psycopg.Error as exc:  # the database refused the data: find the message
-            self._inflight = None
-            self._failed(exc, {part: o - 1 for part, o in job.offsets.items()})
-            return False
-        except BaseException as exc:
+        elif isinstance(error, psycopg.Error):  # the database refused the data: find the message
+            self._failed(error, {part: o - 1 for part, o in job.offsets.items()})
+        else:
             # Anything else ends the worker. The work processed since this checkpoint was
             # captured builds on results that were not stored: none of it may be stored now
             # (not even by the checkpoint of a rebalance while closing).
-            self._broken = exc
+            self._broken = error
             self.processor.clear()
             self.uncommitted.clear()
-            raise
-        finally:
-            self.probe.checkpoint_seconds.observe(time.perf_counter() - began)
-            self._inflight = None
-        self._stored(job, commit_kafka=commit_kafka)
-        return True
+            raise error
+        return False
 
     def _settle_quietly(self) -> None:
         """:meth:`_settle` where no consumer call may block (rebalance callbacks): no Kafka

@@ -83,6 +83,34 @@ def _presence(dsn: str) -> list[tuple]:
         return conn.execute("SELECT * FROM probe_presence ORDER BY as_of, vehicle_id").fetchall()
 
 
+def _stored_offsets(dsn: str, group: str) -> int:
+    """Messages covered by the stored checkpoints of consumer group ``group``."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT coalesce(sum(next_offset), 0) FROM consumer_checkpoint"
+                            " WHERE consumer_group = %s", (group,)).fetchone()[0]  # fmt: skip
+
+
+def _undisturbed_reference(
+    settings: Settings, db_factory, network: RoadNetwork, values: list, **worker_attrs
+) -> Settings:
+    """Publish ``values``, store the network in ``settings``' database and in a fresh
+    reference database, and run one undisturbed worker (big polls, one checkpoint at the end,
+    ``worker_attrs`` set on it) into the reference; returns the reference's settings."""
+    _publish(settings, values)
+    reference = settings.model_copy(update={"database_url": db_factory()})
+    for s in (settings, reference):
+        with psycopg.connect(s.dsn) as conn:
+            sync_network(conn, network)
+    ref = build_probe_worker(reference, network, group="g-ref", checkpoint_every_s=3600)
+    for name, value in worker_attrs.items():
+        setattr(ref, name, value)
+    try:
+        _drain(ref, lambda: ref.stats.consumed >= len(values))
+    finally:
+        ref.close()
+    return reference
+
+
 def _start_ms() -> int:
     return (int(time.time()) // 60 - 20) * 60_000
 
@@ -176,18 +204,7 @@ def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
     itms_settings, db_factory, network, monkeypatch
 ) -> None:
     values = _fleet_feed(network, crawlers=3)
-    _publish(itms_settings, values)
-    reference = itms_settings.model_copy(update={"database_url": db_factory()})
-    for s in (itms_settings, reference):
-        with psycopg.connect(s.dsn) as conn:
-            sync_network(conn, network)
-
-    # An undisturbed run: big polls, one checkpoint at the end.
-    ref = build_probe_worker(reference, network, group="g-ref", checkpoint_every_s=3600)
-    try:
-        _drain(ref, lambda: ref.stats.consumed >= len(values))
-    finally:
-        ref.close()
+    reference = _undisturbed_reference(itms_settings, db_factory, network, values)
     expected = _traversals(reference.dsn)
     assert len(expected) > 100
     presence = _presence(reference.dsn)
@@ -227,10 +244,7 @@ def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
     worker.close()
     last = build_probe_worker(itms_settings, network, group="g-crash", checkpoint_every_s=0)
     last.max_records = 500
-    with psycopg.connect(itms_settings.dsn) as conn:
-        done_before = conn.execute(
-            "SELECT sum(next_offset) FROM consumer_checkpoint WHERE consumer_group = 'g-crash'"
-        ).fetchone()[0]
+    done_before = _stored_offsets(itms_settings.dsn, "g-crash")
     try:
         _drain(last, lambda: done_before + last.stats.consumed >= len(values))
     finally:
@@ -252,16 +266,12 @@ def test_a_pause_in_the_stream_stores_the_waiting_results_at_once(itms_settings,
         while worker.stats.consumed < len(values) and time.monotonic() < deadline:
             worker.step(timeout_ms=300)
         assert worker.stats.consumed == len(values)
-
-        def stored() -> int:
-            with psycopg.connect(itms_settings.dsn) as conn:
-                return conn.execute("SELECT sum(next_offset) FROM consumer_checkpoint"
-                                    " WHERE consumer_group = 'g-pause'").fetchone()[0] or 0
-
         began = time.monotonic()
-        while stored() < len(values) and time.monotonic() - began < 2.5:
+        while (_stored_offsets(itms_settings.dsn, "g-pause") < len(values)
+               and time.monotonic() - began < 2.5):  # fmt: skip
             worker.step(timeout_ms=5000)  # nothing new: short polls while results wait
-        assert stored() == len(values)  # within 2.5 s, not after the 5-s poll
+        # within 2.5 s, not after the 5-s poll
+        assert _stored_offsets(itms_settings.dsn, "g-pause") == len(values)
         assert _traversals(itms_settings.dsn)
     finally:
         worker.close()
@@ -274,17 +284,8 @@ def test_a_refused_background_checkpoint_is_redone_without_loss(
     and everything processed since, replays the partitions message by message from the stored
     checkpoints, and ends with exactly the traversals of an undisturbed run."""
     values = _fleet_feed(network)
-    _publish(itms_settings, values)
-    reference = itms_settings.model_copy(update={"database_url": db_factory()})
-    for s in (itms_settings, reference):
-        with psycopg.connect(s.dsn) as conn:
-            sync_network(conn, network)
-    ref = build_probe_worker(reference, network, group="g-ref", checkpoint_every_s=3600)
-    ref.background_checkpoints = False
-    try:
-        _drain(ref, lambda: ref.stats.consumed >= len(values))
-    finally:
-        ref.close()
+    reference = _undisturbed_reference(itms_settings, db_factory, network, values,
+                                       background_checkpoints=False)  # fmt: skip
     expected = _traversals(reference.dsn)
 
     real_store, calls = ProbeResults.store, []
@@ -299,13 +300,9 @@ def test_a_refused_background_checkpoint_is_redone_without_loss(
     worker = build_probe_worker(itms_settings, network, group="g-refuse", checkpoint_every_s=0)
     worker.max_records = 150
 
-    def stored() -> int:
-        with psycopg.connect(itms_settings.dsn) as conn:
-            return conn.execute("SELECT sum(next_offset) FROM consumer_checkpoint"
-                                " WHERE consumer_group = 'g-refuse'").fetchone()[0] or 0
-
     try:
-        _drain(worker, lambda: stored() >= len(values), timeout_s=120)
+        _drain(worker, lambda: _stored_offsets(itms_settings.dsn, "g-refuse") >= len(values),
+               timeout_s=120)  # fmt: skip
     finally:
         worker.close()
     assert worker.stats.processing_errors == 1 and worker.stats.dead_lettered == 0
