@@ -123,6 +123,25 @@ def _network(path: str | None):
     return load_network(path or settings.network)
 
 
+def _incident_params(args: argparse.Namespace, settings: Any):
+    """The incident worker's parameters from ``--params``/``--set`` (else
+    ``ITMS_INCIDENT_PARAMS``); a file or override that does not fit exits with its reason."""
+    from analytics.incidents.params_file import ParamsError
+    from analytics.workers.incident_worker import worker_params
+
+    try:
+        return worker_params(settings, args.params, args.set or ())
+    except ParamsError as exc:
+        raise SystemExit(f"incident parameters: {exc}") from exc
+
+
+def cmd_incident_params(args: argparse.Namespace) -> int:
+    from analytics.incidents.params_file import to_toml
+
+    print(to_toml(_incident_params(args, _settings())), end="")
+    return 0
+
+
 def cmd_network(args: argparse.Namespace) -> int:
     import psycopg
 
@@ -137,6 +156,8 @@ def cmd_network(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings()
+    if (args.params or args.set) and args.kind != "incidents":
+        raise SystemExit("--params and --set are for the incident worker only")
     stop = _stop_event()
     if args.duration:
         threading.Timer(args.duration, stop.set).start()
@@ -172,8 +193,9 @@ def _run_worker(
     if args.kind == "incidents":
         from analytics.workers.incident_worker import run_incident_worker
 
+        params = _incident_params(args, settings)
         log.info("incident worker running (one leader per database)")
-        run_incident_worker(settings, network, stop)
+        run_incident_worker(settings, network, stop, params=params)
         return 0
     if args.kind == "state":
         from analytics.workers.state_builder import run_state_builder
@@ -455,11 +477,16 @@ def _evaluate_incidents(args: argparse.Namespace) -> int:
 
             path = str(write_grid(Path(tmp) / "grid.geojson", rows=args.grid, cols=args.grid))
         network = _network(path)
+        wp = _incident_params(args, _settings())
         cfg = EvalConfig(runs=args.runs, duration_s=args.duration,
                          incidents_per_run=args.incidents, penetration=args.penetration,
                          history_days=args.history_days, seed=args.seed,
-                         work_dir=args.work_dir)  # fmt: skip
+                         work_dir=args.work_dir, detector=wp.detector, tracker=wp.tracker,
+                         availability_lag_s=wp.availability_lag_s, windows_min=wp.windows_min,
+                         stop_s=wp.stop_s, recent_exit_s=wp.recent_exit_s)  # fmt: skip
         print(f"network {network.source}: {len(network)} directed segments", flush=True)
+        for text in args.set or ():
+            print(f"parameter {text}", flush=True)
         rows, meta = evaluate(network, cfg, network_path=path,
                               progress=lambda s: print(s, flush=True))  # fmt: skip
     print(f"\n{meta['hours']:.1f} h simulated on {meta['segments']} segments, decision units"
@@ -468,6 +495,14 @@ def _evaluate_incidents(args: argparse.Namespace) -> int:
     for r in rows:
         print(table_row(r))
     return 0
+
+
+def _add_incident_params(s: argparse.ArgumentParser, prefix: str) -> None:
+    s.add_argument("--params", help=f"{prefix}TOML file of detection thresholds that differ from"
+                   " the defaults (default: ITMS_INCIDENT_PARAMS)")  # fmt: skip
+    s.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help=f"{prefix}override one threshold, e.g."
+                   " detector.probe_overdue.min_vehicles=3 (repeatable)")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -516,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=int, help="simulated seconds per run (congestion 900, incidents 3600)"
     )
     s.add_argument("--seed", type=int, help="congestion 4, incidents 1")
+    _add_incident_params(s, "incidents: ")
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("network", help="store the road network in the database")
@@ -535,7 +571,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--metrics-port", type=int,
                    help="serve /metrics (Prometheus), /healthz and /readyz on this port")
     s.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
+    _add_incident_params(s, "incidents: ")
     s.set_defaults(func=cmd_worker)
+
+    s = sub.add_parser(
+        "incident-params",
+        help="print the incident detector's effective thresholds as a TOML parameters file",
+    )
+    _add_incident_params(s, "")
+    s.set_defaults(func=cmd_incident_params)
 
     s = sub.add_parser("detectors", help="load the detector inventory (CSV)")
     s.add_argument("action", choices=["load"])

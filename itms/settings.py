@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         description="The incident worker stops waiting for an input partition whose stored"
         " progress has not moved for this long (s).",
     )
+    incident_params: Path | None = Field(
+        default=None,
+        description="TOML file of incident-detection thresholds that differ from the defaults"
+        " (see `itms incident-params`).",
+    )
 
     # API
     api_host: str = "127.0.0.1"

@@ -38,7 +38,7 @@ from analytics.incidents.corridor import Corridor, pair_stations
 from analytics.incidents.detector import METHODS, DetectorParams, IncidentDetector, MinuteInputs
 from analytics.incidents.fusion import same_direction
 from analytics.incidents.inputs import presence_snapshot, recent_probe_window, station_minute
-from analytics.incidents.lifecycle import IncidentTracker
+from analytics.incidents.lifecycle import IncidentTracker, TrackerParams
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
 from analytics.presence import PRESENCE_COLUMNS
@@ -75,6 +75,7 @@ class EvalConfig:
     gps_sigma_m: float = 8.0
     work_dir: str | None = None  # keep runs here (reused when present); None: temporary
     detector: DetectorParams = field(default_factory=DetectorParams)
+    tracker: TrackerParams = field(default_factory=TrackerParams)
 
 
 @dataclass
@@ -378,7 +379,7 @@ def replay_run(
             )
     exited = list(zip(tr["segment_id"], tr["vehicle"], tr["type"], t_dur, t_dwell, t_avail,
                       strict=True))  # fmt: skip
-    trackers = {meth: IncidentTracker(corridor.bearing) for meth in METHODS}
+    trackers = {meth: IncidentTracker(corridor.bearing, cfg.tracker) for meth in METHODS}
     raised: dict[str, dict[str, RaisedIncident]] = {meth: {} for meth in METHODS}
     n_seg, n_st = len(network), len(st_seg)
     for k in range(n_min):

@@ -56,9 +56,10 @@ import pickle
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -69,6 +70,7 @@ from analytics.incidents.corridor import Corridor
 from analytics.incidents.detector import DetectorParams, IncidentDetector, MinuteInputs
 from analytics.incidents.inputs import presence_snapshot, recent_probe_window, station_minute
 from analytics.incidents.lifecycle import Action, IncidentTracker, Track, TrackerParams
+from analytics.incidents.params_file import apply_overrides, load_overrides
 from analytics.network import model as m
 from analytics.network.model import RoadNetwork
 from analytics.state_inputs import read_free_flow, read_speed_profile, slot_of
@@ -516,19 +518,30 @@ def relay(conn: psycopg.Connection, send: Callable[[str, bytes], None], flush: C
         total += len(rows)
 
 
+def worker_params(settings, path: str | Path | None = None,
+                  sets: Iterable[str] = ()) -> IncidentWorkerParams:  # fmt: skip
+    """The worker's parameters: defaults, the settings' time zone and input wait, then the
+    parameters file (``path``, else ``ITMS_INCIDENT_PARAMS``; format in
+    :mod:`analytics.incidents.params_file`), then the ``section.key=value`` ``sets``."""
+    base = IncidentWorkerParams(timezone=settings.timezone,
+                                max_wait_s=settings.incident_max_wait_s)  # fmt: skip
+    path = path if path is not None else getattr(settings, "incident_params", None)
+    return apply_overrides(base, load_overrides(path, sets))
+
+
 def run_incident_worker(
     settings, network: RoadNetwork, stop: threading.Event, *, interval_s: float = 5.0,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] = time.time, params: IncidentWorkerParams | None = None,
 ) -> None:  # fmt: skip
-    """Leader-elected loop: process due minutes and relay events until ``stop``."""
+    """Leader-elected loop: process due minutes and relay events until ``stop``.
+    ``params``: the worker's parameters (default: :func:`worker_params` of ``settings``)."""
     from kafka.errors import KafkaError
 
     from ingest.kafka.clients import make_producer
 
     producer = make_producer(settings, client_id="itms-incident-worker")
     topic = settings.topic("incidents")
-    params = IncidentWorkerParams(timezone=settings.timezone,
-                                  max_wait_s=settings.incident_max_wait_s)  # fmt: skip
+    params = params or worker_params(settings)
     inputs = {PROBE_GROUP: settings.topic("gps"), DETECTOR_GROUP: settings.topic("detectors")}
     service = IncidentService(network, params, inputs=inputs)
     conn: psycopg.Connection | None = None
