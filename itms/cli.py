@@ -483,6 +483,7 @@ def _evaluate_incidents(args: argparse.Namespace) -> int:
                          history_days=args.history_days, seed=args.seed,
                          work_dir=args.work_dir, detector=wp.detector, tracker=wp.tracker,
                          availability_lag_s=wp.availability_lag_s, windows_min=wp.windows_min,
+                         detector_lag_s=wp.detector_lag_s,
                          stop_s=wp.stop_s, recent_exit_s=wp.recent_exit_s)  # fmt: skip
         print(f"network {network.source}: {len(network)} directed segments", flush=True)
         for text in args.set or ():

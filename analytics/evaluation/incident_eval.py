@@ -8,9 +8,11 @@ traversals), detectors report at the simulator's default spacing. Time-of-day pr
 from ``history_days`` incident-free days of the same city (same ``city_seed``, other seeds,
 no probes): per station occupancy mean/std and per segment speed per 15-minute slot.
 
-Every minute :class:`IncidentDetector` runs on what the worker would know at the end of that
-minute (detector readings of the minute; traversals available ``availability_lag_s`` after
-they end — the online matcher's decision lag — over the last ``probe_window_min`` minutes),
+Every minute :class:`IncidentDetector` runs on what the worker knows at the end of that
+minute (detector readings of the minute ``detector_lag_s`` before — those of the minute
+itself are complete only once the next minute's arrive —; traversals available
+``availability_lag_s`` after they end — the online matcher's decision lag — over the last
+``probe_window_min`` minutes; presence records of that minute boundary),
 and each method's candidates drive their own :class:`IncidentTracker`, so every method is
 scored on de-duplicated incidents with the same lifecycle. An incident raised (suspected)
 within ``[start, end + match_after_min]`` of a true incident, located within
@@ -65,6 +67,7 @@ class EvalConfig:
     warmup_s: int = 600
     min_separation_m: float = 3000.0
     availability_lag_s: float = 45.0
+    detector_lag_s: float = 60.0  # readings ending this long before the decision are the newest
     probe_window_min: int = 5
     windows_min: tuple[int, ...] = (1, 2, 3, 5)
     stop_s: float = 30.0
@@ -362,6 +365,7 @@ def replay_run(
     readings["k"] = ((readings["ts"] / 1000.0 - start_s) // 60 - 1).astype(int)
     readings["st"] = readings["detector_id"].map(st_index)
     by_minute = {k: g for k, g in readings.groupby("k")}
+    d_lag = round(cfg.detector_lag_s / 60.0)  # minutes, as the worker reads them
     seg_index = {s: i for i, s in enumerate(network.segments[m.SEGMENT_ID])}
     tr = traversals
     t_seg = tr["segment_id"].map(seg_index).to_numpy(np.int64)
@@ -385,14 +389,15 @@ def replay_run(
     for k in range(n_min):
         t_dec = start_s + (k + 1) * 60.0
         x = MinuteInputs.empty(n_st, n_seg)
-        g = by_minute.get(k)
+        g = by_minute.get(k - d_lag)
         if g is not None:
             x.station_occ, x.station_volume, x.station_speed = station_minute(
                 g["st"].to_numpy(np.int64), g["volume"].to_numpy(float),
                 g["occupancy"].to_numpy(float), g["speed_kmh"].to_numpy(float), n_st)  # fmt: skip
         slot = slot_of(t_dec - 30.0, tz)
-        x.station_occ_mean = profiles.occ_mean.get(slot, np.full(n_st, np.nan))
-        x.station_occ_std = profiles.occ_std.get(slot, np.full(n_st, np.nan))
+        d_slot = slot_of(t_dec - 30.0 - 60.0 * d_lag, tz)
+        x.station_occ_mean = profiles.occ_mean.get(d_slot, np.full(n_st, np.nan))
+        x.station_occ_std = profiles.occ_std.get(d_slot, np.full(n_st, np.nan))
         x.reference_speed = profiles.speed.get(slot, np.full(n_seg, np.nan))
         w = (t_avail <= t_dec) & (t_avail > t_dec - cfg.probe_window_min * 60.0)
         pw = recent_probe_window(

@@ -5,14 +5,17 @@ One worker leads per database (session advisory lock; others wait). Each complet
 processed once, in time order, in one transaction:
 
 1. inputs as of the decision time t = m + 1 min (:mod:`analytics.incidents.inputs`):
-   detector readings ending in the minute (in-service detectors of the inventory), their
-   occupancy profile (mean/std in the 15-minute slot over the last ``profile_days`` days),
-   probe traversals known by t (ended by t − ``availability_lag_s`` and stamped known by
-   t + ``availability_lag_s``, below) over the last minutes, the vehicles the probe workers
-   recorded at t as still on a segment and abnormally slow there (``probe_presence``, the
-   overdue-probe queues), segment speed profiles (``segment_state_15m``), the spread of single
-   vehicles' travel times per segment in the slot (``probe_traversal``, same days) and
-   free-flow speeds learned from the data before the local day;
+   detector readings of the minute ``detector_lag_s`` before (in-service detectors of the
+   inventory; the readings ending at t are complete only once the next interval's arrive,
+   so the newest complete ones end at t − 60 s for 60-s intervals), their occupancy
+   profile (mean/std in the 15-minute slot over the last ``profile_days`` days), probe
+   traversals known by t (stamped ``known_at`` ≤ t, below; rows without the stamp count
+   from their end plus ``availability_lag_s``) over the last minutes, the vehicles the
+   probe workers recorded at t as still on a segment and abnormally slow there
+   (``probe_presence``, the overdue-probe queues), segment speed profiles
+   (``segment_state_15m``), the spread of single vehicles' travel times per segment in the
+   slot (``probe_traversal``, same days) and free-flow speeds learned from the data before
+   the local day;
 2. every method and the fusion (:class:`IncidentDetector`), then the lifecycle tracker on
    the fused candidates (:class:`IncidentTracker`), after taking in what operators did
    (dismissed/resolved incidents are suppressed, confirmations respected, incidents they
@@ -23,16 +26,19 @@ processed once, in time order, in one transaction:
 
 **When a minute is decided (event time).** Not by the wall clock: minute m is decided once
 its inputs are durably stored, i.e. once the stored progress of the probe and detector
-workers has passed ``need(m) = m + 1 min + availability_lag_s``. Their checkpoints carry the
+workers has passed its decision time ``need(m) = t = m + 1 min``. Their checkpoints carry the
 newest event time each partition's stored results cover (``consumer_checkpoint.watermark``,
 written in the same transaction as the results, :mod:`analytics.workers.runner`), and every
 probe traversal carries when it became known (``probe_traversal.known_at``: the partition's
-watermark when the vehicle's later fixes decided it, on a 15-s grid). Minute m is due when
-the watermark of every input partition with data is past ``need(m)``; it then reads exactly
-the traversals known by ``need(m)`` and the readings ending by t. Those are all stored by
-then, whatever was delayed, killed or restarted, so a disturbed run decides every minute
-exactly like an undisturbed one (the fault suite checks this, docs/RELIABILITY.md). Partitions
-without any stored data do not count.
+watermark when the vehicle's later fixes decided it, rounded up to a 15-s grid). Minute m is
+due when the watermark of every probe partition with data is past t and that of every
+detector partition past t − ``detector_lag_s``; it then reads exactly the traversals known by
+t, the presence records of t and the readings ending by t − ``detector_lag_s``. Those are
+all stored by then, whatever was delayed, killed or restarted, so a disturbed run decides
+every minute exactly like an undisturbed one (the fault suite checks this,
+docs/RELIABILITY.md), and a live minute is decided as soon as the feeds' stored progress
+passes its end (seconds, not the matcher's decision lag). Partitions without any stored
+data do not count.
 
 **Fallback** (the one place where a fault can change decisions): a partition whose stored
 progress has not moved for ``max_wait_s`` of wall-clock time, as seen by this worker since
@@ -93,7 +99,10 @@ COMPASS = ("northbound", "north-eastbound", "eastbound", "south-eastbound", "sou
 class IncidentWorkerParams:
     """Knobs of the worker (seconds, minutes, days)."""
 
-    availability_lag_s: float = 45.0  # traversals count from their end plus this
+    availability_lag_s: float = 45.0  # traversals without known_at count from their end plus this
+    # the newest detector readings used end this long before the decision time: those ending
+    # at t are known complete only once a later interval's arrive (the readings' interval)
+    detector_lag_s: float = 60.0
     max_wait_s: float = 180.0  # inputs without progress this long are not waited for
     windows_min: tuple[int, ...] = (1, 2, 3, 5)
     stop_s: float = 30.0
@@ -114,9 +123,13 @@ class InputPartition:
     name: str
     watermark: datetime | None
     idle_s: float = 0.0
+    lead_s: float = 0.0  # the inputs read from it end this long before the decision time
 
 
 DEFAULT_INPUTS: dict[str, str | None] = {PROBE_GROUP: None, DETECTOR_GROUP: None}
+#: A traversal is known this long after its end at most, as far as the windows care (the
+#: matcher decides it a few fixes later: ~40-60 s at 10-s sampling, minutes at 60-s).
+KNOWN_SLACK = timedelta(minutes=10)
 
 
 class IncidentService:
@@ -249,10 +262,11 @@ class IncidentService:
         x = MinuteInputs.empty(n_st, n_seg)
         if n_st:
             st = {d: k for k, d in enumerate(det.station_ids)}
+            d_lag = timedelta(seconds=self.p.detector_lag_s)
             rows = conn.execute(
                 "SELECT detector_id, volume, occupancy, speed_kmh FROM detector_reading"
                 " WHERE ts > %s AND ts <= %s AND detector_id = ANY(%s)",
-                (minute, t, list(det.station_ids)),
+                (minute - d_lag, t - d_lag, list(det.station_ids)),
             ).fetchall()
             if rows:
                 x.station_occ, x.station_volume, x.station_speed = station_minute(
@@ -260,27 +274,34 @@ class IncidentService:
                     np.array([r[1] for r in rows], float), np.array([r[2] for r in rows], float),
                     np.array([np.nan if r[3] is None else r[3] for r in rows], float), n_st,
                 )  # fmt: skip
-            x.station_occ_mean, x.station_occ_std = self._occupancy_profile(conn, slot_of(t))
+            x.station_occ_mean, x.station_occ_std = self._occupancy_profile(
+                conn, slot_of(minute - d_lag)
+            )
         x.reference_speed = self._speed_profile(conn, slot_of(minute))
         x.segment_cv = self._segment_cv(conn, slot_of(minute))
         lag = timedelta(seconds=self.p.availability_lag_s)
         span = timedelta(minutes=max(self.p.windows_min))
+        # known by t: stamped known_at <= t (stored once the watermarks passed t), or, for
+        # rows without the stamp, ended availability_lag_s before t; older than the longest
+        # window plus KNOWN_SLACK after their end they no longer count anyway
         rows = conn.execute(
             "SELECT segment_id, vehicle_id, speed_kmh, dwell_s, exit_ts,"
-            " extract(epoch FROM exit_ts - entry_ts), vehicle_type FROM probe_traversal"
+            " extract(epoch FROM exit_ts - entry_ts), vehicle_type,"
+            " coalesce(known_at, exit_ts + %s) AS avail FROM probe_traversal"
             " WHERE minute > %s AND minute <= %s AND exit_ts > %s AND exit_ts <= %s"
-            " AND (known_at IS NULL OR known_at <= %s)",
-            (t - span - lag - timedelta(minutes=30), t, t - span - lag, t - lag, self.need(minute)),
-        ).fetchall()
+            " AND coalesce(known_at, exit_ts + %s) > %s AND coalesce(known_at, exit_ts + %s) <= %s",
+            (lag, t - span - KNOWN_SLACK - timedelta(minutes=30), t, t - span - KNOWN_SLACK, t,
+             lag, t - span, lag, t),
+        ).fetchall()  # fmt: skip
         rows = [r for r in rows if r[0] in self.index]
+        avail = np.array([r[7].timestamp() for r in rows], float)
         if rows:
             codes: dict[str, int] = {}
             veh = np.array([codes.setdefault(r[1], len(codes)) for r in rows], np.int64)
             pw = recent_probe_window(
                 np.array([self.index[r[0]] for r in rows], np.int64), veh,
                 np.array([r[2] for r in rows], float), np.array([r[3] for r in rows], float),
-                np.array([r[4].timestamp() for r in rows]) + self.p.availability_lag_s,
-                t.timestamp(), n_seg, duration_s=np.array([float(r[5]) for r in rows]),
+                avail, t.timestamp(), n_seg, duration_s=np.array([float(r[5]) for r in rows]),
                 windows_min=self.p.windows_min, stop_s=self.p.stop_s,
             )  # fmt: skip
             x.probe_speed, x.probe_vehicles = pw.speed, pw.vehicles
@@ -291,8 +312,8 @@ class IncidentService:
         present = conn.execute(
             f"SELECT {', '.join(PRESENCE_COLUMNS)} FROM probe_presence WHERE as_of = %s", (t,)
         ).fetchall()
-        exited = [(r[0], r[1], r[6], float(r[5]), r[3],
-                   r[4].timestamp() + self.p.availability_lag_s) for r in rows]  # fmt: skip
+        exited = [(r[0], r[1], r[6], float(r[5]), r[3], a)
+                  for r, a in zip(rows, avail.tolist(), strict=True)]  # fmt: skip
         x.presence = presence_snapshot(present, self.index, exited, t.timestamp(),
                                        self.p.recent_exit_s)  # fmt: skip
         return x
@@ -425,8 +446,9 @@ class IncidentService:
 
     # -- when minutes are due ----------------------------------------------------------------
     def need(self, minute: datetime) -> datetime:
-        """The event time the stored inputs must have passed before ``minute`` is decided."""
-        return minute + timedelta(minutes=1, seconds=self.p.availability_lag_s)
+        """The event time the stored inputs must have passed before ``minute`` is decided:
+        its decision time, the end of the minute."""
+        return minute + timedelta(minutes=1)
 
     def input_progress(self, conn: psycopg.Connection, now: datetime) -> list[InputPartition]:
         """The stored progress of every input partition; ``idle_s`` counts from when this
@@ -437,21 +459,24 @@ class IncidentService:
             seen = self._seen.get(key)
             if seen is None or seen[0] != offset:
                 self._seen[key] = seen = (offset, now)
+            lead = self.p.detector_lag_s if group == DETECTOR_GROUP else 0.0
             out.append(InputPartition(f"{topic}[{partition}]", mark,
-                                      (now - seen[1]).total_seconds()))  # fmt: skip
+                                      (now - seen[1]).total_seconds(), lead))  # fmt: skip
         return out
 
     def ready_until(self, parts: Sequence[InputPartition]) -> datetime | None:
         """The newest minute whose inputs are stored (``None``: no data at all): the newest m
-        with ``need(m)`` before the watermark of every partition with data that is waited
-        for, or, when none is (all quiet for ``max_wait_s``), before the newest watermark."""
-        marks = [p.watermark for p in parts if p.watermark is not None]
+        with ``need(m)`` before the watermark (plus the partition's ``lead_s``: detector
+        readings are read ``detector_lag_s`` behind) of every partition with data that is
+        waited for, or, when none is (all quiet for ``max_wait_s``), before the newest."""
+        marks = [p.watermark + timedelta(seconds=p.lead_s) for p in parts
+                 if p.watermark is not None]  # fmt: skip
         if not marks:
             return None
-        waited = [p.watermark for p in parts
+        waited = [p.watermark + timedelta(seconds=p.lead_s) for p in parts
                   if p.watermark is not None and p.idle_s < self.p.max_wait_s]  # fmt: skip
         bound = min(waited) if waited else max(marks)
-        latest = bound - timedelta(minutes=1, seconds=self.p.availability_lag_s)  # need < bound
+        latest = bound - timedelta(minutes=1)  # need < bound
         newest = latest.replace(second=0, microsecond=0)
         return newest - timedelta(minutes=1) if newest == latest else newest
 

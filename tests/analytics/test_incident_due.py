@@ -17,7 +17,7 @@ from analytics.workers.incident_worker import (
 )
 from simulators.synthetic_grid import write_grid
 
-M = datetime(2026, 11, 25, 3, 10, tzinfo=UTC)  # a minute; its need is 03:11:45
+M = datetime(2026, 11, 25, 3, 10, tzinfo=UTC)  # a minute; its need (decision time) is 03:11
 MIN = timedelta(minutes=1)
 
 
@@ -27,12 +27,13 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> IncidentService:
     return IncidentService(load_network(path), IncidentWorkerParams(max_wait_s=180.0))
 
 
-def part(name: str, watermark: datetime | None, idle_s: float = 0.0) -> InputPartition:
-    return InputPartition(name, watermark, idle_s)
+def part(name: str, watermark: datetime | None, idle_s: float = 0.0,
+         lead_s: float = 0.0) -> InputPartition:  # fmt: skip
+    return InputPartition(name, watermark, idle_s, lead_s)
 
 
 def test_a_minute_waits_until_every_partition_is_past_its_need(service) -> None:
-    need = M + timedelta(minutes=1, seconds=45)
+    need = M + timedelta(minutes=1)  # the end of the minute, not the matcher's decision lag
     assert service.need(M) == need
     probes_ahead = part("gps[0]", need + timedelta(minutes=3))
     # the detector partition's stored progress is behind: the minute waits for it
@@ -46,6 +47,18 @@ def test_a_minute_waits_until_every_partition_is_past_its_need(service) -> None:
     past = [probes_ahead, part("detectors[0]", need + timedelta(milliseconds=1))]
     assert service.due_minutes(M - 2 * MIN, past) == [M - MIN, M]
     assert service.due_minutes(M, past) == []
+
+
+def test_detector_partitions_are_read_a_minute_behind(service) -> None:
+    """Readings ending at the decision time are complete only once the next minute's arrive,
+    so the worker reads detectors a minute behind and a detector partition is ready a minute
+    earlier than a probe partition with the same watermark."""
+    lead = service.p.detector_lag_s
+    assert lead == 60.0
+    just_past_m = M + timedelta(milliseconds=1)  # the readings ending at M are in
+    probes = part("gps[0]", M + timedelta(minutes=1, milliseconds=1))  # past need(M) = M + 1
+    assert service.ready_until([probes, part("detectors[0]", just_past_m, lead_s=lead)]) == M
+    assert service.ready_until([probes, part("detectors[0]", M, lead_s=lead)]) == M - MIN
 
 
 def test_watermarks_far_ahead_make_several_minutes_due_in_order(service) -> None:
@@ -76,7 +89,7 @@ def test_a_quiet_partition_is_waited_for_only_max_wait_s(service) -> None:
 
 
 def test_first_run_and_catch_up_are_bounded(service) -> None:
-    ready = [part("gps[0]", M + timedelta(minutes=1, seconds=46))]
+    ready = [part("gps[0]", M + timedelta(minutes=1, seconds=1))]
     assert service.ready_until(ready) == M
     first = service.due_minutes(None, ready)
     assert len(first) == service.p.max_catch_up_min and first[-1] == M

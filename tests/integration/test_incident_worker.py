@@ -91,7 +91,7 @@ def _progress(conn: psycopg.Connection, watermark: datetime, topic: str = "gps")
 
 
 def _run(service: IncidentService, conn: psycopg.Connection, minutes: range) -> list:
-    """Let the stored probe progress pass each minute's need (its end + the availability lag)."""
+    """Let the stored probe progress pass each minute's need (its end)."""
     actions = []
     for k in minutes:
         _progress(conn, service.need(T0 + timedelta(minutes=k)) + timedelta(seconds=1))
@@ -212,7 +212,7 @@ def test_worker_loop_leads_detects_and_publishes(
             for k in range(3, 31, 3):
                 _progress(conn, T0 + timedelta(minutes=k), itms_settings.topic("gps"))
                 time.sleep(0.2)
-            last = T0 + timedelta(minutes=28)  # need(28) = 29:45 is before the watermark 30:00
+            last = T0 + timedelta(minutes=28)  # need(28) = 29:00 < watermark 30:00 = need(29)
             deadline = time.monotonic() + 60
             while _processed(conn) != last and time.monotonic() < deadline:
                 time.sleep(0.2)
@@ -267,6 +267,11 @@ def test_minutes_wait_for_the_slowest_input_but_not_for_a_silent_one(
     def minute(k: int) -> datetime:
         return T0 + timedelta(minutes=k)
 
+    def det_need(k: int) -> datetime:
+        """Detector readings are read a minute behind (those ending at the decision time are
+        complete only once the next minute's arrive): their partitions need one minute less."""
+        return service.need(minute(k)) - timedelta(seconds=service.p.detector_lag_s)
+
     def detectors(watermark: datetime | None, partition: int = 0) -> None:
         part = ("detectors", partition)
         before = load_checkpoints(conn, DETECTOR_GROUP, [part]).get(part)
@@ -277,7 +282,7 @@ def test_minutes_wait_for_the_slowest_input_but_not_for_a_silent_one(
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert service.step(conn, wall) == [] and _processed(conn) is None  # no data yet
         _progress(conn, service.need(minute(12)) + timedelta(seconds=1))
-        detectors(service.need(minute(4)) + timedelta(seconds=1))
+        detectors(det_need(4) + timedelta(seconds=1))
         detectors(None, partition=1)  # a partition without stored data does not count
         service.step(conn, wall)
         assert _processed(conn) == minute(4)  # the detectors' stored progress holds it back
@@ -287,12 +292,13 @@ def test_minutes_wait_for_the_slowest_input_but_not_for_a_silent_one(
         actions = service.step(conn, wall + timedelta(seconds=181))
         assert _processed(conn) == minute(12)
         assert [a.action for a in actions] == ["create"]  # the queue of minutes 10–19
-        # it moves again: waited for again (minute 13 needs both past 13:00 + 1:45)
+        # it moves again: waited for again (minute 13 needs the probes past 14:00, the
+        # detectors past 13:00)
         _progress(conn, service.need(minute(20)) + timedelta(seconds=1))
-        detectors(service.need(minute(13)))
+        detectors(det_need(13))
         service.step(conn, wall + timedelta(seconds=200))
         assert _processed(conn) == minute(12)
-        detectors(service.need(minute(13)) + timedelta(milliseconds=1))
+        detectors(det_need(13) + timedelta(milliseconds=1))
         service.step(conn, wall + timedelta(seconds=201))
         assert _processed(conn) == minute(13)
 

@@ -449,8 +449,9 @@ def _event_ms(message) -> int:
 
 def incident_params(settings: Settings) -> IncidentWorkerParams:
     """The live incident worker's parameters (``run_incident_worker``)."""
-    return IncidentWorkerParams(timezone=settings.timezone,
-                                max_wait_s=settings.incident_max_wait_s)  # fmt: skip
+    from analytics.workers.incident_worker import worker_params
+
+    return worker_params(settings)
 
 
 def reference_incidents(
