@@ -13,7 +13,9 @@ A vehicle is **queued** when
 * its lost time is at least ``min_lost_s`` and at least ``z · cv · progress_m / reference``
   (cv: how much single vehicles' travel times spread on this segment, learned per segment
   where known, else ``cv``), *and* at least ``min_moving_lost_s`` of it was lost while
-  moving — beyond its standing time on the segment (crawling, stop-and-go); or
+  moving — beyond its standing time on the segment (crawling, stop-and-go), and
+  ``stood_extra_s`` more when it stood a minute or more in all on the segment (the stops'
+  own edges: a partly standing fix interval at either end, braking and pulling away); or
 * it has been moving at a crawl (average pace below ``crawl_kmh``) for ``min_crawl_s``, and
   longer than it stood on the segment (a parked vehicle's GPS jitter looks like a crawl
   now and then), on a segment whose reference is at least ``crawl_ref_factor`` times the
@@ -65,7 +67,13 @@ class OverdueParams:
     speed as a matter of course). Without a learned cv, the prior grows with the usual
     congestion of the hour, ``cv + cv_congested · (1 − reference / free flow)``: travel-time
     variability of urban links rises from ~0.2–0.3 in free flow to 0.5 and more in heavy
-    congestion, where trips alternate between moving and queuing."""
+    congestion, where trips alternate between moving and queuing. A vehicle that stood
+    ``PresenceRules.still_min_s`` (a minute: longer than a signal or a bus stop) in all on
+    the segment must have lost 20 s more while moving (``stood_extra_s``): the edges of a
+    stop cost up to that by themselves at 10-s sampling (a partly standing interval at
+    either end, ~5–7 s of braking and pulling away), and a vehicle held in a queue keeps
+    crawling between its stops, where a taxi that picked someone up drives off at the usual
+    pace."""
 
     min_lost_s: float = 30.0
     cv: float = 0.25
@@ -77,6 +85,7 @@ class OverdueParams:
     cv_congested: float = 0.5
     bus_allowance_s: float = 40.0
     bus_stop_spacing_m: float = 450.0
+    stood_extra_s: float = 20.0
     min_vehicles: int = 2
     exited_extra: int = 1
     cluster_m: float = 300.0
@@ -134,8 +143,9 @@ class ProbeOverdue:
         tt = x.progress_m / v_ref
         lost = x.on_segment_s - tt - np.where(x.is_bus, self.bus_allowance(x.progress_m), 0.0)
         c = cv[seg]
+        stood = np.where(x.dwell_s >= PresenceRules.still_min_s, p.stood_extra_s, 0.0)
         ok = (lost >= np.maximum(p.min_lost_s, p.z * c * tt)) & (
-            lost - x.dwell_s >= p.min_moving_lost_s
+            lost - x.dwell_s >= p.min_moving_lost_s + stood
         )
         ok |= (
             (x.crawl_s >= np.maximum(p.min_crawl_s, x.dwell_s))

@@ -105,6 +105,22 @@ def test_stopped_taxis_and_a_bus_at_its_stop_are_not_a_queue() -> None:
     assert ProbeOverdue(c).detect(bus, REF) == []
 
 
+def test_moving_off_after_a_long_stop_needs_more_than_the_stops_edges() -> None:
+    """A vehicle that stood a minute or more loses up to ~20 s to the stop's edges (a partly
+    standing fix interval at either end, braking and pulling away): after such a stop its
+    moving loss must exceed that too; after shorter stops the plain 20-s bar holds."""
+    c, _ = street()
+    # 200 m (20 s at the reference) with a 90-s stop: 25 s lost while moving, then 45 s;
+    # the same 25 s after a 50-s stop (a signal, a bus stop)
+    x = snap((2, 200.0, 200.0, 90.0, 135.0), (2, 200.0, 200.0, 90.0, 155.0),
+             (2, 200.0, 200.0, 50.0, 95.0))  # fmt: skip
+    ok, _, _ = ProbeOverdue(c).queued(x, REF)
+    assert ok.tolist() == [False, True, True]
+    assert OverdueParams().stood_extra_s == 20.0
+    ok, _, _ = ProbeOverdue(c, OverdueParams(stood_extra_s=0.0)).queued(x, REF)
+    assert ok.tolist() == [True, True, True]
+
+
 def test_buses_may_lose_one_stop_per_450_m_covered() -> None:
     # one 1,800-m trunk segment each way
     b = np.array([90.0, 270.0])
@@ -121,7 +137,8 @@ def test_buses_may_lose_one_stop_per_450_m_covered() -> None:
     ok, _, _ = ov.queued(x, ref)
     assert ok.tolist() == [False, True]
     # the same first bus counted one stop per segment: 110 s lost, 20 s of it moving: queued
-    one_stop = ProbeOverdue(c, OverdueParams(bus_stop_spacing_m=np.inf))
+    # (without the extra moving loss asked after standing a minute in all, to isolate this)
+    one_stop = ProbeOverdue(c, OverdueParams(bus_stop_spacing_m=np.inf, stood_extra_s=0.0))
     assert one_stop.queued(x, ref)[0].tolist() == [True, True]
     # a bus that left the whole segment after 180 s driving, 4 × 30 s at stops and 4 × 15 s
     # braking: normal; a car with the same trip is delayed

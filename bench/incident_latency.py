@@ -1,0 +1,156 @@
+"""How soon after a minute ends the live incident worker decides it (and so raises alarms).
+
+    python bench/incident_latency.py [--vehicles 2000] [--duration 600] [--speedup 1]
+
+Runs the whole live chain on a local stack of its own (``--state-dir``, own ports): a
+simulated Hai Phong feed with a lane blockage (GPS fixes and detector readings, timestamps in
+the recent past) is published paced like the real thing (``--speedup`` 1: one second of feed
+per second), ``itms worker probe``, ``itms worker detectors`` and ``itms worker incidents``
+consume it, and this script polls ``incident_progress`` every 0.2 s. For each minute m the
+worker decides, the **decision latency** is the wall-clock time from the moment the feed's
+clock reached the minute's end (m + 1 min, when a fix of that time was published) to the
+moment the decision was seen committed. It reports the median, 90th percentile and maximum
+over the minutes after the first ``--warmup`` minutes (start-up and the first catch-up left
+out), and the incidents raised with their wall-clock time after the blockage started.
+Everything it started is stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from analytics.network import load_network
+from ingest.kafka.clients import ensure_topics
+from itms import stack
+from itms.settings import REPO_ROOT, Settings
+from tests.reliability.harness import (
+    Feed,
+    Processes,
+    create_database,
+    drop_database,
+    prepare_db,
+    publish,
+    recent_start,
+    simulate_feed,
+)
+
+BLOCKAGE_AT_S = 240  # the blockage starts this far into the feed (s) and lasts 6 minutes
+_POLL_S = 0.2
+
+
+def measure(base: Settings, feed: Feed, speedup: float, log_dir: Path) -> dict:
+    """Publish ``feed`` paced at ``speedup`` through the three workers on a fresh database;
+    returns per decided minute its decision latency (s) and the incidents raised."""
+    tag = f"lat{datetime.now(UTC):%H%M%S}{uuid.uuid4().hex[:4]}"
+    dsn = create_database(base.dsn, tag)
+    settings = base.model_copy(update={"database_url": dsn, "topic_prefix": f"{tag}.",
+                                       "kafka_bootstrap": base.bootstrap_servers})  # fmt: skip
+    procs = Processes(settings, log_dir / tag)
+    try:
+        prepare_db(dsn, load_network(), feed)
+        ensure_topics(settings)
+        for kind in ("probe", "detectors", "incidents"):
+            procs.worker(kind)
+        time.sleep(15.0)  # network, route tables and group joins before the feed starts
+        first_ms = min(json.loads(line)["ts"] for line in feed.gps.open() if line.strip())
+        wall0 = time.time()
+        done = threading.Event()
+        pub = threading.Thread(target=lambda: (publish(settings, feed, speedup=speedup),
+                                               done.set()), daemon=True)  # fmt: skip
+        pub.start()
+        seen: dict[datetime, float] = {}
+        raised: dict[str, tuple[float, str]] = {}
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            end = time.monotonic() + 3600
+            while time.monotonic() < end:
+                row = conn.execute("SELECT minute FROM incident_progress").fetchone()
+                if row and row[0] not in seen:
+                    seen[row[0]] = time.time()
+                for iid, method in conn.execute("SELECT incident_id, method FROM incident"):
+                    raised.setdefault(iid, (time.time(), method or ""))
+                if done.is_set() and time.time() > wall0 + 60 + _feed_s(feed) / speedup:
+                    break
+                for name in ("probe", "detectors", "incidents"):
+                    if not procs.alive(name):
+                        raise RuntimeError(f"{name} stopped:\n{procs.log_tail(name)}")
+                time.sleep(_POLL_S)
+        lat = {}
+        for minute, at in seen.items():
+            t_ms = (minute + timedelta(minutes=1)).timestamp() * 1000.0
+            lat[minute] = at - (wall0 + (t_ms - first_ms) / 1000.0 / speedup)
+        blockage_wall = wall0 + BLOCKAGE_AT_S / speedup  # when the feed's clock reached it
+        after = sorted(((at - blockage_wall) * speedup, iid, method)
+                       for iid, (at, method) in raised.items())  # fmt: skip
+        return {"latency": lat, "raised": after}
+    finally:
+        procs.close()
+        with contextlib.suppress(psycopg.Error):
+            drop_database(base.dsn, tag)
+
+
+def _feed_s(feed: Feed) -> float:
+    ts = [json.loads(line)["ts"] for line in feed.gps.open() if line.strip()]
+    return (max(ts) - min(ts)) / 1000.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--vehicles", type=int, default=2000)
+    p.add_argument("--duration", type=int, default=600, help="simulated seconds")
+    p.add_argument("--speedup", type=float, default=1.0, help="feed seconds per wall second")
+    p.add_argument("--warmup", type=int, default=2, help="decided minutes left out first")
+    p.add_argument("--seed", type=int, default=9)
+    p.add_argument("--segment", default="lach-tray:4:f", help="segment of the lane blockage")
+    p.add_argument("--state-dir", default=str(REPO_ROOT / ".itms" / "bench-stack"))
+    p.add_argument("--kafka-port", type=int, default=19892, help="and the next for the controller")
+    p.add_argument("--pg-port", type=int, default=55462)
+    args = p.parse_args(argv)
+    base = Settings(state_dir=Path(args.state_dir), kafka_port=args.kafka_port,
+                    kafka_controller_port=args.kafka_port + 1, pg_port=args.pg_port)  # fmt: skip
+    started = []
+    try:
+        for comp in (stack.local_postgres(base), stack.local_kafka(base)):
+            if not comp.is_running():
+                comp.up()
+                started.append(comp)
+        with tempfile.TemporaryDirectory() as tmp:
+            blockage = {"id": "bench-blockage", "segment_id": args.segment,
+                        "position": 0.8, "start_s": BLOCKAGE_AT_S, "duration_s": 360,
+                        "lanes_blocked": 1}  # fmt: skip
+            feed = simulate_feed(Path(tmp) / "feed", vehicles=args.vehicles,
+                                 duration_s=args.duration, seed=args.seed,
+                                 start=recent_start(args.duration),
+                                 incidents=[blockage])  # fmt: skip
+            r = measure(base, feed, args.speedup, REPO_ROOT / ".itms" / "bench-logs")
+        minutes = sorted(r["latency"])[args.warmup:]
+        lat = np.array([r["latency"][m] for m in minutes])
+        print(f"decided minutes measured: {len(lat)} (after {args.warmup} left out)")
+        if len(lat):
+            print(f"decision latency after the minute's end, s: median {np.median(lat):.1f},"
+                  f" p90 {np.percentile(lat, 90):.1f}, max {lat.max():.1f},"
+                  f" min {lat.min():.1f}")  # fmt: skip
+        for after_s, iid, method in r["raised"]:
+            print(f"incident {iid} ({method}) seen {after_s / 60:.1f} feed minutes after the"
+                  " blockage started")
+    finally:
+        for comp in reversed(started):
+            comp.down()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
