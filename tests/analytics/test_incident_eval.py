@@ -17,7 +17,8 @@ def test_score_matches_by_time_place_direction_and_queue() -> None:
     truths = [
         TrueIncident("a", 1000.0, 1600.0, 0.0, 0.0, segment=0, queue_segments={0, 1}),
         TrueIncident(
-            "b", 1000.0, 1600.0, 5000.0, 0.0, segment=1, queue_segments={1}, covered=True
+            "b", 1000.0, 1600.0, 5000.0, 0.0, segment=1, queue_segments={1}, covered=True,
+            max_queue_m=40.0,  # the open lanes nearly carried the demand: no real queue
         ),
     ]
     raised = [
@@ -34,6 +35,11 @@ def test_score_matches_by_time_place_direction_and_queue() -> None:
     assert s.detection_rate == 0.5 and s.fa_per_hour == 1.5 and s.fa_per_hour_1000 == 3.0
     assert s.fa_per_decision == pytest.approx(0.003)
     assert (s.covered, s.covered_detected) == (1, 0)
+    assert (s.queued, s.queued_detected) == (1, 1)  # a's queue counts (unknown length: ∞)
+    s = score_method("m", raised, truths, hours=2.0, decisions=1000.0, segments=500,
+                     match_radius_m=1000.0, match_after_s=600.0, bearing=BEARING,
+                     queue_min_m=30.0)  # fmt: skip
+    assert (s.queued, s.queued_detected) == (2, 1)
     # far away but on a segment the queue covered: detected
     far = RaisedIncident("r6", 1200.0, [(4000.0, 0.0)], [1], {1})
     s = score_method("m", [far], truths[:1], hours=1.0, decisions=1.0, segments=1000,
