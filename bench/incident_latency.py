@@ -73,15 +73,17 @@ def measure(base: Settings, feed: Feed, speedup: float, log_dir: Path) -> dict:
                                                done.set()), daemon=True)  # fmt: skip
         pub.start()
         seen: dict[datetime, float] = {}
-        raised: dict[str, tuple[float, str]] = {}
+        raised: dict[str, tuple[float, str, str, float, float]] = {}
         with psycopg.connect(dsn, autocommit=True) as conn:
             end = time.monotonic() + 3600
             while time.monotonic() < end:
                 row = conn.execute("SELECT minute FROM incident_progress").fetchone()
                 if row and row[0] not in seen:
                     seen[row[0]] = time.time()
-                for iid, method in conn.execute("SELECT incident_id, method FROM incident"):
-                    raised.setdefault(iid, (time.time(), method or ""))
+                for iid, method, seg, lon, lat in conn.execute(
+                    "SELECT incident_id, method, segment_id, ST_X(geom), ST_Y(geom) FROM incident"
+                ):
+                    raised.setdefault(iid, (time.time(), method or "", seg, lon, lat))
                 if done.is_set() and time.time() > wall0 + 60 + _feed_s(feed) / speedup:
                     break
                 for name in ("probe", "detectors", "incidents"):
@@ -93,8 +95,8 @@ def measure(base: Settings, feed: Feed, speedup: float, log_dir: Path) -> dict:
             t_ms = (minute + timedelta(minutes=1)).timestamp() * 1000.0
             lat[minute] = at - (wall0 + (t_ms - first_ms) / 1000.0 / speedup)
         blockage_wall = wall0 + BLOCKAGE_AT_S / speedup  # when the feed's clock reached it
-        after = sorted(((at - blockage_wall) * speedup, iid, method)
-                       for iid, (at, method) in raised.items())  # fmt: skip
+        after = sorted(((at - blockage_wall) * speedup, iid, *rest)
+                       for iid, (at, *rest) in raised.items())  # fmt: skip
         return {"latency": lat, "raised": after}
     finally:
         procs.close()
@@ -143,9 +145,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"decision latency after the minute's end, s: median {np.median(lat):.1f},"
                   f" p90 {np.percentile(lat, 90):.1f}, max {lat.max():.1f},"
                   f" min {lat.min():.1f}")  # fmt: skip
-        for after_s, iid, method in r["raised"]:
-            print(f"incident {iid} ({method}) seen {after_s / 60:.1f} feed minutes after the"
-                  " blockage started")
+        net = load_network()
+        k = net.index_of(args.segment)
+        point = net.geom_m[k].interpolate(0.8, normalized=True)
+        for after_s, iid, method, seg, lon, lat in r["raised"]:
+            x, y = net.projector.to_metric(np.array([lon]), np.array([lat]))
+            d = float(np.hypot(x[0] - point.x, y[0] - point.y))
+            print(f"incident {iid} ({method}) on {seg}, {d:,.0f} m from the blockage: seen"
+                  f" {after_s / 60:.1f} feed minutes after it started")
     finally:
         for comp in reversed(started):
             comp.down()
