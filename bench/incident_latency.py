@@ -24,8 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +39,8 @@ from itms.settings import REPO_ROOT, Settings
 from tests.reliability.harness import (
     Feed,
     Processes,
-    create_database,
     drop_database,
+    fresh_environment,
     prepare_db,
     publish,
     recent_start,
@@ -55,10 +54,7 @@ _POLL_S = 0.2
 def measure(base: Settings, feed: Feed, speedup: float, log_dir: Path) -> dict:
     """Publish ``feed`` paced at ``speedup`` through the three workers on a fresh database;
     returns per decided minute its decision latency (s) and the incidents raised."""
-    tag = f"lat{datetime.now(UTC):%H%M%S}{uuid.uuid4().hex[:4]}"
-    dsn = create_database(base.dsn, tag)
-    settings = base.model_copy(update={"database_url": dsn, "topic_prefix": f"{tag}.",
-                                       "kafka_bootstrap": base.bootstrap_servers})  # fmt: skip
+    tag, dsn, settings = fresh_environment(base, "lat")
     procs = Processes(settings, log_dir / tag)
     try:
         prepare_db(dsn, load_network(), feed)
@@ -123,39 +119,29 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     base = Settings(state_dir=Path(args.state_dir), kafka_port=args.kafka_port,
                     kafka_controller_port=args.kafka_port + 1, pg_port=args.pg_port)  # fmt: skip
-    started = []
-    try:
-        for comp in (stack.local_postgres(base), stack.local_kafka(base)):
-            if not comp.is_running():
-                comp.up()
-                started.append(comp)
-        with tempfile.TemporaryDirectory() as tmp:
-            blockage = {"id": "bench-blockage", "segment_id": args.segment,
-                        "position": 0.8, "start_s": BLOCKAGE_AT_S, "duration_s": 360,
-                        "lanes_blocked": 1}  # fmt: skip
-            feed = simulate_feed(Path(tmp) / "feed", vehicles=args.vehicles,
-                                 duration_s=args.duration, seed=args.seed,
-                                 start=recent_start(args.duration),
-                                 incidents=[blockage])  # fmt: skip
-            r = measure(base, feed, args.speedup, REPO_ROOT / ".itms" / "bench-logs")
-        minutes = sorted(r["latency"])[args.warmup:]
-        lat = np.array([r["latency"][m] for m in minutes])
-        print(f"decided minutes measured: {len(lat)} (after {args.warmup} left out)")
-        if len(lat):
-            print(f"decision latency after the minute's end, s: median {np.median(lat):.1f},"
-                  f" p90 {np.percentile(lat, 90):.1f}, max {lat.max():.1f},"
-                  f" min {lat.min():.1f}")  # fmt: skip
-        net = load_network()
-        k = net.index_of(args.segment)
-        point = net.geom_m[k].interpolate(0.8, normalized=True)
-        for after_s, iid, method, seg, lon, lat in r["raised"]:
-            x, y = net.projector.to_metric(np.array([lon]), np.array([lat]))
-            d = float(np.hypot(x[0] - point.x, y[0] - point.y))
-            print(f"incident {iid} ({method}) on {seg}, {d:,.0f} m from the blockage: seen"
-                  f" {after_s / 60:.1f} feed minutes after it started")
-    finally:
-        for comp in reversed(started):
-            comp.down()
+    with stack.own_stack(base), tempfile.TemporaryDirectory() as tmp:
+        blockage = {"id": "bench-blockage", "segment_id": args.segment,
+                    "position": 0.8, "start_s": BLOCKAGE_AT_S, "duration_s": 360,
+                    "lanes_blocked": 1}  # fmt: skip
+        feed = simulate_feed(Path(tmp) / "feed", vehicles=args.vehicles,
+                             duration_s=args.duration, seed=args.seed,
+                             start=recent_start(args.duration),
+                             incidents=[blockage])  # fmt: skip
+        r = measure(base, feed, args.speedup, REPO_ROOT / ".itms" / "bench-logs")
+    minutes = sorted(r["latency"])[args.warmup:]
+    delays = np.array([r["latency"][m] for m in minutes])
+    print(f"decided minutes measured: {len(delays)} (after {args.warmup} left out)")
+    if len(delays):
+        print(f"decision latency after the minute's end, s: median {np.median(delays):.1f},"
+              f" p90 {np.percentile(delays, 90):.1f}, max {delays.max():.1f},"
+              f" min {delays.min():.1f}")  # fmt: skip
+    net = load_network()
+    point = net.geom_m[net.index_of(args.segment)].interpolate(0.8, normalized=True)
+    for after_s, iid, method, seg, lon, lat in r["raised"]:
+        x, y = net.projector.to_metric(np.array([lon]), np.array([lat]))
+        d = float(np.hypot(x[0] - point.x, y[0] - point.y))
+        print(f"incident {iid} ({method}) on {seg}, {d:,.0f} m from the blockage: seen"
+              f" {after_s / 60:.1f} feed minutes after it started")
     return 0
 
 

@@ -29,8 +29,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -44,10 +42,10 @@ from itms.settings import REPO_ROOT, Settings
 from tests.reliability.harness import (
     Feed,
     Processes,
-    create_database,
     drop_database,
     end_offsets,
     free_port,
+    fresh_environment,
     prepare_db,
     publish,
     recent_start,
@@ -114,10 +112,7 @@ def measure(
 ) -> dict:  # fmt: skip
     """One measurement with ``workers`` probe worker processes on a fresh database/topics
     (pinned to ``worker_cpus`` when given), the fixes published in batches of ``batch``."""
-    tag = f"e2e{datetime.now(UTC):%H%M%S}{uuid.uuid4().hex[:4]}"
-    dsn = create_database(base.dsn, tag)
-    settings = base.model_copy(update={"database_url": dsn, "topic_prefix": f"{tag}.",
-                                       "kafka_bootstrap": base.bootstrap_servers})  # fmt: skip
+    tag, dsn, settings = fresh_environment(base, "e2e")
     procs = Processes(settings, log_dir / tag)
     try:
         prepare_db(dsn, load_network())
@@ -197,12 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     base = Settings(state_dir=Path(args.state_dir), kafka_port=args.kafka_port,
                     kafka_controller_port=args.kafka_port + 1, pg_port=args.pg_port,
                     topic_partitions=args.partitions)  # fmt: skip
-    started = []
-    try:
-        for comp in (stack.local_postgres(base), stack.local_kafka(base)):
-            if not comp.is_running():
-                comp.up()
-                started.append(comp)
+    with stack.own_stack(base):
         worker_cpus = None
         if args.pin:
             cpus = sorted(os.sched_getaffinity(0))
@@ -233,9 +223,6 @@ def main(argv: list[str] | None = None) -> int:
                       f" | {r['rss_mib']:.0f} | {r['seconds']:.1f} | {r['poll_s']:.1f}"
                       f" | {r['batch_s']:.1f} | {r['checkpoint_s']:.1f} ({r['db_s']:.1f})"
                       f" | {r['maintain_s']:.1f} | {r['traversals']:,} |", flush=True)  # fmt: skip
-    finally:
-        for comp in reversed(started):
-            comp.down()
     return 0
 
 

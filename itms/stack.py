@@ -7,6 +7,8 @@ started for that component; ``status`` then reports the external service.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -37,6 +39,22 @@ def local_postgres(settings: Settings) -> LocalPostgres:
         database=settings.pg_database,
         user=settings.pg_user,
     )
+
+
+@contextmanager
+def own_stack(settings: Settings) -> Iterator[None]:
+    """Run the local PostgreSQL and broker of ``settings`` for the ``with`` block: those not
+    running are started, and stopped again afterwards (benchmarks with a stack of their own)."""
+    started = []
+    try:
+        for comp in (local_postgres(settings), local_kafka(settings)):
+            if not comp.is_running():
+                comp.up()
+                started.append(comp)
+        yield
+    finally:
+        for comp in reversed(started):
+            comp.down()
 
 
 def up(settings: Settings) -> None:

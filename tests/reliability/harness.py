@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -145,6 +146,16 @@ def create_database(admin_dsn: str, name: str) -> str:
     dsn = make_conninfo(**{**conninfo_to_dict(admin_dsn), "dbname": name})
     migrate(dsn)
     return dsn
+
+
+def fresh_environment(base: Settings, prefix: str) -> tuple[str, str, Settings]:
+    """A new migrated database and topic prefix on ``base``'s servers, named ``prefix`` +
+    time + random: (name, its DSN, settings pointing at both)."""
+    tag = f"{prefix}{datetime.now(UTC):%H%M%S}{uuid.uuid4().hex[:4]}"
+    dsn = create_database(base.dsn, tag)
+    settings = base.model_copy(update={"database_url": dsn, "topic_prefix": f"{tag}.",
+                                       "kafka_bootstrap": base.bootstrap_servers})  # fmt: skip
+    return tag, dsn, settings
 
 
 def drop_database(admin_dsn: str, name: str) -> None:
