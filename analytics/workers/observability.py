@@ -88,6 +88,7 @@ class _ProbeCollector(Collector):
             ("processing_errors", "Polls or messages the processor or the database failed on."),
             ("checkpoints", "Checkpoints stored (results and offsets in one transaction)."),
             ("db_retries", "Database writes retried after an outage."),
+            ("poll_errors", "Polls the broker did not answer (retried)."),
             ("minutes_built", "Minutes of segment state built."),
         ):
             if name in p.counters:

@@ -142,6 +142,7 @@ class WorkerStats:
     db_retries: int = 0
     last_batch_at: float = 0.0
     processing_errors: int = 0  # batches or messages the processor or the store failed on
+    poll_errors: int = 0  # polls the broker did not answer (retried)
     by_code: dict[str, int] = field(default_factory=dict)
 
 
@@ -377,7 +378,8 @@ class TransactionalWorker:
         p.last_loop = now
         p.counters = {"messages_consumed": st.consumed, "messages_valid": st.valid,
                       "processing_errors": st.processing_errors,
-                      "checkpoints": st.checkpoints, "db_retries": st.db_retries}  # fmt: skip
+                      "checkpoints": st.checkpoints, "db_retries": st.db_retries,
+                      "poll_errors": st.poll_errors}  # fmt: skip
         p.dead_lettered = dict(st.by_code)
         if now - self._lag_at >= 2.0 or not p.lag:
             self._lag_at = now
@@ -396,7 +398,16 @@ class TransactionalWorker:
         if self.uncommitted or self._inflight is not None:
             # results wait to be stored: a short poll finds a pause in the stream sooner
             timeout_ms = min(timeout_ms, self.idle_poll_ms)
-        polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
+        try:
+            polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
+        except KafkaError as exc:
+            # the broker is unreachable (kafka-python 3 raises from poll when it cannot find
+            # the group coordinator): nothing was handed over, positions are unchanged, and
+            # the next poll tries again; what waits is stored as after an empty poll
+            log.warning("poll failed (broker unavailable?), retrying: %s", exc)
+            self.stats.poll_errors += 1
+            time.sleep(min(timeout_ms / 1000.0, self.retry_backoff_s))
+            polled = {}
         self.probe.poll_seconds.observe(time.perf_counter() - started)
         started = time.perf_counter()
         n = 0
