@@ -5,7 +5,10 @@ current-minute speed of a segment is estimated from its own and its direct neigh
 speeds over the last minutes, with two anisotropic kernels — free flow (information
 travels downstream at ``c_free``) and congestion (upstream at ``c_cong``) — mixed by
 how slow the traffic is. Only past and present minutes are used, so it runs in real
-time and fills short gaps. Speeds km/h, distances metres, times seconds.
+time and fills short gaps. Neighbours of different road classes are compared by their
+speed relative to their own free-flow speed: a residential street beside a fast trunk road
+takes the trunk road's share of free flow, not its speed. Speeds km/h, distances metres,
+times seconds.
 """
 
 from __future__ import annotations
@@ -88,16 +91,19 @@ class CorridorSmoother:
 
         ``speed_kmh`` and ``weight`` are ``(window_min + 1, n_segments)``; row −1 is the
         current minute, row −1−k is k minutes earlier; NaN speed or weight 0 means no
-        observation. ``weight`` is the evidence (e.g. effective number of vehicles).
-        Returns (speed km/h, NaN where the total kernel weight < ``min_weight``; total
-        kernel weight).
+        observation. ``weight`` is the evidence (e.g. effective number of vehicles);
+        ``free_flow_kmh`` (> 0) per segment. Returns (speed km/h, NaN where the total kernel
+        weight < ``min_weight``; total kernel weight).
         """
         p = self.params
         shape = (p.window_min + 1, self.n)
         speed, w = np.asarray(speed_kmh, float), np.asarray(weight, float)
         if speed.shape != shape or w.shape != shape:
             raise ValueError(f"speed and weight must have shape {shape}")
-        v, w = speed[:, self.pair_source], w[:, self.pair_source]
+        ff = np.asarray(free_flow_kmh, float)
+        # each source's speed as a share of its own free-flow speed
+        v = speed[:, self.pair_source] / ff[self.pair_source]
+        w = w[:, self.pair_source]
         ok = np.isfinite(v) & (v > 0) & (w > 0)
         w = np.where(ok, w, 0.0)
         inv = w / np.where(ok, v, 1.0)
@@ -107,12 +113,11 @@ class CorridorSmoother:
             si = np.bincount(self.pair_target, (phi * inv).sum(axis=0), self.n)
             return sw, np.divide(sw, si, out=np.full(self.n, np.nan), where=si > 0), si > 0
 
-        w_free, v_free, has = sums(self._phi_free)
-        w_cong, v_cong, _ = sums(self._phi_cong)
-        ff = np.asarray(free_flow_kmh, float)
+        w_free, r_free, has = sums(self._phi_free)
+        w_cong, r_cong, _ = sums(self._phi_cong)
         with np.errstate(invalid="ignore", divide="ignore"):
-            z = (p.v_crit_ratio * ff - np.fmin(v_free, v_cong)) / (p.dv_ratio * ff)
+            z = (p.v_crit_ratio - np.fmin(r_free, r_cong)) / p.dv_ratio
             mix = 0.5 * (1.0 + np.tanh(z))  # share of the congested estimate
         total = np.where(has, mix * w_cong + (1.0 - mix) * w_free, 0.0)
-        smoothed = np.where(has, mix * v_cong + (1.0 - mix) * v_free, np.nan)
+        smoothed = np.where(has, (mix * r_cong + (1.0 - mix) * r_free) * ff, np.nan)
         return np.where(total >= p.min_weight, smoothed, np.nan), total

@@ -5,7 +5,10 @@ a segment the vehicle entered and left between its first and last fix becomes
 a traversal with entry/exit times interpolated linearly in route position.
 Stationary time inside a traversal (moving slower than ``still_mps``) is
 dwell: buses have it subtracted (stops), other vehicles are dropped when it
-exceeds ``max_still_s`` (parked, not queued). Times seconds, speeds km/h.
+exceeds ``max_still_s`` (parked, not queued). A segment driven right before or after its
+reverse twin (a turn back) is not timed when the twins are given: the vehicle may have turned
+anywhere along it (a driveway, a missed turn) and a matcher may turn GPS noise near a node into
+such a loop, so its length over its time is no speed. Times seconds, speeds km/h.
 
 :func:`traversals` works on a whole matched track; :class:`TraversalTracker`
 gives the same traversals from a stream of decided fixes, one vehicle at a time.
@@ -69,6 +72,18 @@ class TraversalJob:
     starts: Sequence[float]
     is_bus: bool
     owner: object = None  # whatever the caller needs to attribute the traversals
+
+
+def _beside_turn(route: Sequence[int], i: int, reverse: np.ndarray | None, before: int) -> bool:
+    """Whether ``route[i]`` is driven right after or before its reverse twin (``before``: the
+    segment driven before ``route[0]``, −1 if unknown)."""
+    if reverse is None:
+        return False
+    twin = reverse[route[i]]
+    if twin < 0:
+        return False
+    prev = route[i - 1] if i > 0 else before
+    return prev == twin or (i + 1 < len(route) and route[i + 1] == twin)
 
 
 def _ragged_arange(counts: np.ndarray) -> np.ndarray:
@@ -150,9 +165,11 @@ def segment_traversals(
 
 def traversals(
     match: TrackMatch, t: np.ndarray, length_m: np.ndarray, *, is_bus: bool = False,
-    rules: DwellRules = DwellRules(),
+    rules: DwellRules = DwellRules(), reverse: np.ndarray | None = None,
 ) -> TraversalArrays:  # fmt: skip
-    """Complete traversals of a matched track (``t`` seconds, ``length_m`` per segment)."""
+    """Complete traversals of a matched track (``t`` seconds, ``length_m`` per segment);
+    ``reverse``: each segment's reverse twin (:attr:`RoadNetwork.reverse`), to leave out
+    segments driven beside a turn back."""
     out: list[TraversalArrays] = []
     usable = match.chain >= 0
     if match.moving_follower is not None:
@@ -176,6 +193,10 @@ def traversals(
         seg_start = np.array(starts)
         route_a = np.array(route)
         full = (seg_start >= pos[0]) & (seg_start + length_m[route_a] <= pos[-1])
+        if reverse is not None:  # beside a turn back (as _beside_turn, for the whole route)
+            twin = reverse[route_a]
+            nxt, prv = np.r_[route_a[1:], -1], np.r_[-1, route_a[:-1]]
+            full &= ~((twin >= 0) & ((nxt == twin) | (prv == twin)))
         if full.any():
             out.append(segment_traversals(pos, t[idx], route_a[full], seg_start[full], length_m,
                                           is_bus=is_bus, rules=rules))  # fmt: skip
@@ -200,26 +221,32 @@ class TraversalTracker:
     last_segment: int = -1  # the segment the route ends on
     last_start: float = 0.0  # route position where it starts
     end: float = 0.0  # and where it ends
+    before: int = -1  # the segment completed before route[0] in this chain (−1: none)
 
     def add(
         self, chain: int, t: float, segment: int, offset_m: float, path: list[int],
         length_m: np.ndarray, *, is_bus: bool, rules: DwellRules,
+        reverse: np.ndarray | None = None,
     ) -> TraversalArrays:  # fmt: skip
         """Add one decided fix; returns the traversals it completes."""
-        job = self.add_job(chain, t, segment, offset_m, path, length_m, is_bus=is_bus)
+        job = self.add_job(chain, t, segment, offset_m, path, length_m, is_bus=is_bus,
+                           reverse=reverse)  # fmt: skip
         return EMPTY if job is None else traversals_of_jobs([job], length_m, rules=rules)[0]
 
     def add_job(
         self, chain: int, t: float, segment: int, offset_m: float, path: list[int],
         length_m: np.ndarray, *, is_bus: bool, owner: object = None, report: bool = True,
+        reverse: np.ndarray | None = None,
     ) -> TraversalJob | None:  # fmt: skip
         """Add one decided fix; returns the segments it completes, to be computed in bulk
         with :func:`traversals_of_jobs` (``None`` when it completes none, or when not
-        ``report``)."""
+        ``report``); segments beside a turn back are left out when ``reverse`` gives the
+        segments' twins."""
         if segment < 0:
             return None  # unmatched fixes do not break the chain
         if chain != self.chain or not self.times:
             self.chain = chain
+            self.before = -1
             self.route, self.starts = [segment], [0.0]
             self.last_segment, self.last_start = segment, 0.0
             self.end = float(length_m[segment])
@@ -252,11 +279,14 @@ class TraversalTracker:
         if not done:
             return None
         first = self.first_pos  # segments entered before the first fix are not complete
-        full = [i for i in range(done) if starts[i] >= first]
+        route = self.route
+        full = [i for i in range(done)
+                if starts[i] >= first and not _beside_turn(route, i, reverse, self.before)]
         job = None
         if full and report:
             job = TraversalJob(self.pos[:], self.times[:], [self.route[i] for i in full],
                                [starts[i] for i in full], is_bus, owner)  # fmt: skip
+        self.before = route[done - 1]
         del self.route[:done], self.starts[:done]
         # keep the fixes from the last one before the next pending segment's start
         nxt = self.starts[0] if self.route else self.end
@@ -274,7 +304,8 @@ class TraversalTracker:
         times, pos = self.times[:], self.pos[:]
         # route and starts are shared until add_job may change them
         c = TraversalTracker(self.chain, self.first_pos, times, pos, self.route, self.starts,
-                             self.last_segment, self.last_start, self.end)  # fmt: skip
+                             self.last_segment, self.last_start, self.end,
+                             self.before)  # fmt: skip
         shared = True
         for chain, t, segment, offset_m, path in fixes:
             if (len(path) == 1 and path[0] == segment == c.last_segment and chain == c.chain

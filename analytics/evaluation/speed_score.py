@@ -46,7 +46,8 @@ def estimate_minute_speeds(run_dir: Path, matcher: MapMatcher) -> pd.DataFrame:
             t, g["x"].to_numpy(), g["y"].to_numpy(),
             g["heading_deg"].to_numpy(float), g["speed_kmh"].to_numpy(float),
         )  # fmt: skip
-        tr = traversals(res, t, length, is_bus=g["vehicle_type"].iloc[0] == "bus")
+        tr = traversals(res, t, length, is_bus=g["vehicle_type"].iloc[0] == "bus",
+                        reverse=net.reverse)  # fmt: skip
         for s, a, b, v in zip(tr.segment, tr.entry_s, tr.exit_s, tr.speed_kmh, strict=True):
             rows.append((int(s), int((a + b) / 2 // 60) * 60, vid, v))
     tr = pd.DataFrame(rows, columns=["seg", "minute_s", "vehicle", "speed"])

@@ -111,6 +111,13 @@ class RoadNetwork:
             (w[keep], (rows[keep], cols[keep])), shape=(self.n_nodes, self.n_nodes)
         )
 
+    @cached_property
+    def reverse(self) -> np.ndarray:
+        """Index of each segment's reverse twin (the segment from its end node back to its start
+        node, the other direction of a two-way road), −1 where there is none."""
+        return reverse_segments(self.segments[FROM_NODE].to_numpy(np.int64),
+                                self.segments[TO_NODE].to_numpy(np.int64))  # fmt: skip
+
     def index_of(self, segment_id: str) -> int:
         """Row index of a segment id; ``KeyError`` if unknown."""
         return self._index_of[segment_id]
@@ -135,6 +142,24 @@ class RoadNetwork:
         idx[p_i] = s_i
         dist[p_i] = d
         return idx, dist
+
+
+def reverse_segments(from_node: np.ndarray, to_node: np.ndarray) -> np.ndarray:
+    """For each directed segment (``from_node`` → ``to_node``), the index of a segment going
+    ``to_node`` → ``from_node`` (the lowest when there are parallel ones), −1 where none does.
+    Self-loops have no reverse."""
+    fr, to = np.asarray(from_node, np.int64), np.asarray(to_node, np.int64)
+    out = np.full(len(fr), -1, np.int64)
+    if not len(fr):
+        return out
+    nodes, compact = np.unique(np.concatenate([fr, to]), return_inverse=True)
+    fr, to, n = compact[: len(fr)], compact[len(fr) :], len(nodes)  # any node ids, no overflow
+    key = fr * n + to
+    order = np.lexsort((np.arange(len(fr)), key))  # by (from, to), then by index
+    pos = np.minimum(np.searchsorted(key[order], to * n + fr), len(fr) - 1)
+    hit = (key[order][pos] == to * n + fr) & (fr != to)
+    out[hit] = order[pos[hit]]
+    return out
 
 
 def load_network(path: str | Path | None = None) -> RoadNetwork:

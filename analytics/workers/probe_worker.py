@@ -127,6 +127,7 @@ class ProbeProcessor:
         self.idle_s = idle_s
         self.rules = rules or DwellRules()
         self.length = network.segments[m.LENGTH].to_numpy(float)
+        self.reverse = network.reverse
         self.segment_ids = network.segments[m.SEGMENT_ID].to_numpy()
         self.free_flow = network.segments[m.FREE_FLOW].to_numpy(float)
         self.presence_rules = presence_rules or PresenceRules()
@@ -216,7 +217,8 @@ class ProbeProcessor:
                 continue
             vt = st.by_slot[slot]
             job = vt.cursor.add_job(chain, t, seg, off, path, length,
-                                    is_bus=vt.vehicle_type == "bus", owner=vt)  # fmt: skip
+                                    is_bus=vt.vehicle_type == "bus", owner=vt,
+                                    reverse=self.reverse)  # fmt: skip
             if job is not None:
                 jobs.append(job)
 

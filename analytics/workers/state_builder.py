@@ -9,7 +9,9 @@ and, for each, in time order and in one transaction:
 2. fuses them (:func:`analytics.segment_state.fuse_speeds`; ``source`` is
    ``probe``, ``detector`` or ``fused``) with a confidence from the evidence;
 3. fills segments without data from their corridor neighbours' recent data
-   (:class:`analytics.smoothing.CorridorSmoother`; ``source='smoothed'``);
+   (:class:`analytics.smoothing.CorridorSmoother`; ``source='smoothed'``) — only from
+   data that could be published itself: detector speeds and probe speeds from at least
+   ``publish_min_vehicles`` vehicles (the API's privacy threshold);
 4. rates congestion against the free-flow speed — learned per segment as the
    85th percentile of off-peak traversal speeds (local hours 22–05, last 28 days,
    at least 50 traversals), the road-class default until then — with hysteresis
@@ -77,6 +79,8 @@ class BuilderParams:
     free_flow_min_samples: int = FREE_FLOW_MIN_SAMPLES
     free_flow_percentile: float = FREE_FLOW_PERCENTILE
     probe_share: float = 1.0  # share of all vehicles that are probes (for vehicle-km)
+    publish_min_vehicles: int = 1  # probe speeds from fewer vehicles are never smoothed into
+    # a neighbour (the privacy threshold: a filled value must not repeat one vehicle's speed)
     timezone: str = "Asia/Ho_Chi_Minh"
 
 
@@ -151,7 +155,11 @@ class StateBuilder:
         has_p = np.isfinite(w.probe_kmh[-1])
         has_d = np.isfinite(w.detector_kmh[-1])
         source = np.where(has_p & has_d, "fused", np.where(has_p, "probe", "detector"))
-        smooth, weight = self.smoother.estimate(speed_w, np.nan_to_num(n_w), self.free_flow)
+        # gaps are filled only from what could itself be published (privacy threshold)
+        public = w.vehicles >= p.publish_min_vehicles
+        sp_w, sn_w = fuse_speeds(np.where(public, w.probe_kmh, np.nan), w.vehicles,
+                                 w.detector_kmh, detector_weight=p.detector_weight)  # fmt: skip
+        smooth, weight = self.smoother.estimate(sp_w, np.nan_to_num(sn_w), self.free_flow)
         fill = ~measured & np.isfinite(smooth)
         speed = np.where(fill, smooth, speed)
         conf = np.where(fill, p.smoothed_confidence * confidence(weight), conf)
@@ -319,9 +327,9 @@ def run_state_builder(
         for r in rows:
             producer.send(topic, key=r[0].encode(), value=state_message(r))
 
-    builder = StateBuilder(network, BuilderParams(timezone=settings.timezone,
-                                                  probe_share=settings.probe_share),
-                           publish=publish)  # fmt: skip
+    params = BuilderParams(timezone=settings.timezone, probe_share=settings.probe_share,
+                           publish_min_vehicles=settings.privacy_min_vehicles)  # fmt: skip
+    builder = StateBuilder(network, params, publish=publish)
     probe = probe or WorkerProbe("state-builder")
     probe.counters = {"minutes_built": 0}
     conn: psycopg.Connection | None = None

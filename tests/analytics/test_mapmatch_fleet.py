@@ -61,7 +61,8 @@ def _reference_rows(network, fixes, params: MatchParams, idle_s: float = 300.0) 
             if d.moving_follower:
                 continue
             tr = cursor.add(d.chain, d.t, d.segment, d.offset_m, d.path, proc.length,
-                            is_bus=vtype == "bus", rules=proc.rules)  # fmt: skip
+                            is_bus=vtype == "bus", rules=proc.rules,
+                            reverse=proc.reverse)  # fmt: skip
             for seg, a, b, v, dw in zip(tr.segment, tr.entry_s, tr.exit_s, tr.speed_kmh,
                                         tr.dwell_s, strict=True):  # fmt: skip
                 minute = ((a + b) / 2.0 // 60.0) * 60.0

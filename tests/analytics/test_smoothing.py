@@ -114,3 +114,13 @@ def test_for_network_and_large_graphs() -> None:
     speed = np.where(rng.random((ROWS, big)) < 0.3, rng.uniform(5.0, 60.0, (ROWS, big)), np.nan)
     est, w = sm.estimate(speed, np.isfinite(speed).astype(float), np.full(big, 50.0))
     assert est.shape == w.shape == (big,) and np.isfinite(est).mean() > 0.5
+
+
+def test_neighbours_of_another_road_class_lend_their_share_of_free_flow() -> None:
+    # a 30 km/h street (segment 2) between 80 km/h road segments running at 72 km/h (90 %)
+    free_flow = np.array([80.0, 80.0, 30.0, 80.0, 80.0])
+    est, _ = line().estimate(*history({1: 72.0, 3: 72.0}), free_flow)
+    assert est[2] == pytest.approx(27.0, rel=0.02)  # 90 % of its own 30 km/h, not 72 km/h
+    # and a congested one (25 % of free flow) makes it congested alike
+    est, _ = line().estimate(*history({1: 20.0, 3: 20.0}), free_flow)
+    assert est[2] == pytest.approx(7.5, rel=0.05)

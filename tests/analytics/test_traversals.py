@@ -114,3 +114,42 @@ def test_streaming_tracker_equals_offline_on_random_tracks() -> None:
             parts.append(tracker.add(chain[i], float(t[i]), seg[i], off[i], paths.get(i, [seg[i]]),
                                      lengths, is_bus=False, rules=DwellRules()))  # fmt: skip
         _same(concat(parts), expected)
+
+
+# segments 0 (a → b), 1 (b → a, the reverse of 0), 2 (a → c), 3 (c → d); 100, 100, 300, 400 m
+TWIN_LENGTH = np.array([100.0, 100.0, 300.0, 400.0])
+REVERSE = np.array([1, 0, -1, -1])
+
+
+def test_segments_beside_a_turn_back_are_not_timed() -> None:
+    # 2 → 3 is ordinary; then along 0, back along 1 (the twin) and on along 2: the vehicle may
+    # have turned anywhere on 0/1, so neither is timed; 2 after the loop still is
+    t = np.arange(6) * 10.0
+    m = _track([2, 3, 3, 0, 1, 2], [250, 50, 390, 50, 50, 250],
+               {1: [2, 3], 2: [3], 3: [3, 0], 4: [0, 1], 5: [1, 2]})  # fmt: skip
+    plain = traversals(m, t, TWIN_LENGTH)
+    assert plain.segment.tolist() == [3, 0, 1]  # without the twins: timed as if driven fully
+    tr = traversals(m, t, TWIN_LENGTH, reverse=REVERSE)
+    assert tr.segment.tolist() == [3]
+    tracker, parts = TraversalTracker(), []
+    for i in range(len(t)):
+        parts.append(tracker.add(0, float(t[i]), int(m.segment[i]), float(m.offset_m[i]),
+                                 m.paths.get(i, [int(m.segment[i])]), TWIN_LENGTH, is_bus=False,
+                                 rules=DwellRules(), reverse=REVERSE))  # fmt: skip
+    _same(concat(parts), tr)
+
+
+def test_turn_back_seen_across_completions_in_the_stream() -> None:
+    # 0 completes with one fix, its twin 1 with a later one: 1 knows 0 came before it
+    t = np.arange(5) * 10.0
+    segs, offs = [2, 0, 0, 1, 2], [250, 10, 95, 90, 10]
+    paths = {1: [2, 0], 2: [0], 3: [0, 1], 4: [1, 2]}
+    m = _track(segs, offs, paths)
+    tracker, parts = TraversalTracker(), []
+    for i in range(len(t)):
+        parts.append(tracker.add(0, float(t[i]), segs[i], float(offs[i]), paths.get(i, [segs[i]]),
+                                 TWIN_LENGTH, is_bus=False, rules=DwellRules(),
+                                 reverse=REVERSE))  # fmt: skip
+    assert concat(parts).segment.tolist() == []
+    assert traversals(m, t, TWIN_LENGTH, reverse=REVERSE).segment.tolist() == []
+    assert traversals(m, t, TWIN_LENGTH).segment.tolist() == [0, 1]

@@ -80,8 +80,9 @@ def test_demo_stores_segment_state_and_the_api_serves_it(
     # probe speeds are published only from enough distinct vehicles (the privacy threshold)
     threshold = Settings().privacy_min_vehicles
     assert all(s["n_vehicles"] >= threshold for s in measured if s["source"] != "detector")
-    speeds = [s["speed_kmh"] for s in served if s["source"] != "no_data"]
-    assert speeds and all(0 < v < 130 for v in speeds)
+    shown = [s for s in served if s["source"] != "no_data"]
+    implausible = [s for s in shown if s["speed_kmh"] is None or not 0 < s["speed_kmh"] < 130]
+    assert shown and not implausible, implausible[:5]
     assert all(s["speed_kmh"] is None for s in served if s["source"] == "no_data")
     n_states, n_traversals, n_kpis = _counts(itms_settings.dsn)
     assert n_states >= len(measured) and n_kpis >= 1

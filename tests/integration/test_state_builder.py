@@ -74,7 +74,9 @@ def test_probe_detector_fusion_smoothing_and_idempotent_rebuild(db_factory, netw
         assert st[c][:2] == (pytest.approx(12.0), "probe")
         # b lies between a (free-ish) and c (slow, downstream): filled by smoothing
         assert st[b][1] == "smoothed" and st[b][3] < st[a][3]
-        assert 12.0 <= st[b][0] <= fused
+        # neighbours lend their speed as a share of their own free flow
+        ff = dict(zip(ids, network.segments[m.FREE_FLOW].to_numpy(), strict=True))
+        assert 12.0 / ff[c] <= st[b][0] / ff[b] <= fused / ff[a]
         assert st[b][3] < st[c][3]  # less confident than measured
         kpi = conn.execute(
             "SELECT vehicle_km, segments_with_data FROM network_kpi WHERE minute = %s", (T0,)
@@ -88,6 +90,21 @@ def test_probe_detector_fusion_smoothing_and_idempotent_rebuild(db_factory, netw
         assert conn.execute("SELECT * FROM segment_state ORDER BY segment_id").fetchall() == before
     msg = state_message(built[0].states[0])
     assert b'"congestion":' in msg and b'"minute":"2026-11-24T08:00:00+00:00"' in msg
+
+
+def test_a_single_vehicle_is_never_smoothed_into_its_neighbours(db_factory, network) -> None:
+    ids = network.segments[m.SEGMENT_ID].to_numpy()
+    a, b, c = (ids[i] for i in route_from(network, 100, 3))
+    for min_vehicles, filled in ((1, True), (3, False)):
+        with psycopg.connect(db_factory(), autocommit=True) as conn:
+            with conn.transaction():
+                sync_network(conn, network)
+            _traversals(conn, [(a, T0, "v1", 41.0), (c, T0, "v2", 43.0), (c, T0, "v3", 45.0)])
+            StateBuilder(network, BuilderParams(publish_min_vehicles=min_vehicles)).step(conn)
+            st = _states(conn, T0)
+            # the measured states are stored either way (the API withholds them)
+            assert st[a][1:2] == ("probe",) and st[c][1:2] == ("probe",)
+            assert (b in st) is filled, st.get(b)
 
 
 def test_hysteresis_uses_the_previous_minute(db_factory, network) -> None:
