@@ -6,7 +6,9 @@ Runs the whole live chain on a local stack of its own (``--state-dir``, own port
 simulated Hai Phong feed with a lane blockage (GPS fixes and detector readings, timestamps in
 the recent past) is published paced like the real thing (``--speedup`` 1: one second of feed
 per second), ``itms worker probe``, ``itms worker detectors`` and ``itms worker incidents``
-consume it, and this script polls ``incident_progress`` every 0.2 s. For each minute m the
+consume it (on a database holding a day of free-flow speed history, the profile a running
+system has: ``harness.seed_speed_history``), and this script polls ``incident_progress``
+every 0.2 s. For each minute m the
 worker decides, the **decision latency** is the wall-clock time from the moment the feed's
 clock reached the minute's end (m + 1 min, when a fix of that time was published) to the
 moment the decision was seen committed. It reports the median, 90th percentile and maximum

@@ -74,6 +74,10 @@ class MinuteInputs:
     moving_speed: np.ndarray | None = None  # NaN/None: same as probe_speed
     presence: PresenceSnapshot | None = None
     segment_cv: np.ndarray | None = None
+    # segments the probe methods may raise alarms on (None: all); a segment without any
+    # reference for the hour (no profile, no recent baseline) on a system without history
+    # is not judged: against free flow every recurrent queue would look like an incident
+    probe_judged: np.ndarray | None = None
 
     @classmethod
     def empty(cls, n_stations: int, n_segments: int) -> MinuteInputs:
@@ -234,6 +238,12 @@ class IncidentDetector:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = x.probe_speed / ref
             moving = None if x.moving_speed is None else x.moving_speed / ref
+        if x.probe_judged is not None:  # unjudged: no probe alarm, no probe corroboration
+            judged = np.asarray(x.probe_judged, bool)
+            for method in ("probe_drop", "probe_stopped", "probe_overdue"):
+                out[method] = [c for c in out[method] if judged[c.segment]]
+            ratio = np.where(judged, ratio, np.nan)
+            moving = None if moving is None else np.where(judged, moving, np.nan)
         out["fused"] = self.fusion.combine(out, ratio, x.probe_vehicles, moving)
         return out
 

@@ -110,6 +110,13 @@ class IncidentWorkerParams:
     cv_min_samples: int = 30  # traversals of a segment's slot before its learned cv is used
     profile_days: int = 28
     max_catch_up_min: int = 60  # further behind than this: skip ahead to recent minutes
+    # a system without speed profiles for the hour (fresh installation, new city) judges
+    # probes against each segment's recent baseline: the harmonic-mean traversal speed of the
+    # baseline_window_min minutes ending baseline_gap_min before the decision (the gap keeps a
+    # developing incident out of its own baseline), from at least baseline_min_traversals
+    baseline_window_min: int = 45
+    baseline_gap_min: int = 15
+    baseline_min_traversals: int = 5
     detector: DetectorParams = field(default_factory=DetectorParams)
     tracker: TrackerParams = field(default_factory=TrackerParams)
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -185,6 +192,32 @@ class IncidentService:
             self._profiles = {k: v for k, v in self._profiles.items() if k[1] == slot}
             self._profiles[key] = out
         return self._profiles[key]
+
+    def _reference(
+        self, conn: psycopg.Connection, minute: datetime
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Reference speed per segment (km/h; NaN: the detector falls back to free flow) and
+        the segments probe methods may judge (``None``: all). With a speed profile for the
+        hour anywhere in the network, the profile (a quiet segment without one is judged
+        against free flow); without any (no history yet), the recent baseline, and only
+        segments with one are judged."""
+        profile = self._speed_profile(conn, slot_of(minute))
+        if np.isfinite(profile).any():
+            return profile, None
+        p, t = self.p, minute + timedelta(minutes=1)
+        end = t - timedelta(minutes=p.baseline_gap_min)
+        base = np.full(len(self.ids), np.nan)
+        for seg, n, inv in conn.execute(
+            "SELECT segment_id, count(*), sum(1.0 / speed_kmh) FROM probe_traversal"
+            " WHERE minute >= %s AND minute < %s AND exit_ts > %s AND exit_ts <= %s"
+            " AND speed_kmh > 0 GROUP BY segment_id",
+            (end - timedelta(minutes=p.baseline_window_min + 1), end,
+             end - timedelta(minutes=p.baseline_window_min), end),
+        ):  # fmt: skip
+            i = self.index.get(seg)
+            if i is not None and n >= p.baseline_min_traversals:
+                base[i] = n / float(inv)
+        return base, np.isfinite(base)
 
     def _segment_cv(self, conn: psycopg.Connection, slot: datetime) -> np.ndarray:
         """Per segment, the spread of single vehicles' travel times in the 15-minute ``slot``
@@ -277,7 +310,7 @@ class IncidentService:
             x.station_occ_mean, x.station_occ_std = self._occupancy_profile(
                 conn, slot_of(minute - d_lag)
             )
-        x.reference_speed = self._speed_profile(conn, slot_of(minute))
+        x.reference_speed, x.probe_judged = self._reference(conn, minute)
         x.segment_cv = self._segment_cv(conn, slot_of(minute))
         lag = timedelta(seconds=self.p.availability_lag_s)
         span = timedelta(minutes=max(self.p.windows_min))

@@ -6,6 +6,7 @@ as the probe worker's stored progress (its checkpoint watermark) passes them."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,10 +58,12 @@ def _traversals(minute: int) -> list[tuple]:
     return rows
 
 
-def _load(dsn: str, minutes: range, network: RoadNetwork) -> None:
-    """Probe traversals, and two detector stations on the street reading normal traffic
-    (today and, for their occupancy profile, yesterday)."""
-    rows = [r for k in minutes for r in _traversals(k)]
+def _load(dsn: str, minutes: range, network: RoadNetwork, *, before_min: int = 20) -> None:
+    """Probe traversals of ``minutes`` and of the ``before_min`` minutes before them (normal
+    traffic: the recent baseline a database without speed profiles judges probes by), and
+    two detector stations on the street reading normal traffic (today and, for their
+    occupancy profile, yesterday)."""
+    rows = [r for k in range(minutes.start - before_min, minutes.stop) for r in _traversals(k)]
     readings = [
         (det, T0 + timedelta(days=-day, minutes=k + 1), -1, 60, 20, occ, 38.0)
         for day in (0, 1) for k in minutes
@@ -165,6 +168,40 @@ def test_queue_becomes_one_incident_through_its_lifecycle(
         "clear",
     ]
     assert values[-1]["incident"]["status"] == values[-1]["status"]
+
+
+def test_without_history_a_queue_is_judged_against_the_recent_baseline(
+    itms_settings: Settings, network: RoadNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No speed profiles anywhere (a fresh installation): a queue that has always been there
+    is no incident; the same queue after normal traffic is (the lifecycle test); without
+    any recent baseline the probes are not judged at all."""
+    # the queue is always there
+    monkeypatch.setattr(sys.modules[__name__], "INCIDENT", range(-60, 60))
+    dsn = itms_settings.dsn
+    _load(dsn, range(0, 30), network)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        service = IncidentService(network)
+        assert _run(service, conn, range(0, 30)) == []
+        ref, judged = service._reference(conn, T0 + timedelta(minutes=10))
+        k = network.index_of("h1:3:f")
+        assert judged is not None and judged[k] and ref[k] == pytest.approx(6.0)
+        # a segment nobody drove in the baseline window is not judged
+        assert not judged[network.index_of("h1:0:r")] and np.isnan(ref[network.index_of("h1:0:r")])
+
+
+def test_the_recent_baseline_needs_history_before_the_queue(
+    itms_settings: Settings, network: RoadNetwork
+) -> None:
+    """Data only from the queue's start minus 10 minutes: the baseline (ending 15 minutes
+    before each decision) does not exist before the queue, so nothing is raised at once."""
+    dsn = itms_settings.dsn
+    _load(dsn, range(0, 30), network, before_min=0)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        service = IncidentService(network)
+        _, judged = service._reference(conn, T0 + timedelta(minutes=12))
+        assert judged is not None and not judged.any()
+        assert _run(service, conn, range(0, 14)) == []
 
 
 def test_operator_dismissal_is_respected(itms_settings: Settings, network: RoadNetwork) -> None:

@@ -35,6 +35,7 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
+from analytics.network import model as m
 from analytics.network.model import RoadNetwork
 from analytics.workers.detector_worker import DETECTOR_GROUP, DetectorProcessor
 from analytics.workers.incident_worker import (
@@ -55,6 +56,8 @@ from itms.settings import REPO_ROOT, Settings
 from store.detectors import read_inventory, sync_detectors
 from store.migrate import migrate
 from store.network_writer import sync_network
+from store.rollups import refresh_dirty_rollups
+from store.state_writer import StoreWriter
 from store.traversal_writer import PRESENCE_COLUMNS
 
 GROUPS = {"gps": PROBE_GROUP, "detectors": DETECTOR_GROUP}
@@ -165,11 +168,39 @@ def drop_database(admin_dsn: str, name: str) -> None:
 
 
 def prepare_db(dsn: str, network: RoadNetwork, feed: Feed | None = None) -> None:
-    """Store the network (and the feed's detectors) in the database ``dsn``."""
+    """Store the network (and the feed's detectors and a day of speed history before it,
+    :func:`seed_speed_history`) in the database ``dsn``."""
     with psycopg.connect(dsn) as conn:
         sync_network(conn, network)
         if feed is not None:
             sync_detectors(conn, read_inventory(feed.inventory, network), network)
+            if feed.start is not None:
+                seed_speed_history(conn, network, feed.start)
+
+
+def seed_speed_history(
+    conn: psycopg.Connection, network: RoadNetwork, start: datetime, *,
+    hours: float = 2.0,
+) -> None:  # fmt: skip
+    """The speed profile of a system that has run before: every segment at its free-flow speed
+    one day before the ``hours`` from 30 minutes before ``start`` (one state per segment and
+    15-minute slot, rolled up). A database without any profile for the hour is a fresh
+    installation, whose incident worker judges probes only against recent baselines."""
+    seg = network.segments
+    ids = seg[m.SEGMENT_ID].tolist()
+    ff = seg[m.FREE_FLOW].to_numpy(float)
+    tt = seg[m.LENGTH].to_numpy(float) / ff * 3.6
+    first = (start - timedelta(days=1, minutes=30)).replace(second=0, microsecond=0)
+    first -= timedelta(minutes=first.minute % 15)
+    slots = [first + timedelta(minutes=15 * k) for k in range(int(hours * 4) + 1)]
+    rows = [(ids[i], slot, float(ff[i]), float(tt[i]), float(ff[i]), 0, 0, 0, 0.0, 0.5, "probe")
+            for slot in slots for i in range(len(ids))]  # fmt: skip
+    writer = StoreWriter()
+    writer.prepare(conn, "segment_state", slots)
+    with conn.transaction():
+        writer.write_states(conn, rows)
+    if writer.mode(conn) == "plain":
+        refresh_dirty_rollups(conn)
 
 
 def publish(
