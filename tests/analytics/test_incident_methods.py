@@ -207,6 +207,30 @@ def test_detector_pipeline_end_to_end_on_a_tiny_corridor() -> None:
     assert fused[0].delay_s > 0 and fused[0].queue_m == pytest.approx(700.0)
 
 
+def test_unjudged_segments_raise_no_probe_alarm_and_corroborate_nothing() -> None:
+    """The same minute as above with the queue's segments not judged (no reference for the
+    hour on a system without history): no probe alarm there, and the probes count as blind,
+    so the station pair's alarm stands on its own (no occupancy profile either), detector
+    only and where the pair reports it."""
+    c, geoms = main_street()
+    n = len(c.down)
+    det = IncidentDetector(geoms, c, np.array([0, 3]), np.array([200.0, 200.0]), np.full(n, 50.0))
+    x = MinuteInputs.empty(2, n)
+    x.station_occ[:] = [0.45, 0.08]
+    x.probe_speed[[1, 2, 3]] = [6.0, 5.0, 45.0]
+    x.probe_vehicles[[1, 2, 3]] = [2, 2, 2]
+    x.reference_speed[:] = 42.0
+    x.probe_judged = np.ones(n, bool)
+    x.probe_judged[[1, 2]] = False
+    det.detect(x)
+    second = det.detect(x)
+    assert [cd.segment for cd in second["california8"]] == [1]
+    assert second["probe_drop"] == []
+    assert [(cd.segment, cd.sources) for cd in second["fused"]] == [(1, {"detector"})]
+    x.probe_judged[:] = True  # judged again: the queue is raised as before
+    assert [cd.segment for cd in det.detect(x)["probe_drop"]] == [2]
+
+
 def test_stopping_vehicles_are_not_a_queue_but_creeping_ones_are() -> None:
     c, _ = main_street()
     n = len(c.down)
