@@ -199,8 +199,8 @@ class IncidentService:
         """Reference speed per segment (km/h; NaN: the detector falls back to free flow) and
         the segments probe methods may judge (``None``: all). With a speed profile for the
         hour anywhere in the network, the profile (a quiet segment without one is judged
-        against free flow); without any (no history yet), the recent baseline, and only
-        segments with one are judged."""
+        against free flow); without any (no history yet), the recent baseline (from the
+        traversals known by the decision time), and only segments with one are judged."""
         profile = self._speed_profile(conn, slot_of(minute))
         if np.isfinite(profile).any():
             return profile, None
@@ -210,9 +210,11 @@ class IncidentService:
         for seg, n, inv in conn.execute(
             "SELECT segment_id, count(*), sum(1.0 / speed_kmh) FROM probe_traversal"
             " WHERE minute >= %s AND minute < %s AND exit_ts > %s AND exit_ts <= %s"
-            " AND speed_kmh > 0 GROUP BY segment_id",
+            " AND speed_kmh > 0 AND coalesce(known_at, exit_ts + %s) <= %s"
+            " GROUP BY segment_id",
             (end - timedelta(minutes=p.baseline_window_min + 1), end,
-             end - timedelta(minutes=p.baseline_window_min), end),
+             end - timedelta(minutes=p.baseline_window_min), end,
+             timedelta(seconds=p.availability_lag_s), t),
         ):  # fmt: skip
             i = self.index.get(seg)
             if i is not None and n >= p.baseline_min_traversals:
