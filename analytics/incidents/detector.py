@@ -76,7 +76,8 @@ class MinuteInputs:
     segment_cv: np.ndarray | None = None
     # segments the probe methods may raise alarms on (None: all); a segment without any
     # reference for the hour (no profile, no recent baseline) on a system without history
-    # is not judged: against free flow every recurrent queue would look like an incident
+    # is not judged: against free flow every recurrent queue would look like an incident;
+    # a station alarm there needs corroboration (it cannot be shown unusual for the hour)
     probe_judged: np.ndarray | None = None
 
     @classmethod
@@ -238,13 +239,15 @@ class IncidentDetector:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = x.probe_speed / ref
             moving = None if x.moving_speed is None else x.moving_speed / ref
+        unjudged = None
         if x.probe_judged is not None:  # unjudged: no probe alarm, no probe corroboration
-            judged = np.asarray(x.probe_judged, bool)
+            unjudged = ~np.asarray(x.probe_judged, bool)
             for method in ("probe_drop", "probe_stopped", "probe_overdue"):
-                out[method] = [c for c in out[method] if judged[c.segment]]
-            ratio = np.where(judged, ratio, np.nan)
-            moving = None if moving is None else np.where(judged, moving, np.nan)
-        out["fused"] = self.fusion.combine(out, ratio, x.probe_vehicles, moving)
+                out[method] = [c for c in out[method] if not unjudged[c.segment]]
+            ratio = np.where(unjudged, np.nan, ratio)
+            moving = None if moving is None else np.where(unjudged, np.nan, moving)
+        out["fused"] = self.fusion.combine(out, ratio, x.probe_vehicles, moving,
+                                           unjudged=unjudged)  # fmt: skip
         return out
 
     def decision_units(self) -> dict[str, int]:

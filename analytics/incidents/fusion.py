@@ -8,7 +8,8 @@ Rules (distances metres in the metric CRS, speed ratios against the reference sp
    source to it.
 2. A California #8 or McMaster alarm stands when probes corroborate it where its queue must
    be, or when probes are blind there and the upstream station's occupancy is unusual for
-   the time of day (z-score against its profile ≥ ``unusual_z``, or no profile yet); when
+   the time of day (z-score against its profile ≥ ``unusual_z``, or no profile yet, unless
+   the system has no reference there at all: ``unjudged``); when
    probes saw that place and it was not slow, or the pattern is the usual one at this hour
    (a recurrent bottleneck), the alarm is dropped. A pair's alarm is reported halfway
    between its stations and its queue lies upstream of that point, back over the upstream
@@ -109,10 +110,14 @@ class Fusion:
     def combine(
         self, by_method: dict[str, list[Candidate]], probe_ratio: np.ndarray,
         probe_vehicles: np.ndarray, moving_ratio: np.ndarray | None = None,
+        unjudged: np.ndarray | None = None,
     ) -> list[Candidate]:  # fmt: skip
         """Fused candidates of one minute; ``probe_ratio``/``probe_vehicles`` per segment
         describe this minute's probe speeds (NaN ratio / 0 vehicles = no probe data),
-        ``moving_ratio`` the moving speeds relative to the reference (optional)."""
+        ``moving_ratio`` the moving speeds relative to the reference (optional).
+        ``unjudged`` segments have no reference at all (a system without history): there a
+        station alarm cannot be shown unusual, so it stands only when corroborated, as if
+        probes had seen the place."""
         p = self.p
         ratio = np.asarray(probe_ratio, float)
         nveh = np.asarray(probe_vehicles)
@@ -121,6 +126,8 @@ class Fusion:
         if moving_ratio is not None:
             mv = np.asarray(moving_ratio, float)
             slow &= ~(np.isfinite(mv) & (mv >= p.moving_ratio))
+        if unjudged is not None:
+            seen = seen | np.asarray(unjudged, bool)
         det = [c for m in DETECTOR_METHODS for c in by_method.get(m, [])]
         snd = by_method.get("snd", [])
         out: list[Candidate] = []
