@@ -8,7 +8,9 @@ dwell: buses have it subtracted (stops), other vehicles are dropped when it
 exceeds ``max_still_s`` (parked, not queued). A segment driven right before or after its
 reverse twin (a turn back) is not timed when the twins are given: the vehicle may have turned
 anywhere along it (a driveway, a missed turn) and a matcher may turn GPS noise near a node into
-such a loop, so its length over its time is no speed. Times seconds, speeds km/h.
+such a loop, so its length over its time is no speed. A traversal faster than
+:func:`plausible_max_kmh` of its segment is a matching artifact too (a detour around a block
+fitted to GPS noise) and is dropped. Times seconds, speeds km/h.
 
 :func:`traversals` works on a whole matched track; :class:`TraversalTracker`
 gives the same traversals from a stream of decided fixes, one vehicle at a time.
@@ -72,6 +74,17 @@ class TraversalJob:
     starts: Sequence[float]
     is_bus: bool
     owner: object = None  # whatever the caller needs to attribute the traversals
+
+
+def plausible_max_kmh(
+    free_flow_kmh: np.ndarray, *, factor: float = 2.0, margin_kmh: float = 50.0
+) -> np.ndarray:
+    """Fastest believable traversal speed per segment (km/h): the larger of ``factor`` × and
+    ``margin_kmh`` above its free-flow speed (100 km/h on a 50 km/h street, 160 on an 80
+    km/h road). Faster traversals come from matched detours (a vehicle standing at a
+    junction whose GPS noise is fitted as a lap around the block at 150–200 km/h)."""
+    ff = np.asarray(free_flow_kmh, float)
+    return np.maximum(factor * ff, ff + margin_kmh)
 
 
 def _beside_turn(route: Sequence[int], i: int, reverse: np.ndarray | None, before: int) -> bool:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from analytics.mapmatch.hmm import MapMatcher
 from analytics.network import model as m
-from analytics.traversals import traversals
+from analytics.traversals import plausible_max_kmh, traversals
 
 
 @dataclass
@@ -33,6 +33,7 @@ def estimate_minute_speeds(run_dir: Path, matcher: MapMatcher) -> pd.DataFrame:
     """Per segment and minute: harmonic mean traversal speed, traversals, distinct vehicles."""
     net = matcher.network
     length = net.segments[m.LENGTH].to_numpy(float)
+    max_kmh = plausible_max_kmh(net.segments[m.FREE_FLOW].to_numpy(float))
     fixes = pd.read_json(run_dir / "gps.jsonl", lines=True, dtype=False)
     fixes = fixes.drop_duplicates(["vehicle_id", "ts"]).sort_values(["vehicle_id", "ts"])
     if "speed_kmh" not in fixes:
@@ -49,7 +50,8 @@ def estimate_minute_speeds(run_dir: Path, matcher: MapMatcher) -> pd.DataFrame:
         tr = traversals(res, t, length, is_bus=g["vehicle_type"].iloc[0] == "bus",
                         reverse=net.reverse)  # fmt: skip
         for s, a, b, v in zip(tr.segment, tr.entry_s, tr.exit_s, tr.speed_kmh, strict=True):
-            rows.append((int(s), int((a + b) / 2 // 60) * 60, vid, v))
+            if v <= max_kmh[s]:  # faster: a matching artifact, dropped as the worker does
+                rows.append((int(s), int((a + b) / 2 // 60) * 60, vid, v))
     tr = pd.DataFrame(rows, columns=["seg", "minute_s", "vehicle", "speed"])
     agg = tr.groupby(["seg", "minute_s"]).agg(
         n=("speed", "size"), vehicles=("vehicle", "nunique"),

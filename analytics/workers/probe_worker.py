@@ -32,9 +32,12 @@ from analytics.network import model as m
 from analytics.network.model import RoadNetwork
 from analytics.presence import PresenceRow, PresenceRules, abnormal
 from analytics.traversals import (
+    FIELDS,
     DwellRules,
+    TraversalArrays,
     TraversalJob,
     TraversalTracker,
+    plausible_max_kmh,
     traversals_of_jobs,
 )
 from analytics.workers.runner import Part, TransactionalWorker
@@ -79,6 +82,7 @@ class ProbeCounters:
     unmatched: int = 0
     stale: int = 0  # duplicates and out-of-order fixes
     traversals: int = 0
+    implausible: int = 0  # traversals dropped as faster than plausible (matching artifacts)
     vehicles_closed: int = 0
 
 
@@ -130,6 +134,7 @@ class ProbeProcessor:
         self.reverse = network.reverse
         self.segment_ids = network.segments[m.SEGMENT_ID].to_numpy()
         self.free_flow = network.segments[m.FREE_FLOW].to_numpy(float)
+        self.max_kmh = plausible_max_kmh(self.free_flow)  # faster traversals are dropped
         self.presence_rules = presence_rules or PresenceRules()
         self.parts: dict[Part, PartitionState] = {}
         self.rows: list[TraversalRow] = []
@@ -229,6 +234,10 @@ class ProbeProcessor:
             return
         self._jobs = []
         tr, job = traversals_of_jobs(jobs, self.length, rules=self.rules)
+        ok = tr.speed_kmh <= self.max_kmh[tr.segment]
+        if not ok.all():
+            self.counters.implausible += int((~ok).sum())
+            tr, job = TraversalArrays(*(getattr(tr, f)[ok] for f in FIELDS)), job[ok]
         mid = (tr.entry_s + tr.exit_s) / 2.0
         minute = (mid // 60.0) * 60.0
         ts = datetime.fromtimestamp

@@ -65,6 +65,8 @@ def _reference_rows(network, fixes, params: MatchParams, idle_s: float = 300.0) 
                             reverse=proc.reverse)  # fmt: skip
             for seg, a, b, v, dw in zip(tr.segment, tr.entry_s, tr.exit_s, tr.speed_kmh,
                                         tr.dwell_s, strict=True):  # fmt: skip
+                if v > proc.max_kmh[seg]:
+                    continue  # dropped as implausible
                 minute = ((a + b) / 2.0 // 60.0) * 60.0
                 rows.append((proc.segment_ids[seg], _utc(minute), vid, _utc(a), _utc(b),
                              float(v), float(dw), vtype))  # fmt: skip
@@ -114,6 +116,9 @@ def test_fleet_processor_stores_what_the_per_fix_pipeline_stores(
     proc.close_all()
     assert len(expected) > 500
     assert sorted(proc.rows) == sorted(expected)
+    # matched detours (GPS outliers fitted as laps) were dropped, the rest is believable
+    assert proc.counters.implausible > 0
+    assert all(r[5] <= proc.max_kmh[proc.network.index_of(r[0])] for r in proc.rows)
     assert proc.counters.stale > 0 and proc.counters.vehicles_closed > 0
 
 

@@ -12,6 +12,7 @@ from analytics.traversals import (
     TraversalArrays,
     TraversalTracker,
     concat,
+    plausible_max_kmh,
     traversals,
 )
 
@@ -153,3 +154,8 @@ def test_turn_back_seen_across_completions_in_the_stream() -> None:
     assert concat(parts).segment.tolist() == []
     assert traversals(m, t, TWIN_LENGTH, reverse=REVERSE).segment.tolist() == []
     assert traversals(m, t, TWIN_LENGTH).segment.tolist() == [0, 1]
+
+
+def test_plausible_maximum_speed_is_relative_to_free_flow() -> None:
+    got = plausible_max_kmh(np.array([30.0, 50.0, 80.0, 120.0]))
+    assert got.tolist() == [80.0, 100.0, 160.0, 240.0]
