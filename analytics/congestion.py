@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-LEVEL_NAMES = ("free", "light", "moderate", "heavy", "stopped")
-LEVEL_NAMES_VI = ("thông thoáng", "hơi đông", "đông", "ùn tắc", "tắc nghẽn")
-#: Lower speed-ratio bound of levels 0..3 (level 4 below the last).
-BOUNDS = np.array([0.8, 0.6, 0.4, 0.2])
+from roadnet.levels import BOUNDS, LEVEL_NAMES, LEVEL_NAMES_VI
+
+__all__ = [
+    "BOUNDS",
+    "LEVEL_NAMES",
+    "LEVEL_NAMES_VI",
+    "CongestionEstimator",
+    "jam_factor",
+    "raw_level",
+]
 
 
 def raw_level(ratio: np.ndarray) -> np.ndarray:

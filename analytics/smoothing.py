@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from api.network_view import NetworkView
+from roadnet.cities import demo_corridors_path
 
-DEFAULT_FILE = (
-    Path(__file__).resolve().parent.parent / "simulators" / "cities" / "haiphong" / "corridors.yaml"
-)
+DEFAULT_FILE = demo_corridors_path()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 from psycopg_pool import ConnectionPool
 
-from analytics.congestion import LEVEL_NAMES
 from api.http import dumps, encode_cursor, etag_of, gzip_bytes
 from api.privacy import publishable
+from roadnet.levels import LEVEL_NAMES
 from store.queries import CURRENT_COLUMNS
 
 COLUMNS = (*CURRENT_COLUMNS, "updated_at")

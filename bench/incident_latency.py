@@ -34,11 +34,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analytics.network import load_network
-from ingest.kafka.clients import ensure_topics
-from itms import stack
-from itms.settings import REPO_ROOT, Settings
-from tests.reliability.harness import (
+from evaluation.reliability.harness import (
     Feed,
     Processes,
     drop_database,
@@ -48,6 +44,10 @@ from tests.reliability.harness import (
     recent_start,
     simulate_feed,
 )
+from ingest.kafka.clients import ensure_topics
+from itms import stack
+from itms.settings import REPO_ROOT, Settings
+from roadnet import load_network
 
 BLOCKAGE_AT_S = 240  # the blockage starts this far into the feed (s) and lasts 6 minutes
 _POLL_S = 0.2

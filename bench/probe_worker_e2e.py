@@ -35,11 +35,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analytics.network import load_network
-from ingest.kafka.clients import ensure_topics
-from itms import stack
-from itms.settings import REPO_ROOT, Settings
-from tests.reliability.harness import (
+from evaluation.reliability.harness import (
     Feed,
     Processes,
     drop_database,
@@ -52,6 +48,10 @@ from tests.reliability.harness import (
     simulate_feed,
     stored_offsets,
 )
+from ingest.kafka.clients import ensure_topics
+from itms import stack
+from itms.settings import REPO_ROOT, Settings
+from roadnet import load_network
 
 _TICK_S = 0.1
 

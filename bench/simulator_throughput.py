@@ -14,7 +14,7 @@ import argparse
 import resource
 import time
 
-from analytics.network import load_network
+from roadnet import load_network
 from simulators.scenario import Scenario
 from simulators.simulation import Simulation
 

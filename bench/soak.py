@@ -18,7 +18,7 @@ current state is fresh again.
 At the end the simulator stops, the pipeline drains, and the stored results (traversals,
 detector readings, measured segment states, KPIs, incidents and their update history) are
 compared as multisets with those an undisturbed pipeline makes of the same broker contents
-(``tests/reliability/harness.py``).
+(``evaluation/reliability/harness.py``).
 
 End-to-end latency: for each segment-minute with probe data, the time from the last GPS-derived
 instant in it (its newest traversal exit) until the API's live stream delivered its complete
@@ -47,11 +47,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analytics.network import load_network
-from ingest.kafka.clients import ensure_topics
-from itms import stack
-from itms.settings import REPO_ROOT, Settings
-from tests.reliability.harness import (
+from evaluation.reliability.harness import (
     GROUPS,
     Processes,
     SegmentStreamClient,
@@ -68,6 +64,10 @@ from tests.reliability.harness import (
     stored_offsets,
     stored_results,
 )
+from ingest.kafka.clients import ensure_topics
+from itms import stack
+from itms.settings import REPO_ROOT, Settings
+from roadnet import load_network
 
 
 @dataclass
@@ -296,7 +296,7 @@ def _loop(soak: Soak, rng: random.Random, duration_s: int, client: SegmentStream
 
 
 def _drained(settings: Settings) -> bool:
-    from tests.reliability.harness import drained
+    from evaluation.reliability.harness import drained
 
     return drained(settings, settings.dsn)
 

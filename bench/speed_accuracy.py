@@ -14,9 +14,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from analytics.evaluation.speed_score import score_speeds
 from analytics.mapmatch.hmm import MapMatcher, MatchParams
-from analytics.network import load_network
+from evaluation.speed_score import score_speeds
+from roadnet import load_network
 from simulators.scenario import Scenario
 from simulators.simulation import Simulation
 from simulators.sinks import FileSink

@@ -24,9 +24,9 @@ import time
 import zlib
 from pathlib import Path
 
-from analytics.network import load_network
 from analytics.workers.probe_worker import ProbeProcessor, tune_gc
 from ingest.validation import FeedValidator
+from roadnet import load_network
 from simulators.scenario import Scenario
 from simulators.simulation import Simulation
 from simulators.sinks import FileSink

@@ -117,7 +117,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def _network(path: str | None):
-    from analytics.network import load_network
+    from roadnet import load_network
 
     settings = _settings()
     return load_network(path or settings.network)
@@ -448,7 +448,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.what == "incidents":
         return _evaluate_incidents(args)
-    from analytics.evaluation.congestion_eval import HEADER, evaluate_run, table_row
+    from evaluation.congestion_eval import HEADER, evaluate_run, table_row
 
     network = _network(args.network)
     args.duration = args.duration or 900
@@ -466,7 +466,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _evaluate_incidents(args: argparse.Namespace) -> int:
     import tempfile
 
-    from analytics.evaluation.incident_eval import HEADER, EvalConfig, evaluate, table_row
+    from evaluation.incident_eval import HEADER, EvalConfig, evaluate, table_row
 
     args.duration = args.duration or 3600
     args.seed = 1 if args.seed is None else args.seed

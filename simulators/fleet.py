@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 from simulators.routing import RouteTable
 from simulators.traffic.model import TrafficModel
 

@@ -11,8 +11,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 
 
 class RouteTable:

@@ -13,15 +13,15 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
 
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
+from roadnet import model as m
+from roadnet.cities import demo_places_path
+from roadnet.model import RoadNetwork
 from simulators.detectors import DetectorBank, place_detectors
 from simulators.fleet import DEFAULT_FLEET, Fleet, FleetSpec
 from simulators.gps_channel import DeliveryQueue, position_errors
@@ -32,7 +32,7 @@ from simulators.traffic.model import Incident, TrafficModel
 from simulators.truth import TruthWriter, iso
 
 MODEL_DT_S = 10
-PLACES_FILE = Path(__file__).resolve().parent / "cities" / "haiphong" / "places.json"
+PLACES_FILE = demo_places_path()
 
 
 def _fleet_specs(scenario: Scenario) -> tuple[FleetSpec, ...]:

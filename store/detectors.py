@@ -18,8 +18,8 @@ import psycopg
 import shapely
 from psycopg.rows import dict_row
 
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from itms.errors import ITMSError
+from roadnet.errors import ITMSError
 
 
 class CheckpointConflict(ITMSError, RuntimeError):

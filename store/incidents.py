@@ -23,7 +23,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from itms.errors import ITMSError
+from roadnet.errors import ITMSError
 
 WRITE_LOCK = 0x17_75_0006
 ACTIVE = ("suspected", "confirmed")

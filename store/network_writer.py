@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import shapely
 
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 
 _COLUMNS = (
     "segment_id, way_id, name, road_class, lanes, oneway, speed_limit_kmh, free_flow_kmh,"

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 
 
 def _turn(a: float, b: float) -> float:

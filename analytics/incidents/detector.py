@@ -25,8 +25,8 @@ from analytics.incidents.probe_overdue import OverdueParams, ProbeOverdue
 from analytics.incidents.probe_speed_drop import ProbeDropParams, ProbeSpeedDrop
 from analytics.incidents.probe_stopped_cluster import ProbeStoppedCluster, StoppedClusterParams
 from analytics.incidents.snd import Snd, SndParams
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 
 METHODS = ("california8", "mcmaster", "snd", "probe_drop", "probe_stopped", "probe_overdue",
            "fused")  # fmt: skip

@@ -12,8 +12,8 @@ from functools import lru_cache
 import numpy as np
 import shapely
 
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 
 
 @dataclass

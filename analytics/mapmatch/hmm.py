@@ -21,8 +21,8 @@ import numpy as np
 
 from analytics.mapmatch.candidates import Candidates, find_candidates
 from analytics.mapmatch.ubodt import BoundedDistances
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 
 NEG_INF = -np.inf
 

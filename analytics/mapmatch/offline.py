@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from analytics.mapmatch.hmm import MapMatcher, MatchParams
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
 from ingest.errors import InvalidMessage
 from ingest.records import read_records
 from ingest.validation import FeedValidator
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 
 log = logging.getLogger(__name__)
 OUTPUT_COLUMNS = [

@@ -13,8 +13,8 @@ from itertools import pairwise
 import numpy as np
 from scipy.sparse import csgraph
 
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 
 
 class BoundedDistances:

@@ -77,11 +77,11 @@ from analytics.incidents.detector import DetectorParams, IncidentDetector, Minut
 from analytics.incidents.inputs import presence_snapshot, recent_probe_window, station_minute
 from analytics.incidents.lifecycle import Action, IncidentTracker, Track, TrackerParams
 from analytics.incidents.params_file import apply_overrides, load_overrides
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
 from analytics.state_inputs import read_free_flow, read_speed_profile, slot_of
 from analytics.workers.detector_worker import DETECTOR_GROUP
 from analytics.workers.probe_worker import PROBE_GROUP
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 from store import incidents as store
 from store.checkpoints import input_watermarks
 from store.traversal_writer import PRESENCE_COLUMNS

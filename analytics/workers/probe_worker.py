@@ -28,8 +28,6 @@ import psycopg
 
 from analytics.mapmatch.fleet import Decided, FleetMatcher, FleetState, PaddedCandidates
 from analytics.mapmatch.hmm import MapMatcher, MatchParams
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
 from analytics.presence import PresenceRow, PresenceRules, abnormal
 from analytics.traversals import (
     FIELDS,
@@ -44,6 +42,8 @@ from analytics.workers.runner import Part, TransactionalWorker
 from analytics.workers.wiring import build_worker
 from ingest.contracts import GpsFix
 from itms.settings import Settings
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 from store.rollups import refresh_dirty_rollups
 from store.state_dirty import mark_minutes
 from store.state_writer import StoreWriter

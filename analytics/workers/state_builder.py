@@ -45,8 +45,6 @@ import numpy as np
 import psycopg
 
 from analytics import congestion
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
 from analytics.segment_state import confidence, fuse_speeds
 from analytics.smoothing import CorridorSmoother, SmoothingParams
 from analytics.state_inputs import (
@@ -59,6 +57,8 @@ from analytics.state_inputs import (
     slot_of,
 )
 from analytics.workers.observability import WorkerProbe
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 from store.state_dirty import queued_minutes, take_minute
 from store.state_writer import StateRow, StoreWriter
 

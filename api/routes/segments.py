@@ -9,7 +9,6 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from analytics.congestion import LEVEL_NAMES
 from api.deps import DbDep, NetworkDep, SettingsDep
 from api.http import (
     GEOJSON,
@@ -24,6 +23,7 @@ from api.privacy import publishable
 from api.schemas.common import ERRORS
 from api.schemas.segments import SegmentCollection, SegmentFeature, SegmentHistory
 from api.timeparams import time_range
+from roadnet.levels import LEVEL_NAMES
 from store.queries import current_state, segment_history
 
 router = APIRouter(prefix="/v1/segments", tags=["segments"])

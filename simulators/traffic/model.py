@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 from simulators.traffic.profile import class_weight, volume_capacity
 
 SAT_FLOW_PCU_H_LANE = 1800.0

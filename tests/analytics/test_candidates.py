@@ -6,8 +6,8 @@ import numpy as np
 import shapely
 
 from analytics.mapmatch.candidates import find_candidates
-from analytics.network import load_network
-from analytics.network import model as m
+from roadnet import load_network
+from roadnet import model as m
 
 
 def test_candidates_equal_geos_distance_and_projection() -> None:

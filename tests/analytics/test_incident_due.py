@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from analytics.network import load_network
 from analytics.workers.incident_worker import (
     IncidentService,
     IncidentWorkerParams,
     InputPartition,
 )
+from roadnet import load_network
 from simulators.synthetic_grid import write_grid
 
 M = datetime(2026, 11, 25, 3, 10, tzinfo=UTC)  # a minute; its need (decision time) is 03:11

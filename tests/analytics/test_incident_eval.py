@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.evaluation.incident_eval import RaisedIncident, TrueIncident, score_method
-from analytics.network import load_network
+from evaluation.incident_eval import RaisedIncident, TrueIncident, score_method
+from roadnet import load_network
 from simulators.synthetic_grid import write_grid
 from simulators.traffic.model import TrafficModel
 

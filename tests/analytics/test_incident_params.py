@@ -8,7 +8,6 @@ import tomllib
 import numpy as np
 import pytest
 
-from analytics.evaluation import incident_eval
 from analytics.incidents.params_file import (
     ParamsError,
     apply_overrides,
@@ -18,6 +17,7 @@ from analytics.incidents.params_file import (
 )
 from analytics.incidents.probe_overdue import ProbeOverdue
 from analytics.workers.incident_worker import IncidentWorkerParams, worker_params
+from evaluation import incident_eval
 from itms.cli import main
 from itms.settings import Settings
 from tests.analytics.test_probe_overdue import REF, snap, street

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from analytics.mapmatch.hmm import MatchParams
-from analytics.network import load_network
 from analytics.workers.probe_worker import ProbeProcessor
 from analytics.workers.runner import KNOWN_GRID_MS, known_at, process_in_event_time
 from ingest.validation import FeedValidator
+from roadnet import load_network
 from simulators.scenario import Scenario
 from simulators.simulation import Simulation
 from simulators.sinks import FileSink

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from analytics.mapmatch.hmm import MapMatcher, MatchParams
-from analytics.network import load_network
-from analytics.network.model import RoadNetwork
+from roadnet import load_network
+from roadnet.model import RoadNetwork
 
 
 @pytest.fixture(scope="module")

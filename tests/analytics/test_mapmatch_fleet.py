@@ -16,10 +16,10 @@ import pytest
 
 from analytics.mapmatch.hmm import MatchParams
 from analytics.mapmatch.online import OnlineMatcher, VehicleState
-from analytics.network import load_network
 from analytics.traversals import TraversalTracker
 from analytics.workers.probe_worker import ProbeProcessor
 from ingest.validation import FeedValidator
+from roadnet import load_network
 from simulators.scenario import Scenario
 from simulators.simulation import Simulation
 from simulators.sinks import FileSink

@@ -9,7 +9,7 @@ import pandas as pd
 
 from analytics.mapmatch.hmm import MapMatcher, MatchParams
 from analytics.mapmatch.online import OnlineMatcher, VehicleState
-from analytics.network import load_network
+from roadnet import load_network
 from simulators.scenario import Scenario
 from simulators.simulation import Simulation
 from simulators.sinks import FileSink

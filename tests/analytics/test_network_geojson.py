@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from pyproj import Geod
 
-from analytics.network import load_network
-from analytics.network import model as m
+from roadnet import load_network
+from roadnet import model as m
 
 
 def _fc(*features: dict) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analytics.network.model import reverse_segments
+from roadnet.model import reverse_segments
 
 
 def test_reverse_twins_of_two_way_one_way_parallel_and_looping_segments() -> None:

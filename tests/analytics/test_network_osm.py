@@ -19,9 +19,9 @@ import osmium
 import pytest
 from pyproj import Geod
 
-from analytics.network import RoadNetwork, load_network
-from analytics.network import model as m
-from analytics.network.osm_loader import load_osm_network
+from roadnet import RoadNetwork, load_network
+from roadnet import model as m
+from roadnet.osm_loader import load_osm_network
 
 OAKLAND = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "west-oakland.osm.bz2"
 KEPT = {"motorway", "trunk", "primary", "secondary", "tertiary", "unclassified", "residential"}

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from analytics.mapmatch.hmm import MatchParams
-from analytics.network import load_network
 from analytics.presence import PresenceRules, abnormal
 from analytics.traversals import TraversalTracker
 from analytics.workers.probe_worker import ProbeProcessor
 from ingest.validation import FeedValidator
+from roadnet import load_network
 from simulators.scenario import Scenario
 from simulators.simulation import Simulation
 from simulators.sinks import FileSink

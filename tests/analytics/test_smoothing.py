@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.network import load_network
 from analytics.smoothing import CorridorSmoother, SmoothingParams
+from roadnet import load_network
 
 ROWS = SmoothingParams().window_min + 1
 FREE_FLOW = np.full(5, 50.0)

@@ -22,7 +22,7 @@ def api_dsn(stack_settings: Settings, template_db: str) -> Iterator[str]:
     """A fresh database for one test module, with the demo network stored."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    from analytics.network.model import load_network
+    from roadnet.model import load_network
     from store.network_writer import sync_network
 
     name = f"itms_api_{uuid.uuid4().hex[:10]}"

@@ -10,8 +10,8 @@ import numpy as np
 import psycopg
 
 from analytics.congestion import jam_factor, raw_level
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork, load_network
+from roadnet import model as m
+from roadnet.model import RoadNetwork, load_network
 from simulators.traffic.model import Incident, TrafficModel
 from store.network_writer import sync_network
 from store.state_writer import StoreWriter

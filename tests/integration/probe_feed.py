@@ -7,8 +7,8 @@ import json
 import numpy as np
 import shapely
 
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 
 
 def route_from(network: RoadNetwork, start: int, n: int) -> list[int]:

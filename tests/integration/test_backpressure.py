@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from analytics.network import load_network
 from itms.settings import Settings
+from roadnet import load_network
 from simulators.scenario import Scenario
 from simulators.simulation import Simulation
 from simulators.sinks import FileSink

@@ -9,10 +9,10 @@ import time
 import psycopg
 import pytest
 
-from analytics.network import load_network
 from analytics.workers.probe_worker import ProbeProcessor, build_probe_worker
 from ingest.validation import FeedValidator
 from itms import stack
+from roadnet import load_network
 from store.network_writer import sync_network
 from tests.integration.probe_feed import drive, route_from
 from tests.integration.test_probe_pipeline import _publish, _start_ms, _traversals

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from analytics.network import load_network
 from analytics.workers.detector_worker import build_detector_worker
 from analytics.workers.state_builder import StateBuilder
 from ingest.deadletter import parse_headers
 from ingest.kafka.clients import make_producer
+from roadnet import load_network
 from store import queries
 from store.detectors import read_inventory, sync_detectors
 from store.network_writer import sync_network

@@ -15,12 +15,12 @@ import numpy as np
 import psycopg
 import pytest
 
-from analytics.network import load_network
-from analytics.network.model import RoadNetwork
 from analytics.workers.incident_worker import IncidentService, relay
 from analytics.workers.probe_worker import PROBE_GROUP
 from ingest.kafka.clients import make_producer
 from itms.settings import Settings
+from roadnet import load_network
+from roadnet.model import RoadNetwork
 from simulators.synthetic_grid import write_grid
 from store import incidents as store
 from store.checkpoints import advance_checkpoints, load_checkpoints

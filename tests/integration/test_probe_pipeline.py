@@ -13,15 +13,15 @@ import pytest
 from fastapi.testclient import TestClient
 from kafka.structs import TopicPartition
 
-from analytics.network import load_network
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
 from analytics.workers.probe_worker import ProbeResults, build_probe_worker
 from analytics.workers.state_builder import StateBuilder
 from api.app import create_app
 from ingest.deadletter import parse_headers
 from ingest.kafka.clients import make_consumer, make_producer
 from itms.settings import Settings
+from roadnet import load_network
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 from store.network_writer import sync_network
 from tests.integration.probe_feed import drive, route_from
 

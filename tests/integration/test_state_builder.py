@@ -10,9 +10,9 @@ import numpy as np
 import psycopg
 import pytest
 
-from analytics.network import load_network
-from analytics.network import model as m
 from analytics.workers.state_builder import BuilderParams, StateBuilder, state_message
+from roadnet import load_network
+from roadnet import model as m
 from store.detectors import DetectorSite, sync_detectors
 from store.network_writer import sync_network
 from store.state_dirty import mark_minutes

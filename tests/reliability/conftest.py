@@ -14,10 +14,10 @@ import os
 
 import pytest
 
-from analytics.network import load_network
-from analytics.network.model import RoadNetwork
+from evaluation.reliability.harness import Feed, recent_local_start, simulate_feed
 from itms.settings import Settings
-from tests.reliability.harness import Feed, recent_local_start, simulate_feed
+from roadnet import load_network
+from roadnet.model import RoadNetwork
 
 FEED_SECONDS = 540
 FEED_LOCAL_START = "09:00"

@@ -10,7 +10,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.reliability.harness import (
+from evaluation.reliability.harness import (
     FaultRun,
     SegmentStreamClient,
     drained,

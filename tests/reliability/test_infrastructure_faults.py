@@ -10,14 +10,14 @@ import time
 
 import pytest
 
-from itms import stack
-from tests.reliability.harness import (
+from evaluation.reliability.harness import (
     WORKERS,
     FaultRun,
     end_offsets,
     kafka_committed,
     stored_offsets,
 )
+from itms import stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.reliability.harness import (
+from evaluation.reliability.harness import (
     PROBE_GROUP,
     WORKERS,
     FaultRun,

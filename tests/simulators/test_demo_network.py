@@ -10,10 +10,10 @@ import pytest
 import shapely
 from scipy.sparse.csgraph import connected_components
 
-from analytics.network import load_network
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
-from simulators.cities import demo_network_path
+from roadnet import load_network
+from roadnet import model as m
+from roadnet.cities import demo_network_path
+from roadnet.model import RoadNetwork
 
 PLACES = demo_network_path().parent / "places.json"
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.network import load_network
-from analytics.network.model import RoadNetwork
+from roadnet import load_network
+from roadnet.model import RoadNetwork
 from simulators.detectors import EFFECTIVE_LENGTH_M
 from simulators.scenario import Scenario
 from simulators.simulation import Simulation
@@ -174,7 +174,7 @@ def test_detectors_follow_the_fundamental_relation_and_the_probes(run_dir: Path)
     assert len(sites) >= 5 and len(det) == len(sites) * 15
     det = det.dropna(subset=["speed_kmh"])
     det = det[det["volume"] >= 20]
-    from analytics.network import load_network as _load
+    from roadnet import load_network as _load
 
     lanes = _load().segments.set_index("segment_id")["lanes"]
     det = det.merge(sites, on="detector_id")

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from analytics.network._builder import Way, build_network
-from analytics.network.model import RoadNetwork
+from roadnet._builder import Way, build_network
+from roadnet.model import RoadNetwork
 
 
 def _oneway(value: Any) -> int:

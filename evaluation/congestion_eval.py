@@ -1,7 +1,7 @@
 """End-to-end evaluation of the probe path against simulator ground truth.
 
 For one simulated run: map-matching accuracy of the offline matcher
-(:func:`analytics.evaluation.mapmatch_score.score_run`) and, through the
+(:func:`evaluation.mapmatch_score.score_run`) and, through the
 worker's own online path (:class:`analytics.workers.probe_worker.ProbeProcessor`,
 fixes fed in delivery order with the channel's duplicates, reordering and late
 fixes), segment-minute speeds as the state builder forms them (harmonic mean of
@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics.evaluation.mapmatch_score import score_run
 from analytics.mapmatch.hmm import MapMatcher, MatchParams
-from analytics.network.model import RoadNetwork
 from analytics.workers.probe_worker import ProbeProcessor
+from evaluation.mapmatch_score import score_run
 from ingest.validation import FeedValidator
+from roadnet.model import RoadNetwork
 
 VEHICLE_TYPES = ("motorbike", "car", "taxi", "bus", "truck")
 

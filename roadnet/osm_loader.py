@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import osmium
 
-from analytics.network._builder import Way, build_network
-from analytics.network.model import RoadNetwork
+from roadnet._builder import Way, build_network
+from roadnet.model import RoadNetwork
 
 log = logging.getLogger(__name__)
 

@@ -35,8 +35,6 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
 from analytics.workers.detector_worker import DETECTOR_GROUP, DetectorProcessor
 from analytics.workers.incident_worker import (
     IncidentService,
@@ -53,6 +51,8 @@ from ingest.records import read_records
 from ingest.replay import replay
 from ingest.validation import FeedValidator
 from itms.settings import REPO_ROOT, Settings
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 from store.detectors import read_inventory, sync_detectors
 from store.migrate import migrate
 from store.network_writer import sync_network

@@ -1,5 +1,5 @@
 """The road network model shared by analytics and simulators."""
 
-from analytics.network.model import RoadNetwork, load_network
+from roadnet.model import RoadNetwork, load_network
 
 __all__ = ["RoadNetwork", "load_network"]

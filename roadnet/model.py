@@ -16,7 +16,7 @@ import numpy as np
 import shapely
 from scipy import sparse
 
-from analytics.network.projection import Projector
+from roadnet.projection import Projector
 
 # Column names of RoadNetwork.segments
 SEGMENT_ID = "segment_id"
@@ -168,10 +168,10 @@ def load_network(path: str | Path | None = None) -> RoadNetwork:
     OpenStreetMap extracts may be ``.osm``, ``.osm.pbf`` or ``.osm.bz2``; ``None``
     loads the bundled Hai Phong demo network.
     """
-    from analytics.network.geojson_loader import load_geojson_network
+    from roadnet.geojson_loader import load_geojson_network
 
     if path is None:
-        from simulators.cities import demo_network_path
+        from roadnet.cities import demo_network_path
 
         path = demo_network_path()
     path = Path(path)
@@ -179,7 +179,7 @@ def load_network(path: str | Path | None = None) -> RoadNetwork:
     if name.endswith((".geojson", ".json")):
         return load_geojson_network(path)
     if name.endswith((".osm", ".osm.pbf", ".pbf", ".osm.bz2", ".osm.gz")):
-        from analytics.network.osm_loader import load_osm_network
+        from roadnet.osm_loader import load_osm_network
 
         return load_osm_network(path)
     raise ValueError(f"unknown network format for {path} (expected .geojson or .osm/.osm.pbf)")

@@ -41,9 +41,9 @@ from analytics.incidents.detector import METHODS, DetectorParams, IncidentDetect
 from analytics.incidents.fusion import same_direction
 from analytics.incidents.inputs import presence_snapshot, recent_probe_window, station_minute
 from analytics.incidents.lifecycle import IncidentTracker, TrackerParams
-from analytics.network import model as m
-from analytics.network.model import RoadNetwork
 from analytics.presence import PRESENCE_COLUMNS
+from roadnet import model as m
+from roadnet.model import RoadNetwork
 
 SLOT_MIN = 15
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from analytics.mapmatch.hmm import MapMatcher
-from analytics.network import model as m
 from analytics.traversals import plausible_max_kmh, traversals
+from roadnet import model as m
 
 
 @dataclass

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.mapmatch.hmm import MapMatcher
-from analytics.network import model as m
+from roadnet import model as m
 
 
 @dataclass

@@ -16,8 +16,8 @@ import numpy as np
 import shapely
 from pyproj import Geod
 
-from analytics.network import model as m
-from analytics.network.projection import Projector, utm_crs_for
+from roadnet import model as m
+from roadnet.projection import Projector, utm_crs_for
 
 _GEOD = Geod(ellps="WGS84")
 _KEY_SCALE = 1e7

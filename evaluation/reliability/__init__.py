@@ -1,0 +1,1 @@
+"""Reliability evaluation: faults injected into the live stack, compared with a reference."""
