@@ -356,8 +356,9 @@ def replay_run(
     run_dir: Path, network: RoadNetwork, corridor: Corridor, profiles: Profiles,
     traversals: pd.DataFrame, cfg: EvalConfig, tz: ZoneInfo,
     presence: pd.DataFrame | None = None,
-) -> tuple[dict[str, list[RaisedIncident]], int, dict[str, int]]:  # fmt: skip
-    """Every method's raised incidents over one run; also its minutes and decision units.
+) -> tuple[dict[str, list[RaisedIncident]], int, dict[str, int], set[int]]:  # fmt: skip
+    """Every method's raised incidents over one run; also its minutes, decision units and
+    the segments between paired stations.
     ``presence`` holds the probe worker's presence records (:data:`PRESENCE_COLUMNS`); at
     each decision time the method sees the records of that minute boundary, as the worker
     does (they exist once the partition's stream passed it, before the traversals' lag)."""
@@ -403,10 +404,10 @@ def replay_run(
     n_seg, n_st = len(network), len(st_seg)
     for k in range(n_min):
         t_dec = start_s + (k + 1) * 60.0
-        g = by_minute.get(k - d_lag)
-        readings = StationReadings.none() if g is None else StationReadings(
-            g["st"].to_numpy(np.int64), g["volume"].to_numpy(float),
-            g["occupancy"].to_numpy(float), g["speed_kmh"].to_numpy(float),
+        rd = by_minute.get(k - d_lag)
+        readings = StationReadings.none() if rd is None else StationReadings(
+            rd["st"].to_numpy(np.int64), rd["volume"].to_numpy(float),
+            rd["occupancy"].to_numpy(float), rd["speed_kmh"].to_numpy(float),
         )  # fmt: skip
         slot = slot_of(t_dec - 30.0, tz)
         d_slot = slot_of(t_dec - 30.0 - 60.0 * d_lag, tz)

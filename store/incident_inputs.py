@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import psycopg
@@ -24,6 +24,25 @@ class Station(NamedTuple):
     detector_id: str
     segment_id: str
     position_m: float
+
+
+class PresenceRow(NamedTuple):
+    """One presence record (:data:`store.traversal_writer.PRESENCE_COLUMNS`): a vehicle still
+    on a segment and abnormally slow there at ``as_of``; distances m, durations s."""
+
+    as_of: datetime
+    segment_id: str
+    vehicle_id: str
+    vehicle_type: str
+    entry_ts: datetime
+    entry_seen: bool
+    last_ts: datetime
+    offset_m: float
+    progress_m: float
+    still_s: float
+    dwell_s: float
+    crawl_s: float
+    on_segment_s: float
 
 
 @dataclass(frozen=True)
@@ -193,9 +212,9 @@ def known_traversals(
     )  # fmt: skip
 
 
-def presence_rows(conn: psycopg.Connection, as_of: datetime) -> list[tuple[Any, ...]]:
-    """The presence records (``probe_presence``) of record time ``as_of``, in the order of
-    :data:`store.traversal_writer.PRESENCE_COLUMNS`."""
-    return conn.execute(
+def presence_rows(conn: psycopg.Connection, as_of: datetime) -> list[PresenceRow]:
+    """The presence records (``probe_presence``) of record time ``as_of``."""
+    rows = conn.execute(
         f"SELECT {', '.join(PRESENCE_COLUMNS)} FROM probe_presence WHERE as_of = %s", (as_of,)
     ).fetchall()
+    return [PresenceRow(*r) for r in rows]

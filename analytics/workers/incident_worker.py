@@ -87,6 +87,7 @@ from roadnet.model import RoadNetwork
 from store import incidents as store
 from store.checkpoints import input_watermarks
 from store.incident_inputs import (
+    Station,
     StationReadings,
     known_traversals,
     occupancy_profile,
@@ -179,12 +180,12 @@ class IncidentService:
         self.tracker = IncidentTracker(self.corridor.bearing, self.p.tracker)
         self._profiles: dict[tuple[str, datetime], np.ndarray] = {}
         self._free_flow_until: datetime | None = None
-        self._station_key: tuple[tuple[str, str, float], ...] | None = None
+        self._station_key: tuple[Station, ...] | None = None
 
     # -- inputs ----------------------------------------------------------------------------
     def _stations(self, conn: psycopg.Connection) -> None:
         rows = [r for r in station_inventory(conn) if r.segment_id in self.index]
-        key = tuple(tuple(r) for r in rows)
+        key = tuple(rows)
         if key != self._station_key or self.detector is None:
             self.detector = IncidentDetector(
                 self.network.geom_m, self.corridor,

@@ -171,7 +171,7 @@ class StateBuilder:
         level = est.update(np.nan_to_num(ratio, nan=1.0), known)
         jam = congestion.jam_factor(np.nan_to_num(ratio, nan=1.0))
         tt = self.length / np.maximum(speed, 0.1) * 3.6
-        states = [
+        states: list[StateRow] = [
             (self.ids[i], minute, float(speed[i]), float(tt[i]), float(self.free_flow[i]),
              int(w.traversals[-1, i] + w.detector_volume[-1, i]), int(w.vehicles[-1, i]),
              int(level[i]), float(jam[i]), float(conf[i]), str(source[i]))
@@ -284,7 +284,9 @@ def state_message(row: StateRow) -> bytes:
             "n_vehicles", "congestion_level", "jam_factor", "confidence", "source")  # fmt: skip
     d = dict(zip(keys, row, strict=True))
     d["minute"] = row[1].astimezone(UTC).isoformat()
-    d["congestion"] = congestion.LEVEL_NAMES[row[7]]
+    level = row[7]
+    assert level is not None  # built states always have a level
+    d["congestion"] = congestion.LEVEL_NAMES[level]
     return json.dumps(d, separators=(",", ":")).encode()
 
 

@@ -49,7 +49,8 @@ def run_incident_worker(
     producer = make_producer(settings, client_id="itms-incident-worker")
     topic = settings.topic("incidents")
     params = params or worker_params(settings)
-    inputs = {PROBE_GROUP: settings.topic("gps"), DETECTOR_GROUP: settings.topic("detectors")}
+    inputs: dict[str, str | None] = {PROBE_GROUP: settings.topic("gps"),
+                                     DETECTOR_GROUP: settings.topic("detectors")}  # fmt: skip
     service = [IncidentService(network, params, inputs=inputs)]  # replaced after a lost database
 
     def send(key: str, value: bytes) -> None:
@@ -66,13 +67,16 @@ def run_incident_worker(
             log.warning("incident worker: broker unavailable, relay waits: %s", exc)
         return False
 
+    def lead(conn: psycopg.Connection) -> None:
+        service[0].load(conn)  # restore the stored progress and state
+
     def db_lost(exc: psycopg.OperationalError) -> None:
         log.warning("incident worker: database unavailable: %s", exc)
         service[0] = IncidentService(network, service[0].p, inputs=inputs)  # reload state
 
     try:
         run_as_leader(lambda: psycopg.connect(settings.dsn, autocommit=True), LEADER_LOCK, stop,
-                      step, interval_s=interval_s, on_lead=lambda c: service[0].load(c),
+                      step, interval_s=interval_s, on_lead=lead,
                       on_db_lost=db_lost)  # fmt: skip
     finally:
         producer.close()
