@@ -37,13 +37,14 @@ import numpy as np
 import pandas as pd
 
 from analytics.incidents.corridor import Corridor, pair_stations
-from analytics.incidents.detector import METHODS, DetectorParams, IncidentDetector, MinuteInputs
+from analytics.incidents.detector import METHODS, DetectorParams, IncidentDetector
 from analytics.incidents.fusion import same_direction
-from analytics.incidents.inputs import presence_snapshot, recent_probe_window, station_minute
 from analytics.incidents.lifecycle import IncidentTracker, TrackerParams
+from analytics.incidents.minute_inputs import WindowRules, build_minute_inputs
 from analytics.presence import PRESENCE_COLUMNS
 from roadnet import model as m
 from roadnet.model import RoadNetwork
+from store.incident_inputs import StationReadings, Traversals
 
 SLOT_MIN = 15
 
@@ -355,8 +356,9 @@ def replay_run(
     run_dir: Path, network: RoadNetwork, corridor: Corridor, profiles: Profiles,
     traversals: pd.DataFrame, cfg: EvalConfig, tz: ZoneInfo,
     presence: pd.DataFrame | None = None,
-) -> tuple[dict[str, list[RaisedIncident]], int, dict[str, int]]:  # fmt: skip
-    """Every method's raised incidents over one run; also its minutes and decision units.
+) -> tuple[dict[str, list[RaisedIncident]], int, dict[str, int], set[int]]:  # fmt: skip
+    """Every method's raised incidents over one run; also its minutes, decision units and
+    the segments between paired stations.
     ``presence`` holds the probe worker's presence records (:data:`PRESENCE_COLUMNS`); at
     each decision time the method sees the records of that minute boundary, as the worker
     does (they exist once the partition's stream passed it, before the traversals' lag)."""
@@ -378,58 +380,45 @@ def replay_run(
     d_lag = round(cfg.detector_lag_s / 60.0)  # minutes, as the worker reads them
     seg_index = {s: i for i, s in enumerate(network.segments[m.SEGMENT_ID])}
     tr = traversals
-    t_seg = tr["segment_id"].map(seg_index).to_numpy(np.int64)
-    t_veh = pd.factorize(tr["vehicle"])[0]
-    t_avail = np.array([e.timestamp() for e in tr["exit"]]) + cfg.availability_lag_s
-    t_speed = tr["speed"].to_numpy(float)
-    t_dwell = tr["dwell"].to_numpy(float)
-    t_dur = np.array([(b - a).total_seconds() for a, b in zip(tr["entry"], tr["exit"],
-                                                               strict=True)])  # fmt: skip
+    # every traversal of the run, available availability_lag_s after its end (the online
+    # matcher's decision lag); build_minute_inputs picks those known at each decision
+    known = Traversals(
+        tr["segment_id"].map(seg_index).to_numpy(np.int64), tr["segment_id"].to_numpy(object),
+        pd.factorize(tr["vehicle"])[0].astype(np.int64), tr["vehicle"].to_numpy(object),
+        tr["type"].to_numpy(object), tr["speed"].to_numpy(float), tr["dwell"].to_numpy(float),
+        np.array([(b - a).total_seconds() for a, b in zip(tr["entry"], tr["exit"],
+                                                          strict=True)], float),
+        np.array([e.timestamp() for e in tr["exit"]], float) + cfg.availability_lag_s,
+    )  # fmt: skip
+    rules = WindowRules(windows_min=cfg.windows_min, stop_s=cfg.stop_s,
+                        probe_window_s=cfg.probe_window_min * 60.0,
+                        recent_exit_s=cfg.recent_exit_s)  # fmt: skip
     snapshots: dict[float, list[tuple]] = {}
     if presence is not None and len(presence):
         for at, g in presence.groupby("as_of"):
             snapshots[pd.Timestamp(at).timestamp()] = list(
                 g[list(PRESENCE_COLUMNS)].itertuples(index=False, name=None)
             )
-    exited = list(zip(tr["segment_id"], tr["vehicle"], tr["type"], t_dur, t_dwell, t_avail,
-                      strict=True))  # fmt: skip
     trackers = {meth: IncidentTracker(corridor.bearing, cfg.tracker) for meth in METHODS}
     raised: dict[str, dict[str, RaisedIncident]] = {meth: {} for meth in METHODS}
     n_seg, n_st = len(network), len(st_seg)
     for k in range(n_min):
         t_dec = start_s + (k + 1) * 60.0
-        x = MinuteInputs.empty(n_st, n_seg)
-        g = by_minute.get(k - d_lag)
-        if g is not None:
-            x.station_occ, x.station_volume, x.station_speed = station_minute(
-                g["st"].to_numpy(np.int64), g["volume"].to_numpy(float),
-                g["occupancy"].to_numpy(float), g["speed_kmh"].to_numpy(float), n_st)  # fmt: skip
+        rd = by_minute.get(k - d_lag)
+        readings = StationReadings.none() if rd is None else StationReadings(
+            rd["st"].to_numpy(np.int64), rd["volume"].to_numpy(float),
+            rd["occupancy"].to_numpy(float), rd["speed_kmh"].to_numpy(float),
+        )  # fmt: skip
         slot = slot_of(t_dec - 30.0, tz)
         d_slot = slot_of(t_dec - 30.0 - 60.0 * d_lag, tz)
-        x.station_occ_mean = profiles.occ_mean.get(d_slot, np.full(n_st, np.nan))
-        x.station_occ_std = profiles.occ_std.get(d_slot, np.full(n_st, np.nan))
-        x.reference_speed = profiles.speed.get(slot, np.full(n_seg, np.nan))
-        w = (t_avail <= t_dec) & (t_avail > t_dec - cfg.probe_window_min * 60.0)
-        pw = recent_probe_window(
-            t_seg[w],
-            t_veh[w],
-            t_speed[w],
-            t_dwell[w],
-            t_avail[w],
-            t_dec,
-            n_seg,
-            duration_s=t_dur[w],
-            windows_min=cfg.windows_min,
-            stop_s=cfg.stop_s,
-        )
-        x.probe_speed, x.probe_vehicles = pw.speed, pw.vehicles
-        x.probe_stopped, x.probe_passing, x.passing_speed = pw.stopped, pw.passing, pw.passing_speed
-        x.moving_speed = pw.moving_speed
-        if presence is not None:
-            recent = np.flatnonzero((t_avail <= t_dec) & (t_avail > t_dec - cfg.recent_exit_s))
-            x.presence = presence_snapshot(snapshots.get(t_dec, []), seg_index,
-                                           [exited[i] for i in recent.tolist()], t_dec,
-                                           cfg.recent_exit_s)  # fmt: skip
+        x = build_minute_inputs(
+            t_dec, n_st, n_seg, readings=readings,
+            occ_mean=profiles.occ_mean.get(d_slot, np.full(n_st, np.nan)),
+            occ_std=profiles.occ_std.get(d_slot, np.full(n_st, np.nan)),
+            reference_speed=profiles.speed.get(slot, np.full(n_seg, np.nan)),
+            traversals=known, rules=rules, segment_index=seg_index,
+            presence=None if presence is None else snapshots.get(t_dec, []),
+        )  # fmt: skip
         found = det.detect(x)
         when = datetime.fromtimestamp(t_dec, tz)
         for meth in METHODS:

@@ -147,7 +147,7 @@ def _append_update(
     action: str,
     change: dict[str, Any],
 ) -> int:
-    seq = conn.execute(
+    stored = conn.execute(
         "INSERT INTO incident_update (incident_id, version, at, actor, action, status, change,"
         " snapshot) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq",
         (
@@ -160,8 +160,9 @@ def _append_update(
             Jsonb(_jsonable(change)),
             Jsonb(_jsonable(row)),
         ),
-    ).fetchone()[0]
-    return int(seq)
+    ).fetchone()
+    assert stored is not None  # INSERT … RETURNING returns the row
+    return int(stored[0])
 
 
 def create_incident(

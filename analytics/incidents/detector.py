@@ -179,7 +179,7 @@ class IncidentDetector:
         out["california8"] = self._cands(
             "california8", pr.mid_segment[hit], pr.mid_offset_m[hit],
             np.clip(np.nan_to_num(feats["occrdf"][hit]), 0, 1), {"detector"},
-            evidence=[_pair_evidence(ids, pr, k, occ_u, occ_d, z_up) for k in hit],
+            evidence=[_pair_evidence(ids, pr, k, occ_u, occ_d, z_up) for k in hit.tolist()],
         )  # fmt: skip
         ff_st = self.free_flow[self.st_seg]
         state = self.mcm.congested(x.station_occ, x.station_speed, ff_st)
@@ -187,7 +187,7 @@ class IncidentDetector:
         out["mcmaster"] = self._cands(
             "mcmaster", pr.mid_segment[hit], pr.mid_offset_m[hit], np.full(len(hit), 0.5),
             {"detector"},
-            evidence=[_pair_evidence(ids, pr, k, occ_u, occ_d, z_up) for k in hit],
+            evidence=[_pair_evidence(ids, pr, k, occ_u, occ_d, z_up) for k in hit.tolist()],
         )  # fmt: skip
         hit = np.flatnonzero(self.snd.detect(x.station_occ, x.station_occ_mean,
                                              x.station_occ_std))  # fmt: skip

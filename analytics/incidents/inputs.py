@@ -181,11 +181,15 @@ def presence_snapshot(
     rows = [r for r in rows if r[1] in index]
     ex = [r for r in exited if r[0] in index and now_s - recent_s < r[5] <= now_s]
     codes: dict[str, int] = {}
+
+    def col(k: int) -> np.ndarray:
+        return np.array([r[k] for r in rows], float)
+
     return PresenceSnapshot(
         np.array([index[r[1]] for r in rows], np.int64),
         np.array([codes.setdefault(r[2], len(codes)) for r in rows], np.int64),
         np.array([r[3] == "bus" for r in rows], bool),
-        *(np.array([r[k] for r in rows], float) for k in (7, 8, 9, 10, 11, 12)),
+        col(7), col(8), col(9), col(10), col(11), col(12),
         np.array([index[r[0]] for r in ex], np.int64),
         np.array([codes.setdefault(r[1], len(codes)) for r in ex], np.int64),
         np.array([r[2] == "bus" for r in ex], bool),

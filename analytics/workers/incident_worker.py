@@ -51,16 +51,19 @@ restarted worker, a database or broker outage of a minute) change nothing.
 After each commit the new ``incident_update`` rows (seq order) are published on the
 ``incidents`` topic (key: incident id) and the relay position is stored: at-least-once, a
 consumer drops repeats by ``seq``. Times UTC, speeds km/h, occupancy 0–1.
+
+All SQL lives in :mod:`store` (:mod:`store.incident_inputs`, :mod:`store.incident_progress`,
+:mod:`store.incident_operators`, :mod:`store.incidents`); a minute's inputs are assembled by
+:func:`analytics.incidents.minute_inputs.build_minute_inputs`, shared with the evaluation.
+The leader-elected loop (``itms worker incidents``) is
+:func:`itms.wiring.incidents.run_incident_worker`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import pickle
-import threading
-import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -74,20 +77,32 @@ import psycopg
 
 from analytics.incidents.corridor import Corridor
 from analytics.incidents.detector import DetectorParams, IncidentDetector, MinuteInputs
-from analytics.incidents.inputs import presence_snapshot, recent_probe_window, station_minute
 from analytics.incidents.lifecycle import Action, IncidentTracker, Track, TrackerParams
+from analytics.incidents.minute_inputs import WindowRules, build_minute_inputs
 from analytics.incidents.params_file import apply_overrides, load_overrides
-from analytics.state_inputs import read_free_flow, read_speed_profile, slot_of
 from analytics.workers.detector_worker import DETECTOR_GROUP
 from analytics.workers.probe_worker import PROBE_GROUP
 from roadnet import model as m
 from roadnet.model import RoadNetwork
 from store import incidents as store
 from store.checkpoints import input_watermarks
-from store.traversal_writer import PRESENCE_COLUMNS
+from store.incident_inputs import (
+    Station,
+    StationReadings,
+    known_traversals,
+    occupancy_profile,
+    presence_rows,
+    recent_baseline,
+    station_inventory,
+    station_readings,
+    travel_time_spread,
+)
+from store.incident_operators import incident_statuses, reported_incidents
+from store.incident_progress import last_minute, load_progress, save_progress
+from store.speed_profiles import read_free_flow, read_speed_profile, slot_of
 
 log = logging.getLogger(__name__)
-_LEADER_LOCK = 0x17_75_0007
+LEADER_LOCK = 0x17_75_0007  # advisory lock key: one incident worker per database
 WORKER = "incident-worker"
 RELAY = "kafka-incidents"
 STATE_VERSION = b"incident-state-v1:"
@@ -165,15 +180,11 @@ class IncidentService:
         self.tracker = IncidentTracker(self.corridor.bearing, self.p.tracker)
         self._profiles: dict[tuple[str, datetime], np.ndarray] = {}
         self._free_flow_until: datetime | None = None
-        self._station_key: tuple | None = None
+        self._station_key: tuple[Station, ...] | None = None
 
     # -- inputs ----------------------------------------------------------------------------
     def _stations(self, conn: psycopg.Connection) -> None:
-        rows = conn.execute(
-            "SELECT detector_id, segment_id, coalesce(position_m, 0) FROM detector"
-            " WHERE status = 'in_service' AND segment_id IS NOT NULL ORDER BY detector_id"
-        ).fetchall()
-        rows = [r for r in rows if r[1] in self.index]
+        rows = [r for r in station_inventory(conn) if r.segment_id in self.index]
         key = tuple(rows)
         if key != self._station_key or self.detector is None:
             self.detector = IncidentDetector(
@@ -204,21 +215,12 @@ class IncidentService:
         profile = self._speed_profile(conn, slot_of(minute))
         if np.isfinite(profile).any():
             return profile, None
-        p, t = self.p, minute + timedelta(minutes=1)
-        end = t - timedelta(minutes=p.baseline_gap_min)
-        base = np.full(len(self.ids), np.nan)
-        for seg, n, inv in conn.execute(
-            "SELECT segment_id, count(*), sum(1.0 / speed_kmh) FROM probe_traversal"
-            " WHERE minute >= %s AND minute < %s AND exit_ts > %s AND exit_ts <= %s"
-            " AND speed_kmh > 0 AND coalesce(known_at, exit_ts + %s) <= %s"
-            " GROUP BY segment_id",
-            (end - timedelta(minutes=p.baseline_window_min + 1), end,
-             end - timedelta(minutes=p.baseline_window_min), end,
-             timedelta(seconds=p.availability_lag_s), t),
-        ):  # fmt: skip
-            i = self.index.get(seg)
-            if i is not None and n >= p.baseline_min_traversals:
-                base[i] = n / float(inv)
+        p = self.p
+        base = recent_baseline(
+            conn, minute + timedelta(minutes=1), self.index, window_min=p.baseline_window_min,
+            gap_min=p.baseline_gap_min, min_traversals=p.baseline_min_traversals,
+            availability_lag_s=p.availability_lag_s,
+        )  # fmt: skip
         return base, np.isfinite(base)
 
     def _segment_cv(self, conn: psycopg.Connection, slot: datetime) -> np.ndarray:
@@ -228,21 +230,9 @@ class IncidentService:
         methods then use their prior)."""
         key = ("cv", slot)
         if key not in self._profiles:
-            out = np.full(len(self.ids), np.nan)
-            for seg, n, p50, p84 in conn.execute(
-                "WITH d AS (SELECT generate_series(1, %s) AS k)"
-                " SELECT t.segment_id, count(*),"
-                " percentile_cont(0.5) WITHIN GROUP (ORDER BY t.exit_ts - t.entry_ts),"
-                " percentile_cont(0.84) WITHIN GROUP (ORDER BY t.exit_ts - t.entry_ts)"
-                " FROM d JOIN probe_traversal t ON t.minute >= %s - make_interval(days => d.k)"
-                "  AND t.minute < %s - make_interval(days => d.k) + interval '15 minutes'"
-                " GROUP BY t.segment_id",
-                (self.p.profile_days, slot, slot),
-            ):
-                i = self.index.get(seg)
-                if i is not None and n >= self.p.cv_min_samples and p50.total_seconds() > 0:
-                    out[i] = (p84 - p50).total_seconds() / p50.total_seconds()
-            self._profiles[key] = out
+            self._profiles[key] = travel_time_spread(
+                conn, slot, self.p.profile_days, self.index, min_samples=self.p.cv_min_samples
+            )
         return self._profiles[key]
 
     def _occupancy_profile(
@@ -252,18 +242,7 @@ class IncidentService:
         ids = self.detector.station_ids
         key = ("occ", slot)
         if key not in self._profiles:
-            st = {d: k for k, d in enumerate(ids)}
-            mean, std = np.full(len(ids), np.nan), np.full(len(ids), np.nan)
-            rows = conn.execute(
-                "WITH d AS (SELECT generate_series(1, %s) AS k)"
-                " SELECT r.detector_id, avg(r.occupancy), stddev_samp(r.occupancy)"
-                " FROM d JOIN detector_reading r ON r.ts > %s - make_interval(days => d.k)"
-                "  AND r.ts <= %s - make_interval(days => d.k) + interval '15 minutes'"
-                " WHERE r.detector_id = ANY(%s) GROUP BY r.detector_id",
-                (self.p.profile_days, slot, slot, list(ids)),
-            ).fetchall()
-            for did, avg, sd in rows:
-                mean[st[did]], std[st[did]] = avg, np.nan if sd is None else sd
+            mean, std = occupancy_profile(conn, slot, self.p.profile_days, ids)
             self._profiles[key] = np.vstack([mean, std])
         prof = self._profiles[key]
         return prof[0], prof[1]
@@ -294,74 +273,41 @@ class IncidentService:
         assert det is not None
         t = minute + timedelta(minutes=1)
         n_st, n_seg = len(det.station_ids), len(self.ids)
-        x = MinuteInputs.empty(n_st, n_seg)
+        readings = StationReadings.none()
+        occ_mean, occ_std = np.full(n_st, np.nan), np.full(n_st, np.nan)
         if n_st:
-            st = {d: k for k, d in enumerate(det.station_ids)}
             d_lag = timedelta(seconds=self.p.detector_lag_s)
-            rows = conn.execute(
-                "SELECT detector_id, volume, occupancy, speed_kmh FROM detector_reading"
-                " WHERE ts > %s AND ts <= %s AND detector_id = ANY(%s)",
-                (minute - d_lag, t - d_lag, list(det.station_ids)),
-            ).fetchall()
-            if rows:
-                x.station_occ, x.station_volume, x.station_speed = station_minute(
-                    np.array([st[r[0]] for r in rows], np.int64),
-                    np.array([r[1] for r in rows], float), np.array([r[2] for r in rows], float),
-                    np.array([np.nan if r[3] is None else r[3] for r in rows], float), n_st,
-                )  # fmt: skip
-            x.station_occ_mean, x.station_occ_std = self._occupancy_profile(
-                conn, slot_of(minute - d_lag)
-            )
-        x.reference_speed, x.probe_judged = self._reference(conn, minute)
-        x.segment_cv = self._segment_cv(conn, slot_of(minute))
-        lag = timedelta(seconds=self.p.availability_lag_s)
-        span = timedelta(minutes=max(self.p.windows_min))
+            readings = station_readings(conn, minute - d_lag, t - d_lag, det.station_ids)
+            occ_mean, occ_std = self._occupancy_profile(conn, slot_of(minute - d_lag))
+        reference, judged = self._reference(conn, minute)
+        cv = self._segment_cv(conn, slot_of(minute))
+        span_min = max(self.p.windows_min)
         # known by t: stamped known_at <= t (stored once the watermarks passed t), or, for
         # rows without the stamp, ended availability_lag_s before t; older than the longest
         # window plus KNOWN_SLACK after their end they no longer count anyway
-        rows = conn.execute(
-            "SELECT segment_id, vehicle_id, speed_kmh, dwell_s, exit_ts,"
-            " extract(epoch FROM exit_ts - entry_ts), vehicle_type,"
-            " coalesce(known_at, exit_ts + %s) AS avail FROM probe_traversal"
-            " WHERE minute > %s AND minute <= %s AND exit_ts > %s AND exit_ts <= %s"
-            " AND coalesce(known_at, exit_ts + %s) > %s AND coalesce(known_at, exit_ts + %s) <= %s",
-            (lag, t - span - KNOWN_SLACK - timedelta(minutes=30), t, t - span - KNOWN_SLACK, t,
-             lag, t - span, lag, t),
-        ).fetchall()  # fmt: skip
-        rows = [r for r in rows if r[0] in self.index]
-        avail = np.array([r[7].timestamp() for r in rows], float)
-        if rows:
-            codes: dict[str, int] = {}
-            veh = np.array([codes.setdefault(r[1], len(codes)) for r in rows], np.int64)
-            pw = recent_probe_window(
-                np.array([self.index[r[0]] for r in rows], np.int64), veh,
-                np.array([r[2] for r in rows], float), np.array([r[3] for r in rows], float),
-                avail, t.timestamp(), n_seg, duration_s=np.array([float(r[5]) for r in rows]),
-                windows_min=self.p.windows_min, stop_s=self.p.stop_s,
-            )  # fmt: skip
-            x.probe_speed, x.probe_vehicles = pw.speed, pw.vehicles
-            x.probe_stopped, x.probe_passing = pw.stopped, pw.passing
-            x.passing_speed, x.moving_speed = pw.passing_speed, pw.moving_speed
+        traversals = known_traversals(
+            conn, t, self.index, span=timedelta(minutes=span_min), slack=KNOWN_SLACK,
+            availability_lag_s=self.p.availability_lag_s,
+        )  # fmt: skip
         # vehicles still on a segment and abnormally slow there, as the probe workers
         # recorded them at the decision time (stored once their watermarks passed it)
-        present = conn.execute(
-            f"SELECT {', '.join(PRESENCE_COLUMNS)} FROM probe_presence WHERE as_of = %s", (t,)
-        ).fetchall()
-        exited = [(r[0], r[1], r[6], float(r[5]), r[3], a)
-                  for r, a in zip(rows, avail.tolist(), strict=True)]  # fmt: skip
-        x.presence = presence_snapshot(present, self.index, exited, t.timestamp(),
-                                       self.p.recent_exit_s)  # fmt: skip
-        return x
+        present = presence_rows(conn, t)
+        rules = WindowRules(windows_min=self.p.windows_min, stop_s=self.p.stop_s,
+                            probe_window_s=60.0 * span_min,
+                            recent_exit_s=self.p.recent_exit_s)  # fmt: skip
+        return build_minute_inputs(
+            t.timestamp(), n_st, n_seg, readings=readings, occ_mean=occ_mean, occ_std=occ_std,
+            reference_speed=reference, traversals=traversals, rules=rules,
+            segment_index=self.index, presence=present, probe_judged=judged, segment_cv=cv,
+        )  # fmt: skip
 
     # -- state -----------------------------------------------------------------------------
     def load(self, conn: psycopg.Connection) -> datetime | None:
         """Restore the stored progress and state; returns the last processed minute."""
-        row = conn.execute(
-            "SELECT minute, state FROM incident_progress WHERE worker = %s", (WORKER,)
-        ).fetchone()
-        if row is None:
+        progress = load_progress(conn, WORKER)
+        if progress is None:
             return None
-        blob = bytes(row[1]) if row[1] is not None else b""
+        blob = progress.state
         if blob.startswith(STATE_VERSION):
             state = pickle.loads(zlib.decompress(blob[len(STATE_VERSION) :]))
             self.tracker.tracks = state["tracks"]
@@ -369,30 +315,20 @@ class IncidentService:
             assert self.detector is not None
             if not self.detector.set_state(state["detector"]):
                 log.warning("detector inventory changed: detection state restarts")
-        return row[0]
+        return progress.minute
 
     def _save(self, conn: psycopg.Connection, minute: datetime) -> None:
         assert self.detector is not None
         state = {"tracks": self.tracker.tracks, "detector": self.detector.get_state()}
         blob = STATE_VERSION + zlib.compress(pickle.dumps(state, pickle.HIGHEST_PROTOCOL), 1)
-        conn.execute(
-            "INSERT INTO incident_progress (worker, minute, state) VALUES (%s, %s, %s)"
-            " ON CONFLICT (worker) DO UPDATE SET minute = EXCLUDED.minute,"
-            " state = EXCLUDED.state, updated_at = now()",
-            (WORKER, minute, blob),
-        )
+        save_progress(conn, WORKER, minute, blob)
 
     # -- one minute ------------------------------------------------------------------------
     def _adopt_reported(self, conn: psycopg.Connection, t: datetime) -> None:
         """Active incidents that others (operators, other systems) reported become tracks
         that absorb the alarms near them: no duplicate, no automatic action on them."""
-        rows = conn.execute(
-            "SELECT incident_id, segment_id, ST_X(geom), ST_Y(geom), started_at FROM incident"
-            " WHERE status IN ('suspected', 'confirmed') AND created_by IS DISTINCT FROM %s"
-            " AND geom IS NOT NULL AND NOT (incident_id = ANY(%s))",
-            (WORKER, list(self.tracker.tracks)),
-        ).fetchall()
-        for iid, seg, lon, lat, started in rows:
+        reported = reported_incidents(conn, WORKER, list(self.tracker.tracks))
+        for iid, seg, lon, lat, started in reported:
             i = self.index.get(seg)
             if i is None:
                 continue
@@ -407,9 +343,7 @@ class IncidentService:
         ids = [k for k, tr in self.tracker.tracks.items() if not tr.operator_closed]
         if not ids:
             return
-        for iid, status in conn.execute(
-            "SELECT incident_id, status FROM incident WHERE incident_id = ANY(%s)", (ids,)
-        ):
+        for iid, status in incident_statuses(conn, ids):
             if status in ("dismissed", "resolved", "cleared"):
                 self.tracker.operator_closed(iid, t)
             elif status == "confirmed":
@@ -418,10 +352,8 @@ class IncidentService:
     def process_minute(self, conn: psycopg.Connection, minute: datetime) -> list[Action]:
         """Detect and store one minute (own transaction); a processed minute is skipped."""
         with conn.transaction():
-            row = conn.execute(
-                "SELECT minute FROM incident_progress WHERE worker = %s FOR UPDATE", (WORKER,)
-            ).fetchone()
-            if row is not None and row[0] >= minute:
+            done = last_minute(conn, WORKER, for_update=True)
+            if done is not None and done >= minute:
                 return []
             t = minute + timedelta(minutes=1)
             x = self.inputs(conn, minute)
@@ -540,11 +472,8 @@ class IncidentService:
                 log.warning("incident worker: not waiting for %s (no progress for %.0f s)",
                             sorted(quiet - self._not_waited), self.p.max_wait_s)  # fmt: skip
             self._not_waited = quiet
-        last = conn.execute(
-            "SELECT minute FROM incident_progress WHERE worker = %s", (WORKER,)
-        ).fetchone()
         out: list[Action] = []
-        for minute in self.due_minutes(last[0] if last else None, parts):
+        for minute in self.due_minutes(last_minute(conn, WORKER), parts):
             out.extend(self.process_minute(conn, minute))
         return out
 
@@ -578,66 +507,27 @@ def relay(conn: psycopg.Connection, send: Callable[[str, bytes], None], flush: C
         total += len(rows)
 
 
-def worker_params(settings, path: str | Path | None = None,
-                  sets: Iterable[str] = ()) -> IncidentWorkerParams:  # fmt: skip
-    """The worker's parameters: defaults, the settings' time zone and input wait, then the
-    parameters file (``path``, else ``ITMS_INCIDENT_PARAMS``; format in
+def incident_worker_params(
+    timezone: str, max_wait_s: float, path: str | Path | None = None, sets: Iterable[str] = ()
+) -> IncidentWorkerParams:
+    """The worker's parameters: defaults, the local ``timezone`` (IANA name) and input wait
+    ``max_wait_s`` (seconds), then the parameters file ``path`` (format in
     :mod:`analytics.incidents.params_file`), then the ``section.key=value`` ``sets``."""
-    base = IncidentWorkerParams(timezone=settings.timezone,
-                                max_wait_s=settings.incident_max_wait_s)  # fmt: skip
-    path = path if path is not None else getattr(settings, "incident_params", None)
+    base = IncidentWorkerParams(timezone=timezone, max_wait_s=max_wait_s)
     return apply_overrides(base, load_overrides(path, sets))
 
 
-def run_incident_worker(
-    settings, network: RoadNetwork, stop: threading.Event, *, interval_s: float = 5.0,
-    clock: Callable[[], float] = time.time, params: IncidentWorkerParams | None = None,
-) -> None:  # fmt: skip
-    """Leader-elected loop: process due minutes and relay events until ``stop``.
-    ``params``: the worker's parameters (default: :func:`worker_params` of ``settings``)."""
-    from kafka.errors import KafkaError
+# -- TRANSITIONAL (delete when itms/cli.py imports them from itms.wiring.incidents, the
+#    composition root; kept only so the unchanged CLI keeps working until the merge) ---------
+def worker_params(settings: Any, path: str | Path | None = None,
+                  sets: Iterable[str] = ()) -> IncidentWorkerParams:  # fmt: skip
+    """Moved: :func:`itms.wiring.incidents.worker_params`."""
+    path = path if path is not None else getattr(settings, "incident_params", None)
+    return incident_worker_params(settings.timezone, settings.incident_max_wait_s, path, sets)
 
-    from ingest.kafka.clients import make_producer
 
-    producer = make_producer(settings, client_id="itms-incident-worker")
-    topic = settings.topic("incidents")
-    params = params or worker_params(settings)
-    inputs = {PROBE_GROUP: settings.topic("gps"), DETECTOR_GROUP: settings.topic("detectors")}
-    service = IncidentService(network, params, inputs=inputs)
-    conn: psycopg.Connection | None = None
+def run_incident_worker(settings: Any, *args: Any, **kwargs: Any) -> None:
+    """Moved: :func:`itms.wiring.incidents.run_incident_worker`."""
+    from itms.wiring.incidents import run_incident_worker as run
 
-    def send(key: str, value: bytes) -> None:
-        producer.send(topic, key=key.encode(), value=value)
-
-    try:
-        while not stop.is_set():
-            try:
-                if conn is None or conn.closed:
-                    conn = psycopg.connect(settings.dsn, autocommit=True)
-                    while (
-                        not stop.is_set()
-                        and not conn.execute(
-                            "SELECT pg_try_advisory_lock(%s)", (_LEADER_LOCK,)
-                        ).fetchone()[0]
-                    ):
-                        stop.wait(5.0)  # another incident worker leads
-                    service.load(conn)
-                actions = service.step(conn, datetime.fromtimestamp(clock(), UTC))
-                if actions:
-                    log.info("incident actions: %s", [(a.action, a.track.incident_id)
-                                                      for a in actions])  # fmt: skip
-                relay(conn, send, lambda: producer.flush(timeout=10.0))
-            except KafkaError as exc:  # stored and unpublished: the relay resumes from its seq
-                log.warning("incident worker: broker unavailable, relay waits: %s", exc)
-            except psycopg.OperationalError as exc:
-                log.warning("incident worker: database unavailable: %s", exc)
-                if conn is not None:
-                    with contextlib.suppress(psycopg.Error):
-                        conn.close()
-                conn = None
-                service = IncidentService(network, service.p, inputs=inputs)  # reload state
-            stop.wait(interval_s)
-    finally:
-        producer.close()
-        if conn is not None:
-            conn.close()
+    run(settings, *args, **kwargs)

@@ -5,7 +5,7 @@ others wait). It takes the minutes queued by the workers (``state_dirty``)
 and, for each, in time order and in one transaction:
 
 1. reads probe and detector measurements of the minute and the
-   ``smoothing.window_min`` minutes before it (:mod:`analytics.state_inputs`);
+   ``smoothing.window_min`` minutes before it (:mod:`store.segment_measurements`);
 2. fuses them (:func:`analytics.segment_state.fuse_speeds`; ``source`` is
    ``probe``, ``detector`` or ``fused``) with a confidence from the evidence;
 3. fills segments without data from their corridor neighbours' recent data
@@ -22,24 +22,24 @@ and, for each, in time order and in one transaction:
 Segments with no measured or smoothed state for ``stale_after_min`` minutes get
 their time-of-day profile in ``segment_current`` (harmonic mean of the same
 15-minute slot over the previous 28 days of the same type, weekdays or weekends, see
-:func:`analytics.state_inputs.read_speed_profile`; ``source='profile'``, confidence
+:func:`store.speed_profiles.read_speed_profile`; ``source='profile'``, confidence
 ``profile_confidence``); profile values are never written into the history.
 Rebuilding a minute is idempotent. A minute depends on the measurements of the
 ``smoothing.window_min`` minutes before it and on the previous minute's levels, so a rebuild
 that changes a minute's states queues the already built minutes of that window after it
 again: whatever order measurements arrive in, the stored history ends up as if every minute
-had been built once with all of them. Run with ``itms worker state``.
+had been built once with all of them. All SQL lives in :mod:`store`; the leader-elected loop
+(``itms worker state``) is :func:`itms.wiring.state.run_state_builder`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -47,23 +47,31 @@ import psycopg
 from analytics import congestion
 from analytics.segment_state import confidence, fuse_speeds
 from analytics.smoothing import CorridorSmoother, SmoothingParams
-from analytics.state_inputs import (
-    FREE_FLOW_MIN_SAMPLES,
-    FREE_FLOW_PERCENTILE,
-    FREE_FLOW_SQL,
-    free_flow_params,
-    read_speed_profile,
-    read_window,
-    slot_of,
-)
-from analytics.workers.observability import WorkerProbe
 from roadnet import model as m
 from roadnet.model import RoadNetwork
+from store.segment_measurements import WindowInputs, read_window
+from store.segment_state_io import (
+    previous_levels,
+    requeue_built_after,
+    stored_states,
+    write_profile_states,
+)
+from store.speed_profiles import (
+    FREE_FLOW_MIN_SAMPLES,
+    FREE_FLOW_PERCENTILE,
+    read_speed_profile,
+    relearn_free_flow,
+    slot_of,
+    stored_free_flow,
+)
 from store.state_dirty import queued_minutes, take_minute
 from store.state_writer import StateRow, StoreWriter
 
 log = logging.getLogger(__name__)
-_LEADER_LOCK = 0x17_75_0003
+LEADER_LOCK = 0x17_75_0003  # advisory lock key: one state builder per database
+KpiRow = tuple[datetime, float | None, float, float, float, float, int]
+"""(minute, avg_speed_kmh, congested_km, vehicle_km, vehicle_hours, delay_vehicle_hours,
+segments_with_data), as :data:`store.state_writer.KPI_COLUMNS`."""
 
 
 @dataclass(frozen=True)
@@ -90,15 +98,16 @@ class BuiltMinute:
 
     minute: datetime
     states: list[StateRow]
-    kpi: tuple
+    kpi: KpiRow
 
 
 class StateBuilder:
     """Builds segment states of ``network`` from the stored measurements."""
 
     def __init__(
-        self, network: RoadNetwork, params: BuilderParams | None = None, *, publish=None
-    ) -> None:
+        self, network: RoadNetwork, params: BuilderParams | None = None, *,
+        publish: Callable[[list[StateRow]], None] | None = None,
+    ) -> None:  # fmt: skip
         self.p = params or BuilderParams()
         self.network = network
         seg = network.segments
@@ -116,20 +125,10 @@ class StateBuilder:
     # -- free flow and profiles ------------------------------------------------------------
     def learn_free_flow(self, conn: psycopg.Connection, until: datetime) -> int:
         """Recompute learned free-flow speeds from off-peak traversals; returns how many."""
-        n = conn.execute(
-            "INSERT INTO segment_free_flow (segment_id, free_flow_kmh, n_samples, updated_at)"
-            f" SELECT f.*, now() FROM ({FREE_FLOW_SQL}) f"
-            " ON CONFLICT (segment_id) DO UPDATE SET free_flow_kmh = EXCLUDED.free_flow_kmh,"
-            " n_samples = EXCLUDED.n_samples, updated_at = now()",
-            free_flow_params(until, days=self.p.profile_days, timezone=self.p.timezone,
-                             percentile=self.p.free_flow_percentile,
-                             min_samples=self.p.free_flow_min_samples),
-        ).rowcount  # fmt: skip
-        self.free_flow = self.default_ff.copy()
-        for seg, ff in conn.execute("SELECT segment_id, free_flow_kmh FROM segment_free_flow"):
-            i = self.index.get(seg)
-            if i is not None and ff > 0:
-                self.free_flow[i] = ff
+        n = relearn_free_flow(conn, until, days=self.p.profile_days, timezone=self.p.timezone,
+                              percentile=self.p.free_flow_percentile,
+                              min_samples=self.p.free_flow_min_samples)  # fmt: skip
+        self.free_flow = stored_free_flow(conn, self.index, self.default_ff)
         self._free_flow_at = until
         return n
 
@@ -166,13 +165,13 @@ class StateBuilder:
         source = np.where(fill, "smoothed", source)
         known = np.isfinite(speed)
         ratio = speed / self.free_flow
-        prev = self._previous_levels(conn, minute - timedelta(minutes=1))
+        prev = previous_levels(conn, minute - timedelta(minutes=1), self.index)
         est = congestion.CongestionEstimator(len(speed))
         est.level = np.where(prev >= 0, prev, congestion.raw_level(np.nan_to_num(ratio, nan=1.0)))
         level = est.update(np.nan_to_num(ratio, nan=1.0), known)
         jam = congestion.jam_factor(np.nan_to_num(ratio, nan=1.0))
         tt = self.length / np.maximum(speed, 0.1) * 3.6
-        states = [
+        states: list[StateRow] = [
             (self.ids[i], minute, float(speed[i]), float(tt[i]), float(self.free_flow[i]),
              int(w.traversals[-1, i] + w.detector_volume[-1, i]), int(w.vehicles[-1, i]),
              int(level[i]), float(jam[i]), float(conf[i]), str(source[i]))
@@ -180,17 +179,10 @@ class StateBuilder:
         ]  # fmt: skip
         return BuiltMinute(minute, states, self._kpi(minute, w, known, speed, tt, level))
 
-    def _previous_levels(self, conn: psycopg.Connection, minute: datetime) -> np.ndarray:
-        prev = np.full(len(self.ids), -1, np.int64)
-        for seg, lvl in conn.execute(
-            "SELECT segment_id, congestion_level FROM segment_state WHERE minute = %s", (minute,)
-        ):
-            i = self.index.get(seg)
-            if i is not None and lvl is not None:
-                prev[i] = lvl
-        return prev
-
-    def _kpi(self, minute, w, known, speed, tt, level) -> tuple:
+    def _kpi(
+        self, minute: datetime, w: WindowInputs, known: np.ndarray, speed: np.ndarray,
+        tt: np.ndarray, level: np.ndarray,
+    ) -> KpiRow:  # fmt: skip
         """Network KPIs: vehicle-km and -hours from flows (detector volume where there is one,
         probe traversals / ``probe_share`` elsewhere), delay against free flow."""
         flow = np.where(w.detector_volume[-1] > 0, w.detector_volume[-1],
@@ -215,9 +207,7 @@ class StateBuilder:
     def _differs_from_stored(conn: psycopg.Connection, built: BuiltMinute) -> bool:
         """Whether ``built`` has other states than those stored for its minute (segments,
         speeds at the stored float4 precision, levels, sources); ``True`` for a first build."""
-        stored = {seg: (v, lvl, src) for seg, v, lvl, src in conn.execute(
-            "SELECT segment_id, speed_kmh, congestion_level, source FROM segment_state"
-            " WHERE minute = %s", (built.minute,))}  # fmt: skip
+        stored = stored_states(conn, built.minute)
         if len(stored) != len(built.states):
             return True
         for row in built.states:
@@ -232,11 +222,7 @@ class StateBuilder:
         """Queue again the built minutes whose inputs include ``minute``: the following
         ``smoothing.window_min`` ones (their smoothing window; the first also takes its
         hysteresis from it). Returns how many were queued."""
-        return conn.execute(
-            "INSERT INTO state_dirty (minute) SELECT minute FROM network_kpi"
-            " WHERE minute > %s AND minute <= %s ON CONFLICT DO NOTHING",
-            (minute, minute + timedelta(minutes=self.p.smoothing.window_min)),
-        ).rowcount
+        return requeue_built_after(conn, minute, self.p.smoothing.window_min)
 
     def store(self, conn: psycopg.Connection, built: BuiltMinute) -> None:
         """Write one built minute (inside the caller's transaction)."""
@@ -254,23 +240,13 @@ class StateBuilder:
         jam = congestion.jam_factor(ratio)
         idx = np.flatnonzero(have)
         stale = minute - timedelta(minutes=self.p.stale_after_min)
-        return conn.execute(
-            "INSERT INTO segment_current (segment_id, minute, speed_kmh, travel_time_s,"
-            " free_flow_kmh, n_samples, n_vehicles, congestion_level, jam_factor, confidence,"
-            " source, updated_at)"
-            " SELECT s, %s, v, tt, ff, 0, 0, l, j, %s, 'profile', now()"
-            " FROM unnest(%s::text[], %s::real[], %s::real[], %s::real[], %s::int2[], %s::real[])"
-            "   AS u(s, v, tt, ff, l, j)"
-            " ON CONFLICT (segment_id) DO UPDATE SET minute = EXCLUDED.minute,"
-            " speed_kmh = EXCLUDED.speed_kmh, travel_time_s = EXCLUDED.travel_time_s,"
-            " free_flow_kmh = EXCLUDED.free_flow_kmh, n_samples = 0, n_vehicles = 0,"
-            " congestion_level = EXCLUDED.congestion_level, jam_factor = EXCLUDED.jam_factor,"
-            " confidence = EXCLUDED.confidence, source = 'profile', updated_at = now()"
-            " WHERE segment_current.minute <= %s OR segment_current.source = 'profile'",
-            (minute, self.p.profile_confidence, self.ids[idx].tolist(),
-             profile[idx].tolist(), (self.length[idx] / profile[idx] * 3.6).tolist(),
-             self.free_flow[idx].tolist(), level[idx].tolist(), jam[idx].tolist(), stale),
-        ).rowcount  # fmt: skip
+        return write_profile_states(
+            conn, minute, stale, self.p.profile_confidence, segment_ids=self.ids[idx].tolist(),
+            speed_kmh=profile[idx].tolist(),
+            travel_time_s=(self.length[idx] / profile[idx] * 3.6).tolist(),
+            free_flow_kmh=self.free_flow[idx].tolist(), level=level[idx].tolist(),
+            jam_factor=jam[idx].tolist(),
+        )  # fmt: skip
 
     def step(self, conn: psycopg.Connection, *, limit: int = 60) -> list[BuiltMinute]:
         """Build the queued minutes (up to ``limit``), each in its own transaction, which also
@@ -308,61 +284,16 @@ def state_message(row: StateRow) -> bytes:
             "n_vehicles", "congestion_level", "jam_factor", "confidence", "source")  # fmt: skip
     d = dict(zip(keys, row, strict=True))
     d["minute"] = row[1].astimezone(UTC).isoformat()
-    d["congestion"] = congestion.LEVEL_NAMES[row[7]]
+    level = row[7]
+    assert level is not None  # built states always have a level
+    d["congestion"] = congestion.LEVEL_NAMES[level]
     return json.dumps(d, separators=(",", ":")).encode()
 
 
-def run_state_builder(
-    settings, network: RoadNetwork, stop: threading.Event, *, interval_s: float = 1.0,
-    probe: WorkerProbe | None = None,
-) -> None:  # fmt: skip
-    """Leader-elected loop: build queued minutes every ``interval_s`` until ``stop``;
-    reports liveness, database health and minutes built to ``probe``."""
-    from ingest.kafka.clients import make_producer
+# -- TRANSITIONAL (delete when itms/cli.py imports it from itms.wiring.state, the composition
+#    root; kept only so the unchanged CLI keeps working until the merge) ----------------------
+def run_state_builder(settings: Any, *args: Any, **kwargs: Any) -> None:
+    """Moved: :func:`itms.wiring.state.run_state_builder`."""
+    from itms.wiring.state import run_state_builder as run
 
-    producer = make_producer(settings, client_id="itms-state-builder")
-    topic = settings.topic("segment_state")
-
-    def publish(rows: list[StateRow]) -> None:
-        for r in rows:
-            producer.send(topic, key=r[0].encode(), value=state_message(r))
-
-    params = BuilderParams(timezone=settings.timezone, probe_share=settings.probe_share,
-                           publish_min_vehicles=settings.privacy_min_vehicles)  # fmt: skip
-    builder = StateBuilder(network, params, publish=publish)
-    probe = probe or WorkerProbe("state-builder")
-    probe.counters = {"minutes_built": 0}
-    conn: psycopg.Connection | None = None
-    try:
-        while not stop.is_set():
-            probe.last_loop = time.monotonic()
-            try:
-                if conn is None or conn.closed:
-                    conn = psycopg.connect(settings.dsn, autocommit=True)
-                    while (
-                        not stop.is_set()
-                        and not conn.execute(
-                            "SELECT pg_try_advisory_lock(%s)", (_LEADER_LOCK,)
-                        ).fetchone()[0]
-                    ):
-                        probe.last_loop = time.monotonic()
-                        stop.wait(5.0)  # another builder leads
-                built = builder.step(conn)
-                probe.db_ok = True
-                if built:
-                    producer.flush()
-                    probe.counters["minutes_built"] += len(built)
-                    probe.last_progress = time.time()
-                    continue
-            except psycopg.OperationalError as exc:
-                probe.db_ok = False
-                log.warning("state builder: database unavailable: %s", exc)
-                if conn is not None:
-                    with contextlib.suppress(psycopg.Error):
-                        conn.close()
-                conn = None
-            stop.wait(interval_s)
-    finally:
-        producer.close()
-        if conn is not None:
-            conn.close()
+    run(settings, *args, **kwargs)

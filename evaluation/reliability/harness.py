@@ -491,9 +491,10 @@ def _event_ms(message) -> int:
 
 def incident_params(settings: Settings) -> IncidentWorkerParams:
     """The live incident worker's parameters (``run_incident_worker``)."""
-    from analytics.workers.incident_worker import worker_params
+    from analytics.workers.incident_worker import incident_worker_params
 
-    return worker_params(settings)
+    return incident_worker_params(settings.timezone, settings.incident_max_wait_s,
+                                  settings.incident_params)
 
 
 def reference_incidents(

@@ -16,10 +16,11 @@ from analytics.incidents.params_file import (
     to_toml,
 )
 from analytics.incidents.probe_overdue import ProbeOverdue
-from analytics.workers.incident_worker import IncidentWorkerParams, worker_params
+from analytics.workers.incident_worker import IncidentWorkerParams
 from evaluation import incident_eval
 from itms.cli import main
 from itms.settings import Settings
+from itms.wiring.incidents import worker_params
 from tests.analytics.test_probe_overdue import REF, snap, street
 
 FILE = """

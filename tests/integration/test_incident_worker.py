@@ -236,7 +236,7 @@ def test_worker_loop_leads_detects_and_publishes(
     minute per iteration."""
     import threading
 
-    from analytics.workers.incident_worker import run_incident_worker
+    from itms.wiring.incidents import run_incident_worker
 
     _load(itms_settings.dsn, range(0, 30), network)
     stop = threading.Event()

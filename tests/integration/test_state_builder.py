@@ -258,8 +258,8 @@ def test_late_measurements_rebuild_the_minutes_that_depend_on_them(db_factory, n
 def test_profiles_keep_weekdays_and_weekends_apart_in_local_time(db_factory, network) -> None:
     """A Saturday's profile comes from earlier weekend days (days in the city's time zone),
     a weekday's from weekdays; a segment with too few days of the type uses every day."""
-    from analytics.state_inputs import read_speed_profile
     from store.rollups import refresh_rollups
+    from store.speed_profiles import read_speed_profile
 
     ids = network.segments[m.SEGMENT_ID].to_numpy()
     a, b, c = ids[10], ids[11], ids[12]

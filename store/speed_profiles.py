@@ -1,18 +1,12 @@
-"""Reads the state builder's inputs for a window of minutes as dense arrays.
-
-Probe traversals give per segment and minute the harmonic-mean speed (space-
-mean speed, km/h), the number of traversals and of distinct vehicles;
-detector readings (of detectors in service, attributed to the minute of their
-interval's midpoint) the volume-weighted harmonic-mean speed and the volume.
-Arrays are shaped (minutes, segments), aligned with the network's segments. Also the
-time-of-day speed profile (by day type: weekdays and weekends apart) and the learned
-free-flow speeds, read alike by the state builder and the incident worker.
-"""
+"""Reads of per-segment reference speeds: the time-of-day speed profile (``segment_state_15m``)
+and the free-flow speeds learned from off-peak probe traversals (``probe_traversal``), plus the
+state builder's write of the learned ones (``segment_free_flow``). Speeds km/h, times UTC;
+arrays are aligned with a segment index (segment id → position)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -30,12 +24,13 @@ FREE_FLOW_SQL = (
 )
 """Learned free-flow speed per segment: the ``percentile`` of off-peak traversal speeds (buses
 excluded) over the ``days`` days up to ``until``, where at least ``min_samples`` exist."""
+PROFILE_MIN_DAYS = 2  # days of the same type a segment needs before its own profile is used
 
 
 def free_flow_params(
     until: datetime, *, days: int, timezone: str, percentile: float = FREE_FLOW_PERCENTILE,
     min_samples: int = FREE_FLOW_MIN_SAMPLES,
-) -> dict:  # fmt: skip
+) -> dict[str, Any]:  # fmt: skip
     """Parameters of :data:`FREE_FLOW_SQL`."""
     return {"percentile": percentile, "until": until, "days": days, "tz": timezone,
             "hours": list(OFF_PEAK_HOURS), "min_samples": min_samples}  # fmt: skip
@@ -56,64 +51,37 @@ def read_free_flow(
     return out
 
 
-@dataclass
-class WindowInputs:
-    """Measurements of ``n_minutes`` consecutive minutes ending at ``last`` (inclusive)."""
+def relearn_free_flow(
+    conn: psycopg.Connection, until: datetime, *, days: int, timezone: str,
+    percentile: float = FREE_FLOW_PERCENTILE, min_samples: int = FREE_FLOW_MIN_SAMPLES,
+) -> int:  # fmt: skip
+    """Recompute the stored learned free-flow speeds (``segment_free_flow``) from the data up
+    to ``until`` (:data:`FREE_FLOW_SQL`); returns how many segments were written."""
+    return conn.execute(
+        "INSERT INTO segment_free_flow (segment_id, free_flow_kmh, n_samples, updated_at)"
+        f" SELECT f.*, now() FROM ({FREE_FLOW_SQL}) f"
+        " ON CONFLICT (segment_id) DO UPDATE SET free_flow_kmh = EXCLUDED.free_flow_kmh,"
+        " n_samples = EXCLUDED.n_samples, updated_at = now()",
+        free_flow_params(until, days=days, timezone=timezone, percentile=percentile,
+                         min_samples=min_samples),
+    ).rowcount  # fmt: skip
 
-    probe_kmh: np.ndarray
-    traversals: np.ndarray
-    vehicles: np.ndarray
-    detector_kmh: np.ndarray
-    detector_volume: np.ndarray
 
-
-def read_window(
-    conn: psycopg.Connection, index: dict[str, int], last: datetime, n_minutes: int
-) -> WindowInputs:
-    """Inputs of the minutes ``last − (n_minutes − 1)`` … ``last`` (UTC minute starts)."""
-    n = len(index)
-    first = last - timedelta(minutes=n_minutes - 1)
-    shape = (n_minutes, n)
-    out = WindowInputs(np.full(shape, np.nan), np.zeros(shape), np.zeros(shape),
-                       np.full(shape, np.nan), np.zeros(shape))  # fmt: skip
-    probe = conn.execute(
-        "SELECT segment_id, minute, count(*), count(DISTINCT vehicle_id),"
-        " count(*) / sum(1.0 / speed_kmh) FROM probe_traversal"
-        " WHERE minute BETWEEN %s AND %s AND speed_kmh > 0 GROUP BY segment_id, minute",
-        (first, last),
-    ).fetchall()
-    for seg, minute, k, v, hm in probe:
+def stored_free_flow(
+    conn: psycopg.Connection, index: dict[str, int], default: np.ndarray
+) -> np.ndarray:
+    """The stored learned free-flow speed per segment of ``index``; ``default`` elsewhere."""
+    out = np.array(default, float, copy=True)
+    for seg, ff in conn.execute("SELECT segment_id, free_flow_kmh FROM segment_free_flow"):
         i = index.get(seg)
-        if i is not None:
-            row = int((minute - first).total_seconds() // 60)
-            out.probe_kmh[row, i], out.traversals[row, i], out.vehicles[row, i] = hm, k, v
-    det = conn.execute(
-        "WITH r AS (SELECT d.segment_id, r.volume, r.speed_kmh,"
-        "   date_trunc('minute', r.ts - make_interval(secs => r.interval_s / 2.0)) AS minute"
-        "   FROM detector_reading r JOIN detector d USING (detector_id)"
-        "   WHERE d.status = 'in_service' AND d.segment_id IS NOT NULL"
-        "   AND r.ts > %s AND r.ts <= %s + interval '1 hour')"
-        " SELECT segment_id, minute, sum(volume),"
-        "   sum(volume) FILTER (WHERE speed_kmh > 0)"
-        "   / NULLIF(sum(volume / speed_kmh) FILTER (WHERE speed_kmh > 0), 0)"
-        " FROM r WHERE minute BETWEEN %s AND %s GROUP BY segment_id, minute",
-        (first, last, first, last),
-    ).fetchall()
-    for seg, minute, vol, hm in det:
-        i = index.get(seg)
-        if i is not None:
-            row = int((minute - first).total_seconds() // 60)
-            out.detector_volume[row, i] = vol
-            out.detector_kmh[row, i] = np.nan if hm is None else hm
+        if i is not None and ff > 0:
+            out[i] = ff
     return out
 
 
 def slot_of(t: datetime) -> datetime:
     """Start of the 15-minute slot holding ``t``."""
     return t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0)
-
-
-PROFILE_MIN_DAYS = 2  # days of the same type a segment needs before its own profile is used
 
 
 def is_weekend(t: datetime, timezone: str) -> bool:

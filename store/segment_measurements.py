@@ -1,0 +1,68 @@
+"""Reads the state builder's measurements for a window of minutes as dense arrays.
+
+Probe traversals give per segment and minute the harmonic-mean speed (space-mean speed,
+km/h), the number of traversals and of distinct vehicles; detector readings (of detectors in
+service, attributed to the minute of their interval's midpoint) the volume-weighted
+harmonic-mean speed and the volume. Arrays are shaped (minutes, segments), aligned with the
+network's segments; minutes are UTC minute starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import psycopg
+
+
+@dataclass
+class WindowInputs:
+    """Measurements of ``n_minutes`` consecutive minutes ending at ``last`` (inclusive)."""
+
+    probe_kmh: np.ndarray
+    traversals: np.ndarray
+    vehicles: np.ndarray
+    detector_kmh: np.ndarray
+    detector_volume: np.ndarray
+
+
+def read_window(
+    conn: psycopg.Connection, index: dict[str, int], last: datetime, n_minutes: int
+) -> WindowInputs:
+    """Inputs of the minutes ``last − (n_minutes − 1)`` … ``last`` (UTC minute starts)."""
+    n = len(index)
+    first = last - timedelta(minutes=n_minutes - 1)
+    shape = (n_minutes, n)
+    out = WindowInputs(np.full(shape, np.nan), np.zeros(shape), np.zeros(shape),
+                       np.full(shape, np.nan), np.zeros(shape))  # fmt: skip
+    probe = conn.execute(
+        "SELECT segment_id, minute, count(*), count(DISTINCT vehicle_id),"
+        " count(*) / sum(1.0 / speed_kmh) FROM probe_traversal"
+        " WHERE minute BETWEEN %s AND %s AND speed_kmh > 0 GROUP BY segment_id, minute",
+        (first, last),
+    ).fetchall()
+    for seg, minute, k, v, hm in probe:
+        i = index.get(seg)
+        if i is not None:
+            row = int((minute - first).total_seconds() // 60)
+            out.probe_kmh[row, i], out.traversals[row, i], out.vehicles[row, i] = hm, k, v
+    det = conn.execute(
+        "WITH r AS (SELECT d.segment_id, r.volume, r.speed_kmh,"
+        "   date_trunc('minute', r.ts - make_interval(secs => r.interval_s / 2.0)) AS minute"
+        "   FROM detector_reading r JOIN detector d USING (detector_id)"
+        "   WHERE d.status = 'in_service' AND d.segment_id IS NOT NULL"
+        "   AND r.ts > %s AND r.ts <= %s + interval '1 hour')"
+        " SELECT segment_id, minute, sum(volume),"
+        "   sum(volume) FILTER (WHERE speed_kmh > 0)"
+        "   / NULLIF(sum(volume / speed_kmh) FILTER (WHERE speed_kmh > 0), 0)"
+        " FROM r WHERE minute BETWEEN %s AND %s GROUP BY segment_id, minute",
+        (first, last, first, last),
+    ).fetchall()
+    for seg, minute, vol, hm in det:
+        i = index.get(seg)
+        if i is not None:
+            row = int((minute - first).total_seconds() // 60)
+            out.detector_volume[row, i] = vol
+            out.detector_kmh[row, i] = np.nan if hm is None else hm
+    return out
