@@ -1,0 +1,1 @@
+"""Composition of the long-running services from the settings (the composition root's wiring)."""
