@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from analytics.mapmatch.hmm import MatchParams
+from analytics.workers.event_time import KNOWN_GRID_MS, known_at, process_in_event_time
 from analytics.workers.probe_worker import ProbeProcessor
-from analytics.workers.runner import KNOWN_GRID_MS, known_at, process_in_event_time
 from ingest.validation import FeedValidator
 from roadnet import load_network
 from simulators.scenario import Scenario
