@@ -44,23 +44,12 @@ profile.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 
-PresenceRow = tuple[
-    datetime, str, str, str, datetime, bool, datetime, float, float, float, float, float, float
-]
-"""(as_of, segment_id, vehicle_id, vehicle_type, entry_ts, entry_seen, last_ts, offset_m,
-progress_m, still_s, dwell_s, crawl_s, on_segment_s): one abnormal vehicle at a minute
-boundary ``as_of``.
-``entry_ts`` is the entry time when ``entry_seen``, else the vehicle's first fix on the
-segment; ``offset_m`` the position of its last fix (``last_ts``) along the segment."""
+from store.traversal_writer import PRESENCE_COLUMNS, PresenceRow
 
-PRESENCE_COLUMNS = (
-    "as_of", "segment_id", "vehicle_id", "vehicle_type", "entry_ts", "entry_seen", "last_ts",
-    "offset_m", "progress_m", "still_s", "dwell_s", "crawl_s", "on_segment_s",
-)  # fmt: skip
+__all__ = ["PRESENCE_COLUMNS", "PresenceRow", "PresenceRules", "abnormal"]
 
 
 @dataclass(frozen=True)

@@ -68,10 +68,10 @@ class TraversalJob:
     """Segments completed by one run of fixes: route positions ``pos`` (m, non-decreasing)
     at ``times`` (s); segments ``segs`` starting at route positions ``starts``."""
 
-    pos: Sequence[float]
-    times: Sequence[float]
-    segs: Sequence[int]
-    starts: Sequence[float]
+    pos: Sequence[float] | np.ndarray
+    times: Sequence[float] | np.ndarray
+    segs: Sequence[int] | np.ndarray
+    starts: Sequence[float] | np.ndarray
     is_bus: bool
     owner: object = None  # whatever the caller needs to attribute the traversals
 

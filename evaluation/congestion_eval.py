@@ -59,7 +59,7 @@ def online_minute_speeds(run_dir: Path, network: RoadNetwork, sigma_m: float) ->
     proc.close_all()
     rate = len(fixes) / (time.perf_counter() - start)
     cols = ["segment_id", "minute", "vehicle", "entry", "exit", "speed", "dwell", "type"]
-    tr = pd.DataFrame(proc.rows, columns=cols)
+    tr = pd.DataFrame(proc.rows, columns=[*cols, "known_at"])
     agg = tr.groupby(["segment_id", "minute"]).agg(
         vehicles=("vehicle", "nunique"), hm=("speed", lambda s: len(s) / (1.0 / s).sum())
     )

@@ -291,7 +291,7 @@ def online_probe_results(
         proc.process(("eval", 0), fixes[i : i + 5000])
     proc.close_all()
     cols = ["segment_id", "minute", "vehicle", "entry", "exit", "speed", "dwell", "type"]
-    return pd.DataFrame(proc.rows, columns=cols), proc.presence
+    return pd.DataFrame(proc.rows, columns=[*cols, "known_at"]), proc.presence
 
 
 def online_traversals(run_dir: Path, network: RoadNetwork, sigma_m: float) -> pd.DataFrame:

@@ -90,6 +90,7 @@ class PartitionManager:
         self._load(conn)
         if self._mode == "timescaledb":
             return 0
+        assert self._tables is not None  # loaded above
         spec = self._tables[table]
         known = self._known.setdefault(table, set())
         starts = sorted({chunk_start(t, spec.chunk) for t in times} - known)

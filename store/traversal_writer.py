@@ -5,19 +5,51 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 import psycopg
 
 from store.state_writer import stage
 
-TraversalRow = tuple[str, datetime, str, datetime, datetime, float, float, str]
-"""(segment_id, minute, vehicle_id, entry_ts, exit_ts, speed_kmh, dwell_s, vehicle_type), and
-optionally ``known_at`` (when the worker knew it, see :mod:`analytics.workers.runner`)."""
 
-COLUMNS = (
-    "segment_id", "minute", "vehicle_id", "entry_ts", "exit_ts", "speed_kmh", "dwell_s",
-    "vehicle_type", "known_at",
-)  # fmt: skip
+class TraversalRow(NamedTuple):
+    """One vehicle's traversal of one segment (a ``probe_traversal`` row, in column order).
+    Times are UTC; ``minute`` is the minute of the traversal's midpoint."""
+
+    segment_id: str
+    minute: datetime
+    vehicle_id: str
+    entry_ts: datetime
+    exit_ts: datetime
+    speed_kmh: float
+    dwell_s: float
+    vehicle_type: str
+    known_at: datetime | None = None
+    """When the worker knew it (:mod:`analytics.workers.event_time`); ``None`` stores NULL."""
+
+
+class PresenceRow(NamedTuple):
+    """One vehicle abnormally slow on its segment at a minute boundary ``as_of`` (a
+    ``probe_presence`` row, in column order; times UTC, distances metres, durations seconds).
+    ``entry_ts`` is the entry time when ``entry_seen``, else the vehicle's first fix on the
+    segment; ``offset_m`` the position of its last fix (``last_ts``) along the segment."""
+
+    as_of: datetime
+    segment_id: str
+    vehicle_id: str
+    vehicle_type: str
+    entry_ts: datetime
+    entry_seen: bool
+    last_ts: datetime
+    offset_m: float
+    progress_m: float
+    still_s: float
+    dwell_s: float
+    crawl_s: float
+    on_segment_s: float
+
+
+COLUMNS = TraversalRow._fields
 _TYPES = ("text", "timestamptz", "text", "timestamptz", "timestamptz", "float4", "float4", "text",
           "timestamptz")  # fmt: skip
 
@@ -29,23 +61,19 @@ def write_traversals(conn: psycopg.Connection, rows: Sequence[TraversalRow]) -> 
     Returns the number of new rows."""
     if not rows:
         return 0
-    rows = [r if len(r) == len(COLUMNS) else (*r, None) for r in rows]
     return _insert_new(conn, "probe_traversal", COLUMNS, _TYPES, rows,
                        "segment_id, minute, vehicle_id, entry_ts")  # fmt: skip
 
 
-PRESENCE_COLUMNS = (
-    "as_of", "segment_id", "vehicle_id", "vehicle_type", "entry_ts", "entry_seen", "last_ts",
-    "offset_m", "progress_m", "still_s", "dwell_s", "crawl_s", "on_segment_s",
-)  # fmt: skip
+PRESENCE_COLUMNS = PresenceRow._fields
 _PRESENCE_TYPES = ("timestamptz", "text", "text", "text", "timestamptz", "bool", "timestamptz",
                    "float4", "float4", "float4", "float4", "float4", "float4")  # fmt: skip
 
 
-def write_presence(conn: psycopg.Connection, rows: Sequence[tuple]) -> int:
-    """Insert presence records (:data:`analytics.presence.PresenceRow`, columns
-    :data:`PRESENCE_COLUMNS`) inside the caller's transaction; a stored one (same record time
-    and vehicle) is left unchanged. Returns the number of new rows."""
+def write_presence(conn: psycopg.Connection, rows: Sequence[PresenceRow]) -> int:
+    """Insert presence records (columns :data:`PRESENCE_COLUMNS`) inside the caller's
+    transaction; a stored one (same record time and vehicle) is left unchanged. Returns the
+    number of new rows."""
     if not rows:
         return 0
     return _insert_new(conn, "probe_presence", PRESENCE_COLUMNS, _PRESENCE_TYPES, rows,

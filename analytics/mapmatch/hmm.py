@@ -169,10 +169,11 @@ class MapMatcher:
         speed_kmh = np.full(n, np.nan) if speed_kmh is None else np.asarray(speed_kmh, float)
         cands = self.candidates(x, y)
         bounds = np.searchsorted(cands.fix, np.arange(n + 1))
+        moving_follower = np.zeros(n, bool)
         out = TrackMatch(
             segment=np.full(n, -1, np.int64), offset_m=np.full(n, np.nan),
             x=np.full(n, np.nan), y=np.full(n, np.nan), chain=np.full(n, -1, np.int64),
-            moving_follower=np.zeros(n, bool),
+            moving_follower=moving_follower,
         )  # fmt: skip
         chain: list[Column] = []
         chain_no = 0
@@ -190,7 +191,7 @@ class MapMatcher:
                     # Newson & Krumm: a fix within 2 sigma of the last one adds noise, not
                     # information; it takes the match of the fix it stays near.
                     chain[-1].followers.append(i)
-                    out.moving_follower[i] = speed_kmh[i] >= self.p.moving_kmh
+                    moving_follower[i] = speed_kmh[i] >= self.p.moving_kmh
                     continue
             log_e = self.emission(cands, sl, heading[i], speed_kmh[i])
             if (

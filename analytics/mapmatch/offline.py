@@ -21,10 +21,12 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from analytics.mapmatch.hmm import MapMatcher, MatchParams
+from ingest.contracts import GpsFix
 from ingest.errors import InvalidMessage
 from ingest.records import read_records
 from ingest.validation import FeedValidator
@@ -59,7 +61,7 @@ def match_file(
     for rec in read_records(points):
         raw = rec.encode() if isinstance(rec, str) else json.dumps(rec).encode()
         try:
-            fix = validator.validate(raw)
+            fix = cast(GpsFix, validator.validate(raw))
         except InvalidMessage as exc:
             report.invalid += 1
             if report.invalid <= 5:

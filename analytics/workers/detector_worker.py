@@ -11,19 +11,19 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from analytics.workers.runner import Part, TransactionalWorker
-from analytics.workers.wiring import build_worker
+from analytics.workers.processors import Part, ProcessorBase
 from ingest.contracts import DetectorReading
-from itms.settings import Settings
 from store.state_dirty import mark_minutes
 from store.state_writer import ReadingRow, StoreWriter
 
 DETECTOR_GROUP = "itms-detectors"
 
 
-class DetectorProcessor:
+class DetectorProcessor(ProcessorBase):
     """Turns readings into rows of ``detector_reading`` and marks their minutes for the
-    state builder."""
+    state builder (stateless; maintains partitions)."""
+
+    maintains = True
 
     def __init__(self) -> None:
         self.writer = StoreWriter()
@@ -55,13 +55,3 @@ class DetectorProcessor:
     def maintain(self, conn: psycopg.Connection) -> None:
         """Keep partitions two days ahead."""
         self.writer.partitions.create_ahead(conn, datetime.now(UTC), ahead=timedelta(days=2))
-
-
-def build_detector_worker(
-    settings: Settings, *, group: str = DETECTOR_GROUP
-) -> TransactionalWorker:
-    """Wire the detector worker to Kafka and the database described by ``settings``."""
-    return build_worker(
-        settings, feed="detectors", group=group, processor=DetectorProcessor(),
-        stage="detector-worker",
-    )  # fmt: skip

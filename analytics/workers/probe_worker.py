@@ -28,7 +28,7 @@ import psycopg
 
 from analytics.mapmatch.fleet import Decided, FleetMatcher, FleetState, PaddedCandidates
 from analytics.mapmatch.hmm import MapMatcher, MatchParams
-from analytics.presence import PresenceRow, PresenceRules, abnormal
+from analytics.presence import PresenceRules, abnormal
 from analytics.traversals import (
     FIELDS,
     DwellRules,
@@ -38,16 +38,14 @@ from analytics.traversals import (
     plausible_max_kmh,
     traversals_of_jobs,
 )
-from analytics.workers.runner import Part, TransactionalWorker
-from analytics.workers.wiring import build_worker
+from analytics.workers.processors import Part, ProcessorBase
 from ingest.contracts import GpsFix
-from itms.settings import Settings
 from roadnet import model as m
 from roadnet.model import RoadNetwork
 from store.rollups import refresh_dirty_rollups
 from store.state_dirty import mark_minutes
 from store.state_writer import StoreWriter
-from store.traversal_writer import TraversalRow, write_presence, write_traversals
+from store.traversal_writer import PresenceRow, TraversalRow, write_presence, write_traversals
 
 log = logging.getLogger(__name__)
 STATE_VERSION = b"probe-state-v2:"
@@ -96,19 +94,19 @@ class ProbeResults:
 
     def prepare(self, conn: psycopg.Connection) -> None:
         """Create the time partitions the rows need (before the transaction)."""
-        self.writer.prepare(conn, "probe_traversal", {r[1] for r in self.rows})
+        self.writer.prepare(conn, "probe_traversal", {r.minute for r in self.rows})
         if self.presence:
-            self.writer.prepare(conn, "probe_presence", {r[0] for r in self.presence})
+            self.writer.prepare(conn, "probe_presence", {r.as_of for r in self.presence})
 
     def store(self, conn: psycopg.Connection) -> None:
         """Write the traversals and presence records and queue the traversals' minutes
         (inside the checkpoint transaction)."""
         write_traversals(conn, self.rows)
         write_presence(conn, self.presence)
-        mark_minutes(conn, {r[1] for r in self.rows})
+        mark_minutes(conn, {r.minute for r in self.rows})
 
 
-class ProbeProcessor:
+class ProbeProcessor(ProcessorBase):
     """Matches fixes per vehicle and turns decided fixes into traversal rows.
 
     A poll is cut where the partition's watermark enters a new minute (idle vehicles are
@@ -118,7 +116,14 @@ class ProbeProcessor:
     fix, at the matcher's current best guess) are recorded in ``presence``
     (:mod:`analytics.presence`), stamped with the minute boundary; like the traversals, they
     depend only on the order of the fixes within the partition.
+
+    Capabilities: it maintains rollups and partitions, detaches its results for background
+    checkpoints, stamps traversals with when they became known, and keeps per-partition state.
     """
+
+    maintains = True
+    detachable = True
+    stamps_known_at = True
 
     def __init__(
         self, network: RoadNetwork, params: MatchParams | None = None, *, lag: int = 4,
@@ -180,6 +185,15 @@ class ProbeProcessor:
         self._complete()
         st.watermark_s = float(wm[-1])
         st.swept_minute = max(st.swept_minute, int(minute[-1]))
+
+    def process_known(self, part: Part, fixes: Sequence[GpsFix], at: datetime) -> None:
+        """:meth:`process`, stamping the traversals it completes as known at ``at`` (UTC;
+        see :mod:`analytics.workers.event_time`)."""
+        n0 = len(self.rows)
+        self.process(part, fixes)
+        rows = self.rows
+        if len(rows) > n0:
+            rows[n0:] = [r._replace(known_at=at) for r in rows[n0:]]
 
     def _rounds(
         self, st: PartitionState, fixes: Sequence[GpsFix], rows: np.ndarray, t: np.ndarray,
@@ -246,8 +260,8 @@ class ProbeProcessor:
                                         tr.speed_kmh.tolist(), tr.dwell_s.tolist(),
                                         strict=True):  # fmt: skip
             vt = jobs[j].owner
-            self.rows.append((self.segment_ids[s], ts(mi, UTC), vt.vehicle_id, ts(a, UTC),
-                              ts(b, UTC), v, d, vt.vehicle_type))  # fmt: skip
+            self.rows.append(TraversalRow(self.segment_ids[s], ts(mi, UTC), vt.vehicle_id,
+                                          ts(a, UTC), ts(b, UTC), v, d, vt.vehicle_type))
         self.counters.traversals += len(tr)
 
     def _close_idle(self, st: PartitionState, watermark_s: float) -> None:
@@ -295,11 +309,12 @@ class ProbeProcessor:
         at = ts(as_of_s, UTC)
         for i in hit.tolist():
             vt = got[i][0]
-            self.presence.append((at, self.segment_ids[seg[i]], vt.vehicle_id, vt.vehicle_type,
-                                  ts(float(entry[i]), UTC), bool(seen[i]),
-                                  ts(float(last[i]), UTC), float(off[i]),
-                                  float(off[i] - entry_off[i]), float(still[i]),
-                                  float(dwell[i]), float(crawling[i]), float(on[i])))  # fmt: skip
+            self.presence.append(PresenceRow(
+                at, self.segment_ids[seg[i]], vt.vehicle_id, vt.vehicle_type,
+                ts(float(entry[i]), UTC), bool(seen[i]), ts(float(last[i]), UTC), float(off[i]),
+                float(off[i] - entry_off[i]), float(still[i]), float(dwell[i]),
+                float(crawling[i]), float(on[i]),
+            ))  # fmt: skip
 
     def close_all(self) -> None:
         """Decide every pending fix of every vehicle (end of a recorded feed)."""
@@ -371,15 +386,3 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
-
-
-def build_probe_worker(
-    settings: Settings, network: RoadNetwork, *, group: str = PROBE_GROUP,
-    checkpoint_every_s: float = 5.0,
-) -> TransactionalWorker:  # fmt: skip
-    """Wire the probe worker to Kafka and the database described by ``settings``."""
-    worker = build_worker(
-        settings, feed="gps", group=group, processor=ProbeProcessor(network), stage="probe-worker"
-    )
-    worker.checkpoint_every_s = checkpoint_every_s
-    return worker

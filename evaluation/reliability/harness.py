@@ -36,13 +36,13 @@ from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from analytics.workers.detector_worker import DETECTOR_GROUP, DetectorProcessor
+from analytics.workers.event_time import process_in_event_time
 from analytics.workers.incident_worker import (
     IncidentService,
     IncidentWorkerParams,
     InputPartition,
 )
 from analytics.workers.probe_worker import PROBE_GROUP, ProbeProcessor
-from analytics.workers.runner import process_in_event_time
 from analytics.workers.state_builder import StateBuilder
 from ingest.batching import PartitionBatcher
 from ingest.errors import InvalidMessage

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from analytics.mapmatch.hmm import MatchParams
+from analytics.workers.event_time import KNOWN_GRID_MS, known_at, process_in_event_time
 from analytics.workers.probe_worker import ProbeProcessor
-from analytics.workers.runner import KNOWN_GRID_MS, known_at, process_in_event_time
 from ingest.validation import FeedValidator
 from roadnet import load_network
 from simulators.scenario import Scenario
@@ -51,7 +51,7 @@ def one_by_one(network, feed) -> list[tuple]:
     for fix in feed:
         mark = fix.ts_ms if mark is None else max(mark, fix.ts_ms)
         proc.process(PART, [fix])
-        rows += [(*r, known_at(mark)) for r in proc.rows]
+        rows += [r._replace(known_at=known_at(mark)) for r in proc.rows]
         proc.clear()
     return rows
 
@@ -102,5 +102,5 @@ def test_without_stamps_the_watermark_still_advances(network, feed) -> None:
     proc = ProbeProcessor(network, MatchParams(sigma_m=10.0))
     mark = process_in_event_time(proc, PART, feed[:50], None, ts_ms)
     assert mark == max(f.ts_ms for f in feed[:50])
-    assert all(len(r) == 8 for r in proc.rows)
+    assert all(r.known_at is None for r in proc.rows)
     assert process_in_event_time(proc, PART, [], mark, ts_ms) == mark

@@ -23,6 +23,7 @@ from roadnet import load_network
 from simulators.scenario import Scenario
 from simulators.simulation import Simulation
 from simulators.sinks import FileSink
+from store.traversal_writer import TraversalRow
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +69,8 @@ def _reference_rows(network, fixes, params: MatchParams, idle_s: float = 300.0) 
                 if v > proc.max_kmh[seg]:
                     continue  # dropped as implausible
                 minute = ((a + b) / 2.0 // 60.0) * 60.0
-                rows.append((proc.segment_ids[seg], _utc(minute), vid, _utc(a), _utc(b),
-                             float(v), float(dw), vtype))  # fmt: skip
+                rows.append(TraversalRow(proc.segment_ids[seg], _utc(minute), vid, _utc(a),
+                                         _utc(b), float(v), float(dw), vtype))  # fmt: skip
 
     for i, f in enumerate(fixes):
         t = f.ts_ms / 1000.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from kafka.errors import KafkaConnectionError
 
+from analytics.workers.processors import ProcessorBase
 from analytics.workers.runner import TransactionalWorker
 from ingest.validation import FeedValidator
 
@@ -36,7 +37,7 @@ def test_a_failed_poll_is_retried_and_counted() -> None:
     consumer = _BrokerDownOnce()
     worker = TransactionalWorker(
         consumer=consumer, topic="gps", group="g", validator=FeedValidator("gps"),
-        processor=object(), deadletters=None, connect=_no_database, stage="probe",
+        processor=ProcessorBase(), deadletters=None, connect=_no_database, stage="probe",
         retry_backoff_s=0.01,
     )  # fmt: skip
     assert worker.step(timeout_ms=10) == 0

@@ -12,11 +12,11 @@ import psycopg
 import pytest
 from kafka.structs import TopicPartition
 
-from analytics.workers.probe_worker import build_probe_worker
 from ingest.batching import PartitionBatcher, partition_of
 from ingest.deadletter import parse_headers
 from ingest.kafka.clients import ensure_topics, make_consumer, make_producer
 from itms.settings import Settings
+from itms.wiring.workers import build_probe_worker
 from store.network_writer import sync_network
 from tests.integration.test_probe_pipeline import (
     _dead_letters,

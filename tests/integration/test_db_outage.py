@@ -9,9 +9,10 @@ import time
 import psycopg
 import pytest
 
-from analytics.workers.probe_worker import ProbeProcessor, build_probe_worker
+from analytics.workers.probe_worker import ProbeProcessor
 from ingest.validation import FeedValidator
 from itms import stack
+from itms.wiring.workers import build_probe_worker
 from roadnet import load_network
 from store.network_writer import sync_network
 from tests.integration.probe_feed import drive, route_from

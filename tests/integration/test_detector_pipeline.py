@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from analytics.workers.detector_worker import build_detector_worker
 from analytics.workers.state_builder import StateBuilder
 from ingest.deadletter import parse_headers
 from ingest.kafka.clients import make_producer
+from itms.wiring.workers import build_detector_worker
 from roadnet import load_network
 from store import queries
 from store.detectors import read_inventory, sync_detectors

@@ -11,10 +11,10 @@ import uuid
 import psycopg
 import pytest
 
-from analytics.workers.probe_worker import build_probe_worker
 from ingest.deadletter import parse_headers
 from ingest.kafka.clients import ensure_topics
 from itms.settings import Settings
+from itms.wiring.workers import build_probe_worker
 from store.network_writer import sync_network
 from tests.integration.test_probe_pipeline import (
     _dead_letters,

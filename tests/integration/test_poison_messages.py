@@ -11,17 +11,18 @@ import psycopg
 import pytest
 from kafka.structs import TopicPartition
 
+from analytics.workers.processors import ProcessorBase
 from analytics.workers.runner import Part, ProcessingHalted
-from analytics.workers.wiring import build_worker
 from ingest.contracts import GpsFix
 from ingest.deadletter import parse_headers
 from itms.settings import Settings
+from itms.wiring.workers import build_worker
 from tests.integration.test_probe_pipeline import _dead_letters, _drain, _publish
 
 pytestmark = pytest.mark.integration
 
 
-class Recorder:
+class Recorder(ProcessorBase):
     """Stores (vehicle, ts) of each fix; fails on vehicle ``bug`` (a processing bug)."""
 
     def __init__(self) -> None:

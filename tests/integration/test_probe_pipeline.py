@@ -13,12 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from kafka.structs import TopicPartition
 
-from analytics.workers.probe_worker import ProbeResults, build_probe_worker
+from analytics.workers.probe_worker import ProbeResults
 from analytics.workers.state_builder import StateBuilder
 from api.app import create_app
 from ingest.deadletter import parse_headers
 from ingest.kafka.clients import make_consumer, make_producer
 from itms.settings import Settings
+from itms.wiring.workers import build_probe_worker
 from roadnet import load_network
 from roadnet import model as m
 from roadnet.model import RoadNetwork

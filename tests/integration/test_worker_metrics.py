@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from analytics.workers.observability import serve
-from analytics.workers.wiring import build_worker
 from itms.settings import Settings
+from itms.wiring.workers import build_worker
 from tests.integration.test_poison_messages import Recorder, _fix
 from tests.integration.test_probe_pipeline import _drain, _publish, _start_ms
 
