@@ -181,9 +181,9 @@ def _run_worker(
 ) -> int:  # fmt: skip
     import psycopg
 
-    from analytics.workers.detector_worker import DETECTOR_GROUP, build_detector_worker
+    from analytics.workers.detector_worker import DETECTOR_GROUP
     from analytics.workers.observability import WorkerProbe
-    from analytics.workers.probe_worker import build_probe_worker
+    from itms.wiring.workers import build_detector_worker, build_probe_worker
     from store.network_writer import sync_network
 
     if args.kind in ("probe", "state", "incidents"):
