@@ -231,3 +231,14 @@ def detector_health(
             " ) r ON true ORDER BY d.detector_id",
             {"now": now, "window": window},
         ).fetchall()
+
+
+def latest_kpi(conn: psycopg.Connection) -> dict[str, Any] | None:
+    """The network KPIs of the newest stored minute (keys in column order); ``None`` when
+    none are stored."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT minute, avg_speed_kmh, congested_km, vehicle_km, vehicle_hours,"
+            " delay_vehicle_hours, segments_with_data FROM network_kpi"
+            " ORDER BY minute DESC LIMIT 1"
+        ).fetchone()
