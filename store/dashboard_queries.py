@@ -12,8 +12,7 @@ def state_freshness(conn: psycopg.Connection) -> tuple[datetime | None, int]:
     """Newest ``segment_current.updated_at`` (UTC; ``None`` when empty) and the number of
     minutes the state builder still has to (re)build (rows of ``state_dirty``)."""
     row = conn.execute(
-        "SELECT (SELECT max(updated_at) FROM segment_current),"
-        " (SELECT count(*) FROM state_dirty)"
+        "SELECT (SELECT max(updated_at) FROM segment_current), (SELECT count(*) FROM state_dirty)"
     ).fetchone()
     assert row is not None
     return row[0], row[1]

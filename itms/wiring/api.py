@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.config import ApiConfig
-from api.routes.dashboard import FEED_TOPICS
+from api.feed_offsets import FEED_TOPICS
 from itms import __version__
 from itms.settings import Settings
 
