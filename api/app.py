@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from api import metrics as api_metrics
+from api.config import ApiConfig
 from api.corridors import Corridors
 from api.hardening import HardeningMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
@@ -20,8 +21,6 @@ from api.network_view import NetworkView
 from api.ratelimit import RateLimitMiddleware
 from api.routes import admin, auth, health, incidents, network, ngsi, operator, segments, stream
 from api.routes.dashboard import install as install_dashboard
-from itms import __version__
-from itms.settings import Settings
 
 DESCRIPTION = """Live road traffic state of Hai Phong: segment speeds and congestion, incidents,
 network KPIs and corridor travel times (public, read-only, no login), live streams (Server-Sent
@@ -31,19 +30,18 @@ UTC. Public replies carry ETag / Last-Modified and Cache-Control; clients are ra
 key or address (429 with Retry-After)."""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(config: ApiConfig) -> FastAPI:
     """Build the app; the connection pool opens on startup and closes on shutdown."""
-    settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = ConnectionPool(settings.dsn, min_size=1, max_size=10, open=False, timeout=10)
+        pool = ConnectionPool(config.dsn, min_size=1, max_size=10, open=False, timeout=10)
         pool.open(wait=False)
         app.state.pool = pool
         app.state.network = NetworkView(
-            pool, min_vehicles=settings.privacy_min_vehicles, state_s=settings.state_cache_s
+            pool, min_vehicles=config.privacy_min_vehicles, state_s=config.state_cache_s
         )
-        app.state.corridors = Corridors(settings.corridors)
+        app.state.corridors = Corridors(config.corridors)
         try:
             yield
         finally:
@@ -51,15 +49,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="ITMS traffic API",
-        version=__version__,
+        version=config.version,
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    app.state.config = config
+    origins = [o.strip() for o in config.cors_origins.split(",") if o.strip()]
     # outermost last: gzip ← CORS ← rate limit ← routes (429s carry CORS headers)
     app.add_middleware(
-        RateLimitMiddleware, rate=settings.rate_limit_per_s, burst=settings.rate_limit_burst
+        RateLimitMiddleware, rate=config.rate_limit_per_s, burst=config.rate_limit_burst
     )
     app.add_middleware(
         CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "PATCH",
@@ -68,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Retry-After", "Link"],
     )  # fmt: skip
     app.add_middleware(GZipMiddleware, minimum_size=1024)
-    app.add_middleware(HardeningMiddleware, max_body_bytes=settings.api_max_body_bytes)
+    app.add_middleware(HardeningMiddleware, max_body_bytes=config.max_body_bytes)
     app.state.metrics = ApiMetrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: counts all
     _error_handlers(app)

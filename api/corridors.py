@@ -22,6 +22,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from api.network_view import NetworkView
 from roadnet.cities import demo_corridors_path
+from store.network_queries import segment_graph
 
 DEFAULT_FILE = demo_corridors_path()
 
@@ -47,11 +48,7 @@ def read_corridors(path: Path | None) -> list[dict[str, Any]]:
 def route(conn: psycopg.Connection, origin: tuple[float, float],
           destination: tuple[float, float]) -> list[str]:  # fmt: skip
     """Segment ids of the fastest free-flow path between the nodes nearest to two points."""
-    rows = conn.execute(
-        "SELECT segment_id, from_node, to_node, length_m / free_flow_kmh * 3.6,"
-        " ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom)), ST_X(ST_EndPoint(geom)),"
-        " ST_Y(ST_EndPoint(geom)) FROM road_segment ORDER BY segment_id"
-    ).fetchall()
+    rows = segment_graph(conn)
     if not rows:
         return []
     nodes = {n: i for i, n in enumerate(sorted({r[1] for r in rows} | {r[2] for r in rows}))}

@@ -17,6 +17,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from psycopg_pool import ConnectionPool
 
+from api.config import ApiConfig
 from api.network_view import NetworkView
 from api.security import (
     KEY_PREFIX,
@@ -27,14 +28,13 @@ from api.security import (
     split_api_key,
     verify_token,
 )
-from itms.settings import Settings
 from store import accounts
 from store.audit import Actor
 
 
-async def get_settings(request: Request) -> Settings:
-    """The settings the app was built with."""
-    return request.app.state.settings
+async def get_config(request: Request) -> ApiConfig:
+    """The configuration the app was built with."""
+    return request.app.state.config
 
 
 def get_db(request: Request) -> Iterator[psycopg.Connection]:
@@ -49,7 +49,7 @@ async def get_network(request: Request) -> NetworkView:
     return request.app.state.network
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+ConfigDep = Annotated[ApiConfig, Depends(get_config)]
 DbDep = Annotated[psycopg.Connection, Depends(get_db)]
 NetworkDep = Annotated[NetworkView, Depends(get_network)]
 
@@ -63,13 +63,13 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _key_actor(db: psycopg.Connection, settings: Settings, key: str, client: str | None) -> Actor:
+def _key_actor(db: psycopg.Connection, config: ApiConfig, key: str, client: str | None) -> Actor:
     try:
         key_id, secret = split_api_key(key)
     except InvalidCredentials as exc:
         raise _unauthorized(str(exc)) from exc
     row = accounts.get_key(db, key_id)
-    if row is None or not _same(row["key_hash"], key_hash(settings.secret_key, secret)):
+    if row is None or not _same(row["key_hash"], key_hash(config.secret_key, secret)):
         raise _unauthorized("invalid API key")
     if row["revoked_at"] is not None:
         raise _unauthorized("API key revoked")
@@ -89,20 +89,20 @@ def _same(a: str, b: str) -> bool:
 def get_actor(
     request: Request,
     db: DbDep,
-    settings: SettingsDep,
+    config: ConfigDep,
     token: Annotated[str | None, Depends(_oauth2)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Actor:
     """The authenticated caller; 401 without valid credentials."""
     client = request.client.host if request.client else None
     if api_key:
-        return _key_actor(db, settings, api_key, client)
+        return _key_actor(db, config, api_key, client)
     if not token:
         raise _unauthorized("authentication required: a bearer token or an X-API-Key")
     if token.startswith(KEY_PREFIX):
-        return _key_actor(db, settings, token, client)
+        return _key_actor(db, config, token, client)
     try:
-        claims = verify_token(settings.secret_key, token)
+        claims = verify_token(config.secret_key, token)
     except InvalidCredentials as exc:
         raise _unauthorized(str(exc)) from exc
     user = accounts.get_user(db, claims.sub)

@@ -24,9 +24,14 @@ from psycopg_pool import ConnectionPool
 from api.http import dumps, encode_cursor, etag_of, gzip_bytes
 from api.privacy import publishable
 from roadnet.levels import LEVEL_NAMES
-from store.queries import CURRENT_COLUMNS
+from store.network_queries import (
+    STATE_COLUMNS,
+    current_state_rows,
+    current_state_version,
+    segment_geometries,
+)
 
-COLUMNS = (*CURRENT_COLUMNS, "updated_at")
+COLUMNS = STATE_COLUMNS
 _COL = {c: i for i, c in enumerate(COLUMNS)}
 NO_DATA = "no_data"
 
@@ -93,11 +98,7 @@ class NetworkView:
     # -- loading ---------------------------------------------------------------------------
     def _load_static(self) -> _Static:
         with self.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT segment_id, name, road_class, lanes, length_m, free_flow_kmh,"
-                " ST_AsGeoJSON(geom, 6), ST_XMin(geom), ST_YMin(geom), ST_XMax(geom),"
-                " ST_YMax(geom) FROM road_segment ORDER BY segment_id"
-            ).fetchall()
+            rows = segment_geometries(conn)
         ids = [r[0] for r in rows]
         info, prefix, geometry = [], [], []
         for sid, name, rc, lanes, length, ff, geom, *_ in rows:
@@ -123,15 +124,11 @@ class NetworkView:
         """The current state; ``old`` again (re-stamped) when nothing changed since."""
         with self.pool.connection() as conn:
             # cheap check first (index on updated_at): re-reading 10,000 rows is not
-            newest, count = conn.execute(
-                "SELECT max(updated_at), count(*) FROM segment_current"
-            ).fetchone()
+            newest, count = current_state_version(conn)
             version = etag_of(count, newest)
             if old is not None and old.version == version:
                 return _State(old.rows, version, newest, time.monotonic())
-            rows = conn.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM segment_current", binary=True
-            ).fetchall()
+            rows = current_state_rows(conn)
         updated = max((r[_COL["updated_at"]] for r in rows), default=None)
         version = etag_of(len(rows), updated)
         return _State({r[0]: r for r in rows}, version, updated, time.monotonic())

@@ -106,9 +106,9 @@ def _asgi_cost_ms(dsn: str, paths: list[str], n: int = 1000) -> dict[str, float]
     import asyncio
     import statistics
 
-    from api.app import create_app
+    from itms.wiring.api import build_app
 
-    app = create_app(Settings(database_url=dsn, rate_limit_per_s=0))
+    app = build_app(Settings(database_url=dsn, rate_limit_per_s=0))
 
     async def call(path: str) -> None:
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",

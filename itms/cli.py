@@ -235,7 +235,7 @@ def cmd_detectors(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from itms.wiring.api import build_app as create_app
 
     settings = _settings()
     uvicorn.run(
@@ -595,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int)
     s.set_defaults(func=cmd_api)
 
-    from api.accounts_cli import register as register_account_commands
+    from itms.accounts_cli import register as register_account_commands
 
     register_account_commands(sub)
 

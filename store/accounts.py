@@ -20,6 +20,12 @@ class AccountNotFound(LookupError):
     """No such user or key."""
 
 
+def _returned(row: dict[str, Any] | None) -> dict[str, Any]:
+    """The row of an ``INSERT``/``UPDATE … RETURNING`` that matched (never ``None``)."""
+    assert row is not None
+    return row
+
+
 def create_user(
     conn: psycopg.Connection, *, username: str, password_hash: str, role: str
 ) -> dict[str, Any]:
@@ -27,11 +33,11 @@ def create_user(
     with conn.cursor(row_factory=dict_row) as cur:
         try:
             with conn.transaction():
-                return cur.execute(
+                return _returned(cur.execute(
                     "INSERT INTO api_user (username, password_hash, role) VALUES (%s, %s, %s)"
                     f" RETURNING {_USER_COLS}",
                     (username, password_hash, role),
-                ).fetchone()
+                ).fetchone())  # fmt: skip
         except psycopg.errors.UniqueViolation as exc:
             raise AccountExists(f"user {username!r} exists") from exc
 
@@ -83,11 +89,11 @@ def create_key(
 ) -> dict[str, Any]:
     """Store a new API key (its hash)."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
+        return _returned(cur.execute(
             "INSERT INTO api_key (key_id, key_hash, username, role, name, expires_at)"
             f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_KEY_COLS}",
             (key_id, key_hash, username, role, name, expires_at),
-        ).fetchone()
+        ).fetchone())  # fmt: skip
 
 
 def get_key(conn: psycopg.Connection, key_id: str) -> dict[str, Any] | None:
@@ -124,7 +130,7 @@ def revoke_key(conn: psycopg.Connection, key_id: str) -> tuple[dict[str, Any], d
             f" RETURNING {_KEY_COLS}",
             (key_id,),
         ).fetchone()
-    return before, after
+    return before, _returned(after)
 
 
 def touch_key(conn: psycopg.Connection, key_id: str) -> None:

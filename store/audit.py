@@ -33,7 +33,7 @@ def record(
     after: dict[str, Any] | None,
 ) -> int:
     """Append one entry (call it inside the transaction of the change); returns its id."""
-    return conn.execute(
+    row = conn.execute(
         "INSERT INTO audit_log (actor, actor_role, auth, client, action, resource_type,"
         " resource_id, before, after) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " RETURNING audit_id",
@@ -42,7 +42,9 @@ def record(
             resource_id, None if before is None else Jsonb(before, dumps=_dumps),
             None if after is None else Jsonb(after, dumps=_dumps),
         ),
-    ).fetchone()[0]  # fmt: skip
+    ).fetchone()  # fmt: skip
+    assert row is not None  # INSERT … RETURNING yields its row
+    return int(row[0])
 
 
 def _dumps(obj: Any) -> str:
@@ -60,7 +62,8 @@ def entries(
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Entries newest first, filtered; ``before_id`` is the paging cursor."""
-    where, params = ["true"], {"limit": limit}
+    where: list[str] = ["true"]
+    params: dict[str, Any] = {"limit": limit}
     for col, val in (("actor", actor), ("resource_type", resource_type),
                      ("resource_id", resource_id)):  # fmt: skip
         if val is not None:

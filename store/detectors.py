@@ -130,4 +130,5 @@ def set_detector_status(
             f" RETURNING {_DETECTOR_COLS}",
             (status, note, actor, detector_id),
         ).fetchone()
+    assert after is not None  # the row is locked above
     return before, after

@@ -43,7 +43,8 @@ def _current_sql(
     now: datetime | None,
 ) -> tuple[str, str, dict[str, Any]]:
     """SELECT list, FROM/WHERE clause and parameters of the current-state queries."""
-    where, params = ["true"], {}
+    where: list[str] = ["true"]
+    params: dict[str, Any] = {}
     if bbox is not None:
         where.append("s.geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326)")
         params.update(x0=bbox[0], y0=bbox[1], x1=bbox[2], y1=bbox[3])
@@ -94,7 +95,7 @@ def current_state(
     geom = ", ST_AsGeoJSON(s.geom, 6) AS geometry" if with_geometry else ""
     # binary results and plain tuples: this query returns every segment of the city
     cur = conn.execute(f"SELECT {select}{geom}{source} ORDER BY s.segment_id", params, binary=True)
-    names = [d.name for d in cur.description]
+    names = [d.name for d in cur.description or ()]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
@@ -145,7 +146,8 @@ def incidents(
 ) -> list[dict[str, Any]]:
     """Incidents newest first, filtered; ``before`` = (started_at, incident_id) cursor. Rows
     have the columns of :func:`store.incidents.get_incident`."""
-    where, params = ["true"], {"limit": limit}
+    where: list[str] = ["true"]
+    params: dict[str, Any] = {"limit": limit}
     if active is True:
         where.append("i.status IN ('suspected', 'confirmed')")
     elif active is False:
@@ -231,3 +233,14 @@ def detector_health(
             " ) r ON true ORDER BY d.detector_id",
             {"now": now, "window": window},
         ).fetchall()
+
+
+def latest_kpi(conn: psycopg.Connection) -> dict[str, Any] | None:
+    """The network KPIs of the newest stored minute (keys in column order); ``None`` when
+    none are stored."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT minute, avg_speed_kmh, congested_km, vehicle_km, vehicle_hours,"
+            " delay_vehicle_hours, segments_with_data FROM network_kpi"
+            " ORDER BY minute DESC LIMIT 1"
+        ).fetchone()

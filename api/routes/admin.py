@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import CurrentAdmin, DbDep, SettingsDep
+from api.deps import ConfigDep, CurrentAdmin, DbDep
 from api.http import decode_cursor, encode_cursor
 from api.operations import audited
 from api.schemas.accounts import (
@@ -95,13 +95,13 @@ def list_keys(db: DbDep, actor: CurrentAdmin, username: str | None = None) -> li
 
 @router.post("/keys", response_model=KeyCreated, status_code=201, responses=ERR)
 def create_key(
-    db: DbDep, settings: SettingsDep, actor: CurrentAdmin, body: KeyCreate
+    db: DbDep, config: ConfigDep, actor: CurrentAdmin, body: KeyCreate
 ) -> dict[str, Any]:
     """Issue an API key for a user; the key is in this reply only (store it safely)."""
     user = accounts.get_user(db, body.username)
     if user is None:
         raise HTTPException(404, f"no user {body.username!r}")
-    key, key_id, digest = new_api_key(settings.secret_key)
+    key, key_id, digest = new_api_key(config.secret_key)
     expires = None
     if body.expires_in_days:
         expires = datetime.now(UTC) + timedelta(days=body.expires_in_days)

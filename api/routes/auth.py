@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import CurrentViewer, DbDep, SettingsDep
+from api.deps import ConfigDep, CurrentViewer, DbDep
 from api.schemas.accounts import Me, TokenPublic
 from api.schemas.common import AUTH_ERRORS
 from api.security import hash_password, issue_token, verify_password
@@ -21,7 +21,7 @@ _DUMMY_HASH = hash_password("not-a-real-password")
 
 @router.post("/token", response_model=TokenPublic, responses=AUTH_ERRORS)
 def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DbDep, settings: SettingsDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DbDep, config: ConfigDep
 ) -> TokenPublic:
     """Exchange a user name and password (form fields) for a bearer token."""
     user = accounts.get_user(db, form.username)
@@ -30,8 +30,8 @@ def token(
         raise HTTPException(
             401, "wrong user name or password", headers={"WWW-Authenticate": "Bearer"}
         )
-    value, exp = issue_token(settings.secret_key, user["username"], user["role"],
-                             settings.token_ttl_s)  # fmt: skip
+    value, exp = issue_token(config.secret_key, user["username"], user["role"],
+                             config.token_ttl_s)  # fmt: skip
     return TokenPublic(
         access_token=value, expires_at=datetime.fromtimestamp(exp, UTC), role=user["role"]
     )

@@ -10,11 +10,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import threading
-import time
-from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -24,119 +20,44 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.staticfiles import StaticFiles
 
-from api.deps import DbDep, NetworkDep, SettingsDep
-from itms.settings import Settings
+from api.deps import ConfigDep, DbDep, NetworkDep
+from api.feed_offsets import FEED_TOPICS, FeedOffsets
+from store.dashboard_queries import (
+    consumer_checkpoints,
+    latest_kpi_minute,
+    segment_speed_buckets,
+    state_freshness,
+)
 from store.queries import detector_health
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
-log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "dashboards" / "static"
-FEED_TOPICS = ("gps", "detectors", "deadletter")
-_OFFSETS_TTL_S = 5.0
-_OFFSETS_RETRY_S = 30.0
-_RATE_WINDOW_S = 60.0
-_INIT_LOCK = threading.Lock()  # one _TopicOffsets per app
+_INIT_LOCK = threading.Lock()  # one FeedOffsets per app
 
 
-class _TopicOffsets:
-    """Kafka end offsets per topic, cached for a few seconds (one metadata client per app)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._consumer: Any = None
-        self._value: dict[str, dict[int, int]] | None = None
-        self._at = 0.0
-        self._failed_at = -1e9
-        self._samples: deque[tuple[float, dict[str, int]]] = deque()
-
-    def get(self) -> dict[str, dict[int, int]] | None:
-        """``{logical topic: {partition: end offset}}``, or ``None`` when Kafka is unreachable."""
-        with self._lock:
-            now = time.monotonic()
-            if self._value is not None and now - self._at < _OFFSETS_TTL_S:
-                return self._value
-            if now - self._failed_at < _OFFSETS_RETRY_S:
-                return None
-            try:
-                self._value, self._at = self._read(), now
-                self._samples.append((now, {k: sum(v.values()) for k, v in self._value.items()}))
-                while now - self._samples[0][0] > _RATE_WINDOW_S:
-                    self._samples.popleft()
-            except Exception as exc:  # health is reported, never raised
-                log.warning("Kafka end offsets unavailable: %s", exc)
-                self._failed_at, self._value = now, None
-                self._close()
-            return self._value
-
-    def rates(self) -> dict[str, float]:
-        """Messages per second into each topic over the last minute (empty until two samples
-        at least 4 s apart)."""
-        with self._lock:
-            if len(self._samples) < 2 or self._samples[-1][0] - self._samples[0][0] < 4.0:
-                return {}
-            (t0, a), (t1, b) = self._samples[0], self._samples[-1]
-            return {k: max(0.0, (b[k] - a.get(k, 0)) / (t1 - t0)) for k in b}
-
-    def _read(self) -> dict[str, dict[int, int]]:
-        from kafka import KafkaConsumer, TopicPartition
-
-        if self._consumer is None:
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=self.settings.bootstrap_servers, group_id=None,
-                client_id="itms-dashboard-health", enable_auto_commit=False,
-                request_timeout_ms=5000, session_timeout_ms=3000, heartbeat_interval_ms=1000,
-            )  # fmt: skip
-        out: dict[str, dict[int, int]] = {}
-        for name in FEED_TOPICS:
-            topic = self.settings.topic(name)
-            parts = self._consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
-            ends = self._consumer.end_offsets(tps) if tps else {}
-            out[name] = {tp.partition: int(v) for tp, v in ends.items()}
-        return out
-
-    def close(self) -> None:
-        """Close the Kafka client (at app shutdown)."""
-        with self._lock:
-            self._close()
-
-    def _close(self) -> None:
-        if self._consumer is not None:
-            with contextlib.suppress(Exception):
-                self._consumer.close()
-            self._consumer = None
-
-
-def _offsets(request: Request) -> _TopicOffsets:
+def _offsets(request: Request) -> FeedOffsets:
     state = request.app.state
     with _INIT_LOCK:
         if getattr(state, "topic_offsets", None) is None:
-            state.topic_offsets = _TopicOffsets(state.settings)
+            state.topic_offsets = FeedOffsets(state.config)
     return state.topic_offsets
 
 
-
 @router.get("/health")
-def feed_health(request: Request, db: DbDep, settings: SettingsDep) -> dict[str, Any]:
+def feed_health(request: Request, db: DbDep, config: ConfigDep) -> dict[str, Any]:
     """Freshness and feed health for the dashboard header: per input and dead-letter topic the
     end offset (messages so far), what the workers consumed, their lag (messages) and the rate
     over the last minute (messages/s, from the app's earlier samples); detector counts."""
     now = datetime.now(UTC)
-    newest, dirty = db.execute(
-        "SELECT (SELECT max(updated_at) FROM segment_current),"
-        " (SELECT count(*) FROM state_dirty)"
-    ).fetchone()
-    kpi_minute = db.execute("SELECT max(minute) FROM network_kpi").fetchone()[0]
-    checkpoints = db.execute(
-        "SELECT consumer_group, topic, partition, next_offset, updated_at FROM consumer_checkpoint"
-    ).fetchall()
+    newest, dirty = state_freshness(db)
+    kpi_minute = latest_kpi_minute(db)
+    checkpoints = consumer_checkpoints(db)
     offsets = _offsets(request)
     ends = offsets.get()
     rates = offsets.rates()
     topics: dict[str, Any] = {}
     for name in FEED_TOPICS:
-        full = settings.topic(name)
+        full = config.feed_topics[name]
         parts = (ends or {}).get(name)
         groups: dict[str, dict[int, int]] = {}
         for group, topic, part, nxt, _ in checkpoints:
@@ -180,7 +101,7 @@ def corridor_timespace(
     request: Request,
     db: DbDep,
     network: NetworkDep,
-    settings: SettingsDep,
+    config: ConfigDep,
     corridor_id: str,
     hours: float = Query(3.0, gt=0, le=24, description="How far back from now."),
     step_min: int = Query(5, ge=1, le=60, description="Time bucket, minutes."),
@@ -208,12 +129,8 @@ def corridor_timespace(
                          "offset_m": round(offset, 1), "length_m": length,
                          "free_flow_kmh": status["free_flow_kmh"] if status else None})  # fmt: skip
         offset += length
-    rows = db.execute(
-        "SELECT segment_id, date_bin(%s, minute, %s) AS b, count(*) / sum(1.0 / speed_kmh)"
-        " FROM segment_state WHERE segment_id = ANY(%s) AND minute >= %s AND minute < %s"
-        " AND speed_kmh > 0 AND (n_vehicles = 0 OR n_vehicles >= %s) GROUP BY 1, 2",
-        (step, origin, ids, start, end, settings.privacy_min_vehicles),
-    ).fetchall()
+    rows = segment_speed_buckets(db, ids, start, end, step=step, origin=origin,
+                                 min_vehicles=config.privacy_min_vehicles)  # fmt: skip
     index = {s: i for i, s in enumerate(ids)}
     speeds: list[list[float | None]] = [[None] * n_buckets for _ in ids]
     for sid, bucket, speed in rows:

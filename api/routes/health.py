@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from api.deps import DbDep
+from store.readiness import ping
 
 router = APIRouter(tags=["health"])
 
@@ -18,5 +19,5 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz")
 def readyz(db: DbDep, response: Response) -> dict[str, str]:
     """The database answers."""
-    db.execute("SELECT 1")
+    ping(db)
     return {"status": "ready"}

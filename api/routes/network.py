@@ -12,23 +12,18 @@ from api.http import HISTORY_CACHE, cached_response, dumps
 from api.schemas.common import ERRORS
 from api.schemas.network import CorridorDetail, CorridorPublic, KpiPublic, KpiSeries
 from api.timeparams import time_range
-from store.queries import kpis
+from store.queries import kpis, latest_kpi
 
 router = APIRouter(prefix="/v1", tags=["network"])
-_KPI_COLS = ("minute, avg_speed_kmh, congested_km, vehicle_km, vehicle_hours,"
-             " delay_vehicle_hours, segments_with_data")  # fmt: skip
 
 
 @router.get("/kpis/current", response_model=KpiPublic, responses=ERRORS)
 def current_kpis(request: Request, db: DbDep) -> Response:
     """The network KPIs of the latest stored minute."""
-    with db.cursor() as cur:
-        cur.execute(f"SELECT {_KPI_COLS} FROM network_kpi ORDER BY minute DESC LIMIT 1")
-        row = cur.fetchone()
-        names = [d.name for d in cur.description]
+    row = latest_kpi(db)
     if row is None:
         raise HTTPException(404, "no KPIs stored yet")
-    return cached_response(request, dumps(dict(zip(names, row, strict=True))))
+    return cached_response(request, dumps(row))
 
 
 @router.get("/kpis", response_model=KpiSeries, responses=ERRORS)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import DbDep, NetworkDep, SettingsDep
+from api.deps import ConfigDep, DbDep, NetworkDep
 from api.http import (
     GEOJSON,
     HISTORY_CACHE,
@@ -97,7 +97,7 @@ class SegmentSpeed(BaseModel):
 @router.get("/current", response_model=list[SegmentSpeed], responses=ERRORS)
 def current_speeds(
     db: DbDep,
-    settings: SettingsDep,
+    config: ConfigDep,
     max_age_min: int = Query(60, ge=1, le=1440, description="Ignore state older than this."),
 ) -> list[SegmentSpeed]:
     """Latest state of every segment with data in the last ``max_age_min`` minutes (a flat
@@ -107,7 +107,7 @@ def current_speeds(
     for r in rows:
         if r["minute"] is None:
             continue
-        ok = publishable(r["n_vehicles"], settings.privacy_min_vehicles)
+        ok = publishable(r["n_vehicles"], config.privacy_min_vehicles)
         level = r["congestion_level"] if ok else None
         out.append(SegmentSpeed(
             segment_id=r["segment_id"], name=r["name"], road_class=r["road_class"],
@@ -142,7 +142,7 @@ def segment_states(
     request: Request,
     db: DbDep,
     network: NetworkDep,
-    settings: SettingsDep,
+    config: ConfigDep,
     segment_id: str,
     start: Annotated[datetime | None, Query(description="RFC 3339; default end − 1 h.")] = None,
     end: Annotated[datetime | None, Query(description="RFC 3339; default now.")] = None,
@@ -157,7 +157,7 @@ def segment_states(
     start, end = time_range(start, end, default=timedelta(hours=1), max_span=timedelta(days=400))
     res, rows = segment_history(db, segment_id, start, end, resolution)
     for r in rows:
-        if not publishable(r["n_vehicles"], settings.privacy_min_vehicles):
+        if not publishable(r["n_vehicles"], config.privacy_min_vehicles):
             for k in ("speed_kmh", "travel_time_s", "n_samples", "n_vehicles",
                       "congestion_level", "jam_factor", "confidence"):  # fmt: skip
                 r[k] = None

@@ -26,9 +26,9 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.http import dumps
-from api.network_view import COLUMNS
 from api.routes.incidents import feature
 from store.incidents import updates_after
+from store.stream_queries import database_now, latest_incident_seq, segments_updated_after
 
 router = APIRouter(prefix="/v1/stream", tags=["stream"])
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -87,15 +87,11 @@ def segment_stream(
     cursor = [_resume_from(last_event_id, resume)]
     if cursor[0] is None:  # from now on: fixed before the reply starts
         with pool.connection() as conn:
-            cursor[0] = _micros(conn.execute("SELECT clock_timestamp()").fetchone()[0])
+            cursor[0] = _micros(database_now(conn))
 
     def poll() -> list[bytes]:
         with pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM segment_current WHERE updated_at > %s"
-                " ORDER BY updated_at, segment_id",
-                (EPOCH + timedelta(microseconds=cursor[0]),),
-            ).fetchall()
+            rows = segments_updated_after(conn, EPOCH + timedelta(microseconds=cursor[0]))
         groups: dict[datetime, list[dict[str, Any]]] = {}
         for row in rows:
             status = network.status_of_row(row)
@@ -108,9 +104,9 @@ def segment_stream(
             cursor[0] = _micros(rows[-1][-1])
         return frames
 
-    settings = request.app.state.settings
+    config = request.app.state.config
     return StreamingResponse(
-        _events(request, poll, settings.stream_poll_s), media_type="text/event-stream",
+        _events(request, poll, config.stream_poll_s), media_type="text/event-stream",
         headers=_headers(),
     )  # fmt: skip
 
@@ -134,8 +130,7 @@ def incident_stream(
     cursor = [_resume_from(last_event_id, resume)]
     if cursor[0] is None:  # from now on
         with pool.connection() as conn:
-            sql = "SELECT coalesce(max(seq), 0) FROM incident_update"
-            cursor[0] = conn.execute(sql).fetchone()[0]
+            cursor[0] = latest_incident_seq(conn)
 
     def poll() -> list[bytes]:
         with pool.connection() as conn:
@@ -151,8 +146,8 @@ def incident_stream(
             cursor[0] = u["seq"]
         return frames
 
-    settings = request.app.state.settings
+    config = request.app.state.config
     return StreamingResponse(
-        _events(request, poll, settings.stream_poll_s), media_type="text/event-stream",
+        _events(request, poll, config.stream_poll_s), media_type="text/event-stream",
         headers=_headers(),
     )  # fmt: skip

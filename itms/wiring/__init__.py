@@ -1,1 +1,1 @@
-"""Composition of the long-running services from the settings (the composition root's wiring)."""
+"""The composition root's wiring: services built from the settings, each part given its own typed config."""

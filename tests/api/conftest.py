@@ -55,7 +55,7 @@ def make_client(stack_settings: Settings, api_dsn: str) -> Iterator[Callable[...
     """Builds TestClients of apps on the module's database; settings overridable."""
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from itms.wiring.api import build_app
 
     clients = []
 
@@ -63,7 +63,7 @@ def make_client(stack_settings: Settings, api_dsn: str) -> Iterator[Callable[...
         update = {"database_url": api_dsn, "rate_limit_per_s": 0.0, "state_cache_s": 0.0,
                   "stream_poll_s": 0.2, **overrides}  # fmt: skip
         settings = stack_settings.model_copy(update=update)
-        client = TestClient(create_app(settings))
+        client = TestClient(build_app(settings))
         client.__enter__()
         clients.append(client)
         return client

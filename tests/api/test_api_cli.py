@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from api.accounts_cli import cmd_keys, cmd_users
+from itms.accounts_cli import cmd_keys, cmd_users
 
 pytestmark = pytest.mark.integration
 

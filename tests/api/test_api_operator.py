@@ -37,7 +37,7 @@ def test_every_protected_endpoint_refuses_anonymous_and_underprivileged(client, 
     assert len(routes) >= 15
     headers = {role: login(client, role) for role in RANK}
     bad = {"Authorization": "Bearer abc.def"}
-    expired, _ = issue_token(client.app.state.settings.secret_key, "admin", "admin", -10)
+    expired, _ = issue_token(client.app.state.config.secret_key, "admin", "admin", -10)
     for method, path, need in routes:
         anon = client.request(method, path, json={})
         assert anon.status_code == 401, (method, path, anon.status_code)

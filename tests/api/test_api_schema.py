@@ -22,7 +22,7 @@ MAX_EXAMPLES = 10
 def test_no_generated_input_produces_a_server_error(make_client, users) -> None:
     client = make_client()  # runs the app's lifespan (pool, network view)
     app = client.app
-    token, _ = issue_token(app.state.settings.secret_key, "admin", "admin", 3600)
+    token, _ = issue_token(app.state.config.secret_key, "admin", "admin", 3600)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(
         path_regex="^/v1/stream/"
     )

@@ -19,12 +19,12 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def base_url(stack_settings, api_dsn) -> Iterator[str]:
-    from api.app import create_app
+    from itms.wiring.api import build_app
 
     settings = stack_settings.model_copy(update={
         "database_url": api_dsn, "rate_limit_per_s": 0.0, "stream_poll_s": 0.1,
         "privacy_min_vehicles": 3})  # fmt: skip
-    with serve(create_app(settings)) as url:
+    with serve(build_app(settings)) as url:
         yield url
 
 

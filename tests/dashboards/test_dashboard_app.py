@@ -17,10 +17,10 @@ class _Offsets:
 
 
 def test_kafka_client_closed_at_shutdown() -> None:
-    from api.app import create_app
+    from itms.wiring.api import build_app
 
     # the pool opens in the background: no database is needed for start and stop
-    app = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none"))
+    app = build_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none"))
     offsets = _Offsets()
     with TestClient(app):
         app.state.topic_offsets = offsets

@@ -26,8 +26,8 @@ LEVEL_COLORS = ["#2e9e44", "#c6d32b", "#f39c12", "#e53935", "#7b0d0d"]
 @pytest.fixture
 def stack(itms_settings: Settings) -> Iterator[tuple[str, Settings]]:
     """Simulated traffic and an operator in an isolated database; the API serving it."""
-    from api.app import create_app
     from api.security import hash_password
+    from itms.wiring.api import build_app
     from store import accounts
 
     dsn = itms_settings.dsn
@@ -38,7 +38,7 @@ def stack(itms_settings: Settings) -> Iterator[tuple[str, Settings]]:
     settings = itms_settings.model_copy(
         update={"rate_limit_per_s": 0.0, "stream_poll_s": 0.2, "state_cache_s": 0.0}
     )
-    with serve(create_app(settings)) as url:
+    with serve(build_app(settings)) as url:
         yield url, settings
 
 

@@ -62,9 +62,9 @@ def test_base_layer_is_small_and_attributed() -> None:
 
 
 def test_app_serves_dashboard_at_root() -> None:
-    from api.app import create_app
+    from itms.wiring.api import build_app
 
-    client = TestClient(create_app())  # no lifespan: static files need no database
+    client = TestClient(build_app())  # no lifespan: static files need no database
     root = client.get("/")
     assert root.status_code == 200
     assert root.headers["content-type"].startswith("text/html")

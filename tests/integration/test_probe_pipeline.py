@@ -15,10 +15,10 @@ from kafka.structs import TopicPartition
 
 from analytics.workers.probe_worker import ProbeResults
 from analytics.workers.state_builder import StateBuilder
-from api.app import create_app
 from ingest.deadletter import parse_headers
 from ingest.kafka.clients import make_consumer, make_producer
 from itms.settings import Settings
+from itms.wiring.api import build_app
 from itms.wiring.workers import build_probe_worker
 from roadnet import load_network
 from roadnet import model as m
@@ -172,7 +172,7 @@ def test_fixes_become_traversals_states_and_api_rows(itms_settings, network) -> 
     assert b"\xff\x00 not json" in {r.value for r in letters}  # original bytes kept
 
     # every probe speed published, however few vehicles (the privacy rule has its own tests)
-    with TestClient(create_app(settings.model_copy(update={"privacy_min_vehicles": 1}))) as client:
+    with TestClient(build_app(settings.model_copy(update={"privacy_min_vehicles": 1}))) as client:
         body = client.get("/v1/segments/current").json()
     by_id = {s["segment_id"]: s for s in body}
     assert inner <= set(by_id)
