@@ -1,1 +1,1 @@
-"""The composition root's wiring: services built from the settings, each part given its own typed config."""
+"""The composition root's wiring: services built from the settings, each given a typed config."""
