@@ -60,7 +60,7 @@ def measure(base: Settings, feed: Feed, speedup: float, log_dir: Path) -> dict:
     procs = Processes(settings, log_dir / tag)
     try:
         prepare_db(dsn, load_network(), feed)
-        ensure_topics(settings)
+        ensure_topics(settings.kafka)
         for kind in ("probe", "detectors", "incidents"):
             procs.worker(kind)
         time.sleep(15.0)  # network, route tables and group joins before the feed starts

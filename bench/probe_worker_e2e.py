@@ -116,7 +116,7 @@ def measure(
     procs = Processes(settings, log_dir / tag)
     try:
         prepare_db(dsn, load_network())
-        ensure_topics(settings)
+        ensure_topics(settings.kafka)
         feed = Feed(feed_dir, *(sum(1 for _ in (feed_dir / f).open())
                                 for f in ("gps.jsonl", "detectors.jsonl")))  # fmt: skip
         t0 = time.perf_counter()

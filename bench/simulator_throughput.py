@@ -56,8 +56,8 @@ def main() -> None:
         from simulators.sinks import KafkaSink
 
         settings = Settings()
-        ensure_topics(settings)
-        producer = make_producer(settings)
+        ensure_topics(settings.kafka)
+        producer = make_producer(settings.kafka)
         sink = KafkaSink(producer, settings.topic("gps"), settings.topic("detectors"))
     else:
         sink = _NullSink()

@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> dict:
     ref_name = f"{tag}_ref"
     settings = base.model_copy(update={"database_url": dsn, "topic_prefix": f"{tag}.",
                                        "kafka_bootstrap": base.bootstrap_servers})  # fmt: skip
-    ensure_topics(settings)
+    ensure_topics(settings.kafka)
     network = load_network()
     prepare_db(dsn, network)
     port = free_port()

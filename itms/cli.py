@@ -111,7 +111,7 @@ def _interval(text: str) -> timedelta:
 def cmd_topics(args: argparse.Namespace) -> int:
     from ingest.kafka.clients import ensure_topics
 
-    for name in ensure_topics(_settings()):
+    for name in ensure_topics(_settings().kafka):
         print(name)
     return 0
 
@@ -278,7 +278,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.out_dir:
         sinks.append(FileSink(args.out_dir))
     if args.kafka or not args.out_dir:
-        producer = make_producer(settings)
+        producer = make_producer(settings.kafka)
         sinks.append(KafkaSink(producer, settings.topic("gps"), settings.topic("detectors")))
     truth = TruthWriter(Path(args.out_dir) / "truth") if args.out_dir else None
     stop = _stop_event()
@@ -330,7 +330,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from ingest.replay import replay
 
     settings = _settings()
-    producer = make_producer(settings)
+    producer = make_producer(settings.kafka)
     topic = settings.topic(args.kind)
     batcher = None
     if args.batch > 0:
@@ -358,7 +358,7 @@ def cmd_deadletter(args: argparse.Namespace) -> int:
     from ingest.kafka.clients import make_consumer
 
     settings = _settings()
-    consumer = make_consumer(settings, None, consumer_timeout_ms=3000)
+    consumer = make_consumer(settings.kafka, None, consumer_timeout_ms=3000)
     from kafka.structs import TopicPartition
 
     topic = settings.topic("deadletter")

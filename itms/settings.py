@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.kafka.config import KafkaConfig
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DEV_SECRET = "itms-development-secret-change-me"
 
@@ -129,8 +131,16 @@ class Settings(BaseSettings):
             return self.database_url
         return f"postgresql://{self.pg_user}@127.0.0.1:{self.pg_port}/{self.pg_database}"
 
+    @property
+    def kafka(self) -> KafkaConfig:
+        """What the Kafka clients need: bootstrap servers and the topic layout."""
+        return KafkaConfig(
+            bootstrap_servers=self.bootstrap_servers,
+            topic_prefix=self.topic_prefix,
+            partitions=self.topic_partitions,
+            replication=self.topic_replication,
+        )
+
     def topic(self, name: str) -> str:
         """Full topic name for a logical topic (``gps``, ``detectors``, ``deadletter`` ...)."""
-        from ingest.topics import TOPICS
-
-        return self.topic_prefix + TOPICS[name].name
+        return self.kafka.topic(name)

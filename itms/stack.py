@@ -66,7 +66,7 @@ def up(settings: Settings) -> None:
     applied = migrate(settings.dsn)
     if applied:
         log.info("applied migrations %s", applied)
-    ensure_topics(settings)
+    ensure_topics(settings.kafka)
 
 
 def down(settings: Settings) -> None:

@@ -121,5 +121,5 @@ def itms_settings(stack_settings: Settings, db_factory: Callable[[], str]) -> Se
             "topic_prefix": f"t{uuid.uuid4().hex[:8]}.",
         }
     )
-    ensure_topics(settings)
+    ensure_topics(settings.kafka)
     return settings

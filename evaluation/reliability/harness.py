@@ -212,7 +212,7 @@ def publish(
 
     Returns the records handed to the producer per feed; they are flushed before returning.
     """
-    producer = make_producer(settings, client_id="fault-suite-feed")
+    producer = make_producer(settings.kafka, client_id="fault-suite-feed")
     sent: dict[str, int] = {}
 
     def one(kind: str, path: Path) -> None:

@@ -14,16 +14,16 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from ingest.kafka.config import KafkaConfig
 from ingest.topics import TOPICS
-from itms.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+def make_producer(config: KafkaConfig, **overrides: Any) -> KafkaProducer:
     """A durable producer: values and keys are bytes (callers encode)."""
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers,
+        "bootstrap_servers": config.bootstrap_servers,
         "acks": "all",
         "enable_idempotence": True,
         "retries": 2_147_483_647,
@@ -40,11 +40,11 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
 
 
 def make_consumer(
-    settings: Settings, group_id: str | None, *topics: str, **overrides: Any
+    config: KafkaConfig, group_id: str | None, *topics: str, **overrides: Any
 ) -> KafkaConsumer:
     """A consumer in ``group_id`` with manual commits, starting from the earliest offset."""
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers,
+        "bootstrap_servers": config.bootstrap_servers,
         "group_id": group_id,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
@@ -67,16 +67,16 @@ def make_consumer(
 
 
 def ensure_topics(
-    settings: Settings, names: list[str] | None = None, *, timeout_s: float = 60.0
+    config: KafkaConfig, names: list[str] | None = None, *, timeout_s: float = 60.0
 ) -> list[str]:
     """Create the system's topics (all by default) if missing; returns their full names."""
     names = names or list(TOPICS)
-    wanted = {settings.topic(n): TOPICS[n] for n in names}
+    wanted = {config.topic(n): TOPICS[n] for n in names}
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=settings.bootstrap_servers, client_id="itms-admin"
+                bootstrap_servers=config.bootstrap_servers, client_id="itms-admin"
             )
             break
         except KafkaError:
@@ -88,8 +88,8 @@ def ensure_topics(
         new = [
             NewTopic(
                 name=full,
-                num_partitions=settings.topic_partitions,
-                replication_factor=settings.topic_replication,
+                num_partitions=config.partitions,
+                replication_factor=config.replication,
                 topic_configs={"retention.ms": str(spec.retention_ms)},
             )
             for full, spec in wanted.items()

@@ -46,7 +46,7 @@ def run_incident_worker(
 ) -> None:  # fmt: skip
     """Leader-elected loop: process due minutes and relay events until ``stop``.
     ``params``: the worker's parameters (default: :func:`worker_params` of ``settings``)."""
-    producer = make_producer(settings, client_id="itms-incident-worker")
+    producer = make_producer(settings.kafka, client_id="itms-incident-worker")
     topic = settings.topic("incidents")
     params = params or worker_params(settings)
     inputs: dict[str, str | None] = {PROBE_GROUP: settings.topic("gps"),

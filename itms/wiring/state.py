@@ -36,7 +36,7 @@ def run_state_builder(
 ) -> None:  # fmt: skip
     """Leader-elected loop: build queued minutes every ``interval_s`` until ``stop``;
     reports liveness, database health and minutes built to ``probe``."""
-    producer = make_producer(settings, client_id="itms-state-builder")
+    producer = make_producer(settings.kafka, client_id="itms-state-builder")
     topic = settings.topic("segment_state")
 
     def publish(rows: list[StateRow]) -> None:

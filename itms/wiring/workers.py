@@ -29,9 +29,9 @@ def build_worker(
     Partition watermarks follow the messages' ``ts`` (fix time, reading interval end); a
     processor that ``stamps_known_at`` (the probe worker) stamps its results with the time
     they became known."""
-    producer = make_producer(settings, client_id=f"{group}-deadletters")
+    producer = make_producer(settings.kafka, client_id=f"{group}-deadletters")
     return TransactionalWorker(
-        consumer=make_consumer(settings, group),
+        consumer=make_consumer(settings.kafka, group),
         topic=settings.topic(feed),
         group=group,
         validator=FeedValidator(

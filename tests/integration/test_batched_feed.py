@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def _placement(settings: Settings) -> dict[int, set[bytes]]:
     """Partition → keys of the GPS topic's messages, as the broker stored them."""
-    consumer = make_consumer(settings, None, consumer_timeout_ms=1000)
+    consumer = make_consumer(settings.kafka, None, consumer_timeout_ms=1000)
     topic = settings.topic("gps")
     consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
     consumer.seek_to_beginning()
@@ -55,7 +55,7 @@ def test_batches_give_the_traversals_of_single_messages_and_reject_bad_items_alo
     batched = itms_settings.model_copy(
         update={"database_url": db_factory(), "topic_prefix": f"b{uuid.uuid4().hex[:8]}."}
     )
-    ensure_topics(batched)
+    ensure_topics(batched.kafka)
     for s in (itms_settings, batched):
         with psycopg.connect(s.dsn) as conn:
             sync_network(conn, network)
@@ -67,7 +67,7 @@ def test_batches_give_the_traversals_of_single_messages_and_reject_bad_items_alo
     assert len(placement) > 1
     assert all(partition_of(k, n_parts) == p for p, keys in placement.items() for k in keys)
 
-    producer = make_producer(batched)
+    producer = make_producer(batched.kafka)
     topic = batched.topic("gps")
     batcher = PartitionBatcher(lambda p, k, v: producer.send(topic, key=k, value=v, partition=p),
                                len(producer.partitions_for(topic)), kind="gps",

@@ -45,7 +45,7 @@ def test_readings_are_stored_once_and_bad_ones_dead_lettered(itms_settings, tmp_
                        "occupancy": 0.1 + k / 100, "speed_kmh": 40.0 - k})  # fmt: skip
     bad = [{"detector_id": "LT-01", "ts": values[0]["ts"], "interval_s": 60, "volume": 5,
             "occupancy": 1.7}, "not json at all"]  # fmt: skip
-    producer = make_producer(itms_settings)
+    producer = make_producer(itms_settings.kafka)
     for v in [*values, *bad, *values[:3]]:  # the last three are re-deliveries
         raw = v if isinstance(v, str) else json.dumps(v)
         producer.send(itms_settings.topic("detectors"), key=b"LT-01", value=raw.encode())

@@ -78,7 +78,7 @@ def test_hostile_flood_is_dead_lettered_and_valid_traffic_is_unaffected(
 
     own = {"database_url": db_factory(), "topic_prefix": f"h{uuid.uuid4().hex[:8]}."}
     hostile = itms_settings.model_copy(update=own)
-    ensure_topics(hostile)
+    ensure_topics(hostile.kafka)
     for s in (itms_settings, hostile):
         with psycopg.connect(s.dsn) as conn:
             sync_network(conn, network)

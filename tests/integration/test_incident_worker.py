@@ -111,7 +111,7 @@ def test_queue_becomes_one_incident_through_its_lifecycle(
 ) -> None:
     dsn = itms_settings.dsn
     _load(dsn, range(0, 30), network)
-    producer = make_producer(itms_settings)
+    producer = make_producer(itms_settings.kafka)
     topic = itms_settings.topic("incidents")
 
     def send(key: str, value: bytes) -> None:

@@ -35,7 +35,7 @@ def network() -> RoadNetwork:
 
 
 def _publish(settings: Settings, values: list[tuple[bytes | None, bytes]]) -> None:
-    producer = make_producer(settings)
+    producer = make_producer(settings.kafka)
     for key, value in values:
         producer.send(settings.topic("gps"), key=key, value=value)
     producer.flush()
@@ -58,7 +58,7 @@ def _dead_letters(settings: Settings, expected: int, timeout_s: float = 30.0) ->
 
 def _read_topic(settings: Settings, name: str, expected: int, timeout_s: float = 30.0) -> list:
     """Records of topic ``name`` (logical name) from the beginning, until ``expected`` came."""
-    consumer = make_consumer(settings, None, consumer_timeout_ms=1000)
+    consumer = make_consumer(settings.kafka, None, consumer_timeout_ms=1000)
     topic = settings.topic(name)
     consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
     consumer.seek_to_beginning()
