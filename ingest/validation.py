@@ -19,7 +19,7 @@ from typing import Any, Literal
 import pydantic_core
 from pydantic import TypeAdapter, ValidationError
 
-from ingest.contracts import DetectorReading, GpsFix, _Message, contract_model
+from ingest.contracts import DetectorReading, GpsFix, contract_model
 from ingest.errors import InvalidMessage
 from ingest.records import KEY_FIELD
 
@@ -161,8 +161,8 @@ class FeedValidator:
             try:
                 msg = self._validate_item(item)
             except ValidationError as exc:
-                reason = InvalidMessage(describe_validation_error(exc), code="schema")
-                out.rejected.append(Rejected(i, reason, _encode(item), self._key(item)))
+                invalid = InvalidMessage(describe_validation_error(exc), code="schema")
+                out.rejected.append(Rejected(i, invalid, _encode(item), self._key(item)))
                 continue
             try:
                 self._check_time(msg.ts_ms)
@@ -191,7 +191,7 @@ class FeedValidator:
                 code="too_large",
             )
         try:
-            msg: _Message = self._validate_json(raw)
+            msg: GpsFix | DetectorReading = self._validate_json(raw)
         except ValidationError as exc:
             try:  # the JSON parser refuses bad UTF-8 too; name it precisely
                 raw.decode("utf-8")
@@ -203,7 +203,7 @@ class FeedValidator:
             code = "decode" if reason.startswith(("undecodable", "not a JSON")) else "schema"
             raise InvalidMessage(reason, code=code) from exc
         self._check_time(msg.ts_ms)
-        return msg  # type: ignore[return-value]
+        return msg
 
     def _check_time(self, ts_ms: int) -> None:
         now_ms = self.clock() * 1000.0

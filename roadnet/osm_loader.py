@@ -89,7 +89,7 @@ def _read_ways(path: Path, road_classes: frozenset[str]) -> tuple[list[Way], int
         .with_filter(osmium.filter.KeyFilter("highway"))
     )
     for obj in processor:
-        if not obj.is_way() or obj.tags.get("highway") not in road_classes:
+        if not isinstance(obj, osmium.osm.Way) or obj.tags.get("highway") not in road_classes:
             continue
         tags = {t.k: t.v for t in obj.tags}
         if tags.get("area") == "yes":

@@ -152,7 +152,8 @@ class LocalPostgres:
         if out["running"]:
             try:
                 with self._connect(self.database, time.monotonic() + 5) as conn:
-                    out["version"] = conn.execute("SHOW server_version").fetchone()[0]
+                    row = conn.execute("SHOW server_version").fetchone()
+                    out["version"] = row[0] if row else None
                     for ext in ("postgis", "timescaledb"):
                         row = conn.execute(
                             "SELECT extversion FROM pg_extension WHERE extname = %s", (ext,)

@@ -65,8 +65,8 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 def detect_mode(conn: psycopg.Connection) -> Mode:
     """The store mode recorded in the database, else TimescaleDB when its extension is there."""
-    recorded = conn.execute("SELECT to_regclass('store_mode')").fetchone()[0]
-    if recorded is not None:
+    recorded = conn.execute("SELECT to_regclass('store_mode')").fetchone()
+    if recorded is not None and recorded[0] is not None:
         row = conn.execute("SELECT mode FROM store_mode").fetchone()
         if row:
             return row[0]
@@ -76,7 +76,8 @@ def detect_mode(conn: psycopg.Connection) -> Mode:
 
 def _statements(sql: str) -> list[str]:
     """Split a no-transaction file into statements (one per ``;`` at a line end)."""
-    parts, current = [], []
+    parts: list[str] = []
+    current: list[str] = []
     for line in sql.splitlines():
         if line.strip().startswith("--") and not current:
             continue
@@ -131,7 +132,8 @@ def migrate(dsn: str, *, directory: Path = MIGRATIONS_DIR) -> list[int]:
 def current_version(dsn: str) -> int | None:
     """Highest applied migration, or ``None`` on an empty database."""
     with psycopg.connect(dsn) as conn:
-        exists = conn.execute("SELECT to_regclass('schema_migration')").fetchone()[0]
-        if exists is None:
+        exists = conn.execute("SELECT to_regclass('schema_migration')").fetchone()
+        if exists is None or exists[0] is None:
             return None
-        return conn.execute("SELECT max(version) FROM schema_migration").fetchone()[0]
+        row = conn.execute("SELECT max(version) FROM schema_migration").fetchone()
+        return None if row is None else row[0]

@@ -44,7 +44,11 @@ _STATE_COLS = ", ".join(STATE_COLUMNS)
 
 
 def copy_rows(
-    conn: psycopg.Connection, table: str, columns: Sequence[str], types: Sequence[str], rows
+    conn: psycopg.Connection,
+    table: str,
+    columns: Sequence[str],
+    types: Sequence[str],
+    rows: Iterable[Sequence[object]],
 ) -> int:
     """Binary COPY of ``rows`` into ``table``; returns the row count."""
     n = 0
@@ -69,7 +73,7 @@ def temp_table(conn: psycopg.Connection, temp: str, like: str) -> None:
 
 def stage(
     conn: psycopg.Connection, temp: str, like: str, columns: Sequence[str],
-    types: Sequence[str], rows,
+    types: Sequence[str], rows: Iterable[Sequence[object]],
 ) -> int:  # fmt: skip
     """COPY rows into a temporary table shaped like ``like``, emptied first."""
     temp_table(conn, temp, like)
@@ -77,7 +81,11 @@ def stage(
 
 
 def _copy_new(
-    conn: psycopg.Connection, table: str, columns: Sequence[str], types: Sequence[str], rows
+    conn: psycopg.Connection,
+    table: str,
+    columns: Sequence[str],
+    types: Sequence[str],
+    rows: Iterable[Sequence[object]],
 ) -> bool:
     """Try to COPY ``rows`` straight into ``table``; ``False`` if some were stored already."""
     try:

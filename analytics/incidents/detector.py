@@ -10,14 +10,16 @@ coordinates in the network's metric CRS.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import shapely
 
 from analytics.incidents.california8 import California8, California8Params
 from analytics.incidents.candidate import Candidate
-from analytics.incidents.corridor import Corridor, pair_stations
+from analytics.incidents.corridor import Corridor, StationPairs, pair_stations
 from analytics.incidents.fusion import Fusion, FusionParams
 from analytics.incidents.inputs import PresenceSnapshot
 from analytics.incidents.mcmaster import McMaster, McMasterParams
@@ -89,7 +91,14 @@ class MinuteInputs:
                    n.copy())  # fmt: skip
 
 
-def _pair_evidence(ids, pr, k: int, occ_u, occ_d, z_up) -> dict:
+def _pair_evidence(
+    ids: Sequence[str] | np.ndarray,
+    pr: StationPairs,
+    k: int,
+    occ_u: np.ndarray,
+    occ_d: np.ndarray,
+    z_up: np.ndarray,
+) -> dict[str, Any]:
     """Evidence of a station-pair alarm: stations, occupancies, upstream z-score."""
     z = float(z_up[k])
     return {"stations": [ids[pr.up[k]], ids[pr.down[k]]], "occ_up": float(occ_u[k]),
@@ -153,7 +162,15 @@ class IncidentDetector:
         pts = shapely.line_interpolate_point(self.geoms[seg], np.asarray(offset_m, float))
         return shapely.get_coordinates(pts)
 
-    def _cands(self, method: str, seg, off, score, sources, **per) -> list[Candidate]:
+    def _cands(
+        self,
+        method: str,
+        seg: np.ndarray,
+        off: np.ndarray,
+        score: np.ndarray,
+        sources: Any,
+        **per: Any,
+    ) -> list[Candidate]:
         seg = np.asarray(seg, np.int64)
         xy = self.point(seg, off)
         out = []

@@ -22,6 +22,7 @@ minute resolution; coordinates are in the network's metric CRS.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,7 +114,8 @@ class IncidentTracker:
     """
 
     def __init__(
-        self, bearing: np.ndarray, params: TrackerParams | None = None, *, make_id=None
+        self, bearing: np.ndarray, params: TrackerParams | None = None, *,
+        make_id: Callable[[datetime, int], str] | None = None,
     ) -> None:
         self.p = params or TrackerParams()
         self.bearing = np.asarray(bearing, float)
