@@ -10,13 +10,11 @@ import httpx
 import psycopg
 import pytest
 
-from evaluation.reliability.harness import (
-    FaultRun,
-    SegmentStreamClient,
-    drained,
-    free_port,
-    poll_until,
-)
+from evaluation.reliability.environment import free_port
+from evaluation.reliability.fault_run import FaultRun
+from evaluation.reliability.polling import poll_until
+from evaluation.reliability.progress import drained
+from evaluation.reliability.stream_client import SegmentStreamClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,13 +10,10 @@ import time
 
 import pytest
 
-from evaluation.reliability.harness import (
-    WORKERS,
-    FaultRun,
-    end_offsets,
-    kafka_committed,
-    stored_offsets,
-)
+from evaluation.reliability.fault_run import FaultRun
+from evaluation.reliability.kafka_inspection import end_offsets, kafka_committed
+from evaluation.reliability.processes import WORKERS
+from evaluation.reliability.progress import stored_offsets
 from itms import stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
