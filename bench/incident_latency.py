@@ -7,8 +7,8 @@ simulated Hai Phong feed with a lane blockage (GPS fixes and detector readings, 
 the recent past) is published paced like the real thing (``--speedup`` 1: one second of feed
 per second), ``itms worker probe``, ``itms worker detectors`` and ``itms worker incidents``
 consume it (on a database holding a day of free-flow speed history, the profile a running
-system has: ``harness.seed_speed_history``), and this script polls ``incident_progress``
-every 0.2 s. For each minute m the
+system has: ``store.speed_history.seed_free_flow_history``), and this script polls
+``incident_progress`` every 0.2 s. For each minute m the
 worker decides, the **decision latency** is the wall-clock time from the moment the feed's
 clock reached the minute's end (m + 1 min, when a fix of that time was published) to the
 moment the decision was seen committed. It reports the median, 90th percentile and maximum
@@ -34,20 +34,15 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaluation.reliability.harness import (
-    Feed,
-    Processes,
-    drop_database,
-    fresh_environment,
-    prepare_db,
-    publish,
-    recent_start,
-    simulate_feed,
-)
+from bench.reliability.environment import drop_database, fresh_environment, prepare_db
+from bench.reliability.feeds import Feed, publish, recent_start, simulate_feed
+from bench.reliability.processes import Processes
 from ingest.kafka.clients import ensure_topics
 from itms import stack
 from itms.settings import REPO_ROOT, Settings
 from roadnet import load_network
+from store.pipeline_progress import incident_progress_minute
+from store.result_snapshots import raised_incidents
 
 BLOCKAGE_AT_S = 240  # the blockage starts this far into the feed (s) and lasts 6 minutes
 _POLL_S = 0.2
@@ -75,12 +70,10 @@ def measure(base: Settings, feed: Feed, speedup: float, log_dir: Path) -> dict:
         with psycopg.connect(dsn, autocommit=True) as conn:
             end = time.monotonic() + 3600
             while time.monotonic() < end:
-                row = conn.execute("SELECT minute FROM incident_progress").fetchone()
-                if row and row[0] not in seen:
-                    seen[row[0]] = time.time()
-                for iid, method, seg, lon, lat in conn.execute(
-                    "SELECT incident_id, method, segment_id, ST_X(geom), ST_Y(geom) FROM incident"
-                ):
+                minute = incident_progress_minute(conn)
+                if minute is not None and minute not in seen:
+                    seen[minute] = time.time()
+                for iid, method, seg, lon, lat in raised_incidents(conn):
                     raised.setdefault(iid, (time.time(), method or "", seg, lon, lat))
                 if done.is_set() and time.time() > wall0 + 60 + _feed_s(feed) / speedup:
                     break

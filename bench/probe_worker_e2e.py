@@ -35,23 +35,21 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaluation.reliability.harness import (
-    Feed,
-    Processes,
+from bench.reliability.environment import (
     drop_database,
-    end_offsets,
     free_port,
     fresh_environment,
     prepare_db,
-    publish,
-    recent_start,
-    simulate_feed,
-    stored_offsets,
 )
+from bench.reliability.feeds import Feed, publish, recent_start, simulate_feed
+from bench.reliability.kafka_inspection import end_offsets
+from bench.reliability.processes import Processes
+from bench.reliability.progress import stored_offsets
 from ingest.kafka.clients import ensure_topics
 from itms import stack
 from itms.settings import REPO_ROOT, Settings
 from roadnet import load_network
+from store.pipeline_progress import traversal_count
 
 _TICK_S = 0.1
 
@@ -151,7 +149,7 @@ def measure(
         elapsed = time.perf_counter() - first[0]
         total = counted = feed.n_gps
         with psycopg.connect(dsn) as conn:
-            traversals = conn.execute("SELECT count(*) FROM probe_traversal").fetchone()[0]
+            traversals = traversal_count(conn)
         return {"workers": workers, "fixes": total, "counted": counted, "seconds": elapsed,
                 "rate": counted / elapsed, "cpu_us_per_fix": cpu / counted * 1e6,
                 "rss_mib": rss, "traversals": traversals, "publish_s": publish_s,

@@ -18,7 +18,7 @@ current state is fresh again.
 At the end the simulator stops, the pipeline drains, and the stored results (traversals,
 detector readings, measured segment states, KPIs, incidents and their update history) are
 compared as multisets with those an undisturbed pipeline makes of the same broker contents
-(``evaluation/reliability/harness.py``).
+(``bench/reliability/reference.py``).
 
 End-to-end latency: for each segment-minute with probe data, the time from the last GPS-derived
 instant in it (its newest traversal exit) until the API's live stream delivered its complete
@@ -47,27 +47,20 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaluation.reliability.harness import (
-    GROUPS,
-    Processes,
-    SegmentStreamClient,
-    Stored,
-    build_reference,
-    create_database,
-    drop_database,
-    end_offsets,
-    free_port,
-    group_members,
-    incidents_until,
-    poll_until,
-    prepare_db,
-    stored_offsets,
-    stored_results,
-)
+from bench.reliability.environment import create_database, drop_database, free_port, prepare_db
+from bench.reliability.kafka_inspection import GROUPS, end_offsets, group_members
+from bench.reliability.polling import poll_until
+from bench.reliability.processes import Processes
+from bench.reliability.progress import incidents_until, stored_offsets
+from bench.reliability.reference import build_reference
+from bench.reliability.stored import Stored, stored_results
+from bench.reliability.stream_client import SegmentStreamClient
 from ingest.kafka.clients import ensure_topics
 from itms import stack
 from itms.settings import REPO_ROOT, Settings
 from roadnet import load_network
+from store.detector_copy import copy_detectors
+from store.pipeline_progress import measured_state_age_s, traversal_completion
 
 
 @dataclass
@@ -112,10 +105,7 @@ def sample(soak: Soak) -> Sample | None:
         published = sum(end_offsets(s, "gps").values())
         stored = sum(stored_offsets(s.dsn, s, "gps").values())
         with psycopg.connect(s.dsn, connect_timeout=3) as conn:
-            age = conn.execute(
-                "SELECT extract(epoch FROM clock_timestamp() - max(updated_at))::float"
-                " FROM segment_current WHERE source <> 'profile'"
-            ).fetchone()[0]
+            age = measured_state_age_s(conn)
     except Exception:  # a component is down (a fault): no sample
         return None
     rss = {n: r for n in soak.procs.procs if (r := soak.procs.rss_mb(n)) is not None}
@@ -296,7 +286,7 @@ def _loop(soak: Soak, rng: random.Random, duration_s: int, client: SegmentStream
 
 
 def _drained(settings: Settings) -> bool:
-    from evaluation.reliability.harness import drained
+    from bench.reliability.progress import drained
 
     return drained(settings, settings.dsn)
 
@@ -306,15 +296,7 @@ def _verify(settings: Settings, network, admin_dsn: str, ref_name: str, log_dir:
     ref_dsn = create_database(admin_dsn, ref_name)
     with psycopg.connect(settings.dsn) as src, psycopg.connect(ref_dsn) as dst:
         prepare_db(ref_dsn, network)
-        rows = src.execute(
-            "SELECT detector_id, segment_id, position_m, lanes, kind FROM detector"
-        ).fetchall()
-        with dst.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO detector (detector_id, segment_id, position_m, lanes, kind)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                rows,
-            )
+        copy_detectors(src, dst)
     t = time.monotonic()
     counts = build_reference(settings, network, ref_dsn)
     until = incidents_until(ref_dsn)  # the last minute the final watermarks make due
@@ -401,11 +383,8 @@ def _latencies(
     stream (all, and outside fault windows)."""
     with psycopg.connect(settings.dsn) as conn:
         final = {
-            (sid, m): (exit_ts.timestamp(), nv)
-            for sid, m, exit_ts, nv in conn.execute(
-                "SELECT segment_id, minute, max(exit_ts), count(DISTINCT vehicle_id)"
-                " FROM probe_traversal GROUP BY segment_id, minute"
-            )
+            key: (exit_ts.timestamp(), nv)
+            for key, (exit_ts, nv) in traversal_completion(conn).items()
         }
     first: dict[tuple, float] = {}
     for ev in client.events:

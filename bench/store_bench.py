@@ -18,13 +18,13 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from itms.settings import Settings
 from store import queries
-from store.migrate import migrate
+from store.database_admin import analyze, create_database, drop_database
 from store.rollups import refresh_dirty_rollups
 from store.state_writer import StoreWriter
+from store.synthetic_load import fill_random_5m_rollups, insert_grid_segments
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -51,25 +51,13 @@ def main() -> None:
     p.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = p.parse_args()
     base = Settings().dsn
-    parts = conninfo_to_dict(base)
-    with psycopg.connect(base, autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS itms_bench WITH (FORCE)")
-        admin.execute("CREATE DATABASE itms_bench")
-    dsn = make_conninfo(**{**parts, "dbname": "itms_bench"})
-    migrate(dsn)
+    drop_database(base, "itms_bench")
+    dsn = create_database(base, "itms_bench")
     rng = np.random.default_rng(0)
     ids = [f"seg-{i:05d}" for i in range(args.segments)]
     t0 = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO road_segment (segment_id, road_class, free_flow_kmh, length_m, from_node,"
-            " to_node, geom) SELECT 'seg-' || lpad(i::text, 5, '0'), 'primary', 50, 300, i, i + 1,"
-            " ST_SetSRID(ST_MakeLine("
-            " ST_MakePoint(106.6 + (i %% 100) * 0.002, 20.8 + (i / 100) * 0.002),"
-            " ST_MakePoint(106.601 + (i %% 100) * 0.002, 20.8 + (i / 100) * 0.002)), 4326)"
-            " FROM generate_series(0, %s) i",
-            (args.segments - 1,),
-        )
+        insert_grid_segments(conn, args.segments)
         writer = StoreWriter()
         # -- segment states --------------------------------------------------------------
         rows = []
@@ -116,13 +104,8 @@ def main() -> None:
         # -- a day of 5-minute rollups for every segment ------------------------------------
         day = t0 - timedelta(days=1)
         writer.partitions.ensure(conn, "segment_state_5m", [day, t0])
-        conn.execute(
-            "INSERT INTO segment_state_5m SELECT s.segment_id, b, 20 + random() * 30, 60, 5, 3, 1,"
-            " 2, 0.8, 5 FROM road_segment s, generate_series(%s::timestamptz, %s::timestamptz"
-            " - interval '5 minutes', interval '5 minutes') b ON CONFLICT DO NOTHING",
-            (day, t0),
-        )
-        conn.execute("ANALYZE")
+        fill_random_5m_rollups(conn, day, t0)
+        analyze(conn)
         # -- query latency ----------------------------------------------------------------
         cases = [
             ("current state, joined, as dicts", lambda k: queries.current_state(conn),
@@ -136,8 +119,7 @@ def main() -> None:
             print(f"{label} ({expected:,} rows): p50 {_pct(lat, 50):.2f} ms,"
                   f" p95 {_pct(lat, 95):.2f} ms, mean {statistics.mean(lat):.2f} ms")  # fmt: skip
     if not args.keep:
-        with psycopg.connect(base, autocommit=True) as admin:
-            admin.execute("DROP DATABASE IF EXISTS itms_bench WITH (FORCE)")
+        drop_database(base, "itms_bench")
 
 
 if __name__ == "__main__":

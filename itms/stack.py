@@ -16,6 +16,7 @@ import psycopg
 from ingest.kafka.clients import ensure_topics
 from ingest.kafka.local_broker import LocalKafkaBroker
 from itms.settings import Settings
+from store.database_admin import server_facts
 from store.local_cluster import LocalPostgres
 from store.migrate import current_version, detect_mode, migrate
 
@@ -116,23 +117,7 @@ def _kafka_answers(settings: Settings) -> bool:
 
 
 def _database_facts(dsn: str) -> dict[str, Any]:
-    try:
-        with psycopg.connect(dsn, connect_timeout=5) as conn:
-            version = conn.execute("SHOW server_version").fetchone()[0]
-            ext = dict(
-                conn.execute(
-                    "SELECT extname, extversion FROM pg_extension"
-                    " WHERE extname IN ('postgis', 'timescaledb')"
-                ).fetchall()
-            )
-    except psycopg.Error:
-        return {"running": False}
-    return {
-        "running": True,
-        "version": version,
-        "postgis": ext.get("postgis"),
-        "timescaledb": ext.get("timescaledb"),
-    }
+    return server_facts(dsn)
 
 
 def _redacted(dsn: str) -> str:

@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from evaluation.reliability.harness import Feed, recent_local_start, simulate_feed
+from bench.reliability.feeds import Feed, recent_local_start, simulate_feed
 from itms.settings import Settings
 from roadnet import load_network
 from roadnet.model import RoadNetwork

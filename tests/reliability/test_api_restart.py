@@ -10,13 +10,11 @@ import httpx
 import psycopg
 import pytest
 
-from evaluation.reliability.harness import (
-    FaultRun,
-    SegmentStreamClient,
-    drained,
-    free_port,
-    poll_until,
-)
+from bench.reliability.environment import free_port
+from bench.reliability.fault_run import FaultRun
+from bench.reliability.polling import poll_until
+from bench.reliability.progress import drained
+from bench.reliability.stream_client import SegmentStreamClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,13 +10,10 @@ import time
 
 import pytest
 
-from evaluation.reliability.harness import (
-    WORKERS,
-    FaultRun,
-    end_offsets,
-    kafka_committed,
-    stored_offsets,
-)
+from bench.reliability.fault_run import FaultRun
+from bench.reliability.kafka_inspection import end_offsets, kafka_committed
+from bench.reliability.processes import WORKERS
+from bench.reliability.progress import stored_offsets
 from itms import stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -10,14 +10,12 @@ from datetime import timedelta
 
 import pytest
 
-from evaluation.reliability.harness import (
-    PROBE_GROUP,
-    WORKERS,
-    FaultRun,
-    group_members,
-    incidents_until,
-    poll_until,
-)
+from analytics.workers.probe_worker import PROBE_GROUP
+from bench.reliability.fault_run import FaultRun
+from bench.reliability.kafka_inspection import group_members
+from bench.reliability.polling import poll_until
+from bench.reliability.processes import WORKERS
+from bench.reliability.progress import incidents_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -1,0 +1,1 @@
+"""Benchmarks, the soak, and the reliability harness shared with tests/reliability."""

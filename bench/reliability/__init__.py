@@ -1,0 +1,1 @@
+"""Reliability harness: faults injected into the live stack, compared with a reference run."""

@@ -1,1 +1,0 @@
-"""Reliability evaluation: faults injected into the live stack, compared with a reference."""

@@ -1,0 +1,32 @@
+"""Synthetic data for store benchmarks: a grid of road segments and a day of 5-minute rollups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg
+
+
+def insert_grid_segments(conn: psycopg.Connection, n: int) -> None:
+    """Insert ``n`` primary segments ``seg-00000``… (50 km/h, 300 m) on a 100-wide grid of
+    0.002° steps from (106.6 E, 20.8 N), WGS 84."""
+    conn.execute(
+        "INSERT INTO road_segment (segment_id, road_class, free_flow_kmh, length_m, from_node,"
+        " to_node, geom) SELECT 'seg-' || lpad(i::text, 5, '0'), 'primary', 50, 300, i, i + 1,"
+        " ST_SetSRID(ST_MakeLine("
+        " ST_MakePoint(106.6 + (i %% 100) * 0.002, 20.8 + (i / 100) * 0.002),"
+        " ST_MakePoint(106.601 + (i %% 100) * 0.002, 20.8 + (i / 100) * 0.002)), 4326)"
+        " FROM generate_series(0, %s) i",
+        (n - 1,),
+    )
+
+
+def fill_random_5m_rollups(conn: psycopg.Connection, start: datetime, end: datetime) -> None:
+    """A random 5-minute rollup (20–50 km/h) for every stored segment and bucket in
+    [``start``, ``end``); existing buckets are left unchanged. Partitions must exist."""
+    conn.execute(
+        "INSERT INTO segment_state_5m SELECT s.segment_id, b, 20 + random() * 30, 60, 5, 3, 1,"
+        " 2, 0.8, 5 FROM road_segment s, generate_series(%s::timestamptz, %s::timestamptz"
+        " - interval '5 minutes', interval '5 minutes') b ON CONFLICT DO NOTHING",
+        (start, end),
+    )
