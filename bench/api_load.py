@@ -29,14 +29,17 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from itms.settings import Settings
+from store.database_admin import analyze, create_database, drop_database
 from store.migrate import migrate
+from store.synthetic_load import insert_named_segments_with_state
 
 HERE = Path(__file__).resolve().parent
 TARGET_P95_MS = {"segment": 25.0, "network": 100.0}
 
+
+BENCH_DB = "itms_api_bench"  # the scratch database, next to the configured one
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -47,24 +50,8 @@ def _free_port() -> int:
 def _setup(dsn: str, segments: int) -> None:
     migrate(dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO road_segment (segment_id, name, road_class, free_flow_kmh, length_m,"
-            " from_node, to_node, geom) SELECT 'seg-' || lpad(i::text, 5, '0'), 'Đường ' || i,"
-            " (ARRAY['primary','secondary','tertiary','trunk'])[1 + i %% 4], 50, 300, i, i + 1,"
-            " ST_SetSRID(ST_MakeLine("
-            " ST_MakePoint(106.6 + (i %% 100) * 0.002, 20.8 + (i / 100) * 0.002),"
-            " ST_MakePoint(106.601 + (i %% 100) * 0.002, 20.8 + (i / 100) * 0.002)), 4326)"
-            " FROM generate_series(0, %s) i",
-            (segments - 1,),
-        )
-        conn.execute(
-            "INSERT INTO segment_current (segment_id, minute, speed_kmh, travel_time_s,"
-            " free_flow_kmh, n_samples, n_vehicles, congestion_level, jam_factor, confidence,"
-            " source) SELECT segment_id, date_trunc('minute', now()), 10 + random() * 40,"
-            " 30, 50, 6, 1 + (random() * 6)::int, (random() * 4)::int, random() * 10, 0.8,"
-            " 'probe' FROM road_segment"
-        )
-        conn.execute("ANALYZE")
+        insert_named_segments_with_state(conn, segments)
+        analyze(conn)
 
 
 def _wait_ready(url: str, timeout_s: float = 30.0) -> None:
@@ -152,10 +139,8 @@ def main() -> None:
     p.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = p.parse_args()
     base = Settings().dsn
-    with psycopg.connect(base, autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS itms_api_bench WITH (FORCE)")
-        admin.execute("CREATE DATABASE itms_api_bench")
-    dsn = make_conninfo(**{**conninfo_to_dict(base), "dbname": "itms_api_bench"})
+    drop_database(base, BENCH_DB)
+    dsn = create_database(base, BENCH_DB, migrated=False)
     _setup(dsn, args.segments)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -178,8 +163,7 @@ def main() -> None:
         server.terminate()
         server.wait(20)
         if not args.keep:
-            with psycopg.connect(base, autocommit=True) as admin:
-                admin.execute("DROP DATABASE IF EXISTS itms_api_bench WITH (FORCE)")
+            drop_database(base, BENCH_DB)
     print(f"\n{args.segments:,} segments, offered {args.rate} requests/s from {args.users}"
           f" users for {args.duration} s per scenario (locust, FastHttpUser, gzip)\n")  # fmt: skip
     print(f"{'endpoint':42} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7}"

@@ -30,3 +30,25 @@ def fill_random_5m_rollups(conn: psycopg.Connection, start: datetime, end: datet
         " - interval '5 minutes', interval '5 minutes') b ON CONFLICT DO NOTHING",
         (start, end),
     )
+
+
+def insert_named_segments_with_state(conn: psycopg.Connection, n: int) -> None:
+    """Insert ``n`` named segments ``seg-00000``… of mixed classes (50 km/h, 300 m, 0.002° grid
+    from (106.6 E, 20.8 N), WGS 84) and a random current state for each (API load tests)."""
+    conn.execute(
+        "INSERT INTO road_segment (segment_id, name, road_class, free_flow_kmh, length_m,"
+        " from_node, to_node, geom) SELECT 'seg-' || lpad(i::text, 5, '0'), 'Đường ' || i,"
+        " (ARRAY['primary','secondary','tertiary','trunk'])[1 + i %% 4], 50, 300, i, i + 1,"
+        " ST_SetSRID(ST_MakeLine("
+        " ST_MakePoint(106.6 + (i %% 100) * 0.002, 20.8 + (i / 100) * 0.002),"
+        " ST_MakePoint(106.601 + (i %% 100) * 0.002, 20.8 + (i / 100) * 0.002)), 4326)"
+        " FROM generate_series(0, %s) i",
+        (n - 1,),
+    )
+    conn.execute(
+        "INSERT INTO segment_current (segment_id, minute, speed_kmh, travel_time_s,"
+        " free_flow_kmh, n_samples, n_vehicles, congestion_level, jam_factor, confidence,"
+        " source) SELECT segment_id, date_trunc('minute', now()), 10 + random() * 40,"
+        " 30, 50, 6, 1 + (random() * 6)::int, (random() * 4)::int, random() * 10, 0.8,"
+        " 'probe' FROM road_segment"
+    )
