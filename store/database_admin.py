@@ -12,7 +12,7 @@ from store.migrate import migrate
 
 def database_dsn(admin_dsn: str, name: str) -> str:
     """The DSN of database ``name`` on the server of ``admin_dsn``."""
-    return make_conninfo(**{**conninfo_to_dict(admin_dsn), "dbname": name})
+    return make_conninfo("", **{**conninfo_to_dict(admin_dsn), "dbname": name})
 
 
 def create_database(admin_dsn: str, name: str, *, migrated: bool = True) -> str:
@@ -45,7 +45,7 @@ def server_facts(dsn: str) -> dict[str, Any]:
             row = conn.execute("SHOW server_version").fetchone()
             assert row is not None
             version = row[0]
-            ext = dict(
+            ext: dict[str, str] = dict(
                 conn.execute(
                     "SELECT extname, extversion FROM pg_extension"
                     " WHERE extname IN ('postgis', 'timescaledb')"
