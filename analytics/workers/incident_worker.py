@@ -516,18 +516,3 @@ def incident_worker_params(
     base = IncidentWorkerParams(timezone=timezone, max_wait_s=max_wait_s)
     return apply_overrides(base, load_overrides(path, sets))
 
-
-# -- TRANSITIONAL (delete when itms/cli.py imports them from itms.wiring.incidents, the
-#    composition root; kept only so the unchanged CLI keeps working until the merge) ---------
-def worker_params(settings: Any, path: str | Path | None = None,
-                  sets: Iterable[str] = ()) -> IncidentWorkerParams:  # fmt: skip
-    """Moved: :func:`itms.wiring.incidents.worker_params`."""
-    path = path if path is not None else getattr(settings, "incident_params", None)
-    return incident_worker_params(settings.timezone, settings.incident_max_wait_s, path, sets)
-
-
-def run_incident_worker(settings: Any, *args: Any, **kwargs: Any) -> None:
-    """Moved: :func:`itms.wiring.incidents.run_incident_worker`."""
-    from itms.wiring.incidents import run_incident_worker as run
-
-    run(settings, *args, **kwargs)

@@ -39,7 +39,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import numpy as np
 import psycopg
@@ -289,11 +288,3 @@ def state_message(row: StateRow) -> bytes:
     d["congestion"] = congestion.LEVEL_NAMES[level]
     return json.dumps(d, separators=(",", ":")).encode()
 
-
-# -- TRANSITIONAL (delete when itms/cli.py imports it from itms.wiring.state, the composition
-#    root; kept only so the unchanged CLI keeps working until the merge) ----------------------
-def run_state_builder(settings: Any, *args: Any, **kwargs: Any) -> None:
-    """Moved: :func:`itms.wiring.state.run_state_builder`."""
-    from itms.wiring.state import run_state_builder as run
-
-    run(settings, *args, **kwargs)

@@ -1,0 +1,5 @@
+"""``python -m itms.cli``."""
+
+from itms.cli import main
+
+raise SystemExit(main())
