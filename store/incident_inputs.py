@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import psycopg
 
-from store.traversal_writer import PRESENCE_COLUMNS
+from store.traversal_writer import PRESENCE_COLUMNS, PresenceRow
 
 
 class Station(NamedTuple):
@@ -24,25 +24,6 @@ class Station(NamedTuple):
     detector_id: str
     segment_id: str
     position_m: float
-
-
-class PresenceRow(NamedTuple):
-    """One presence record (:data:`store.traversal_writer.PRESENCE_COLUMNS`): a vehicle still
-    on a segment and abnormally slow there at ``as_of``; distances m, durations s."""
-
-    as_of: datetime
-    segment_id: str
-    vehicle_id: str
-    vehicle_type: str
-    entry_ts: datetime
-    entry_seen: bool
-    last_ts: datetime
-    offset_m: float
-    progress_m: float
-    still_s: float
-    dwell_s: float
-    crawl_s: float
-    on_segment_s: float
 
 
 @dataclass(frozen=True)
