@@ -27,7 +27,7 @@ from store.checkpoints import advance_checkpoints, load_checkpoints
 from store.network_writer import sync_network
 from store.queries import incident_history
 from store.state_writer import StoreWriter
-from store.traversal_writer import write_presence, write_traversals
+from store.traversal_writer import TraversalRow, write_presence, write_traversals
 from tests.integration.test_probe_pipeline import _read_topic
 
 pytestmark = pytest.mark.integration
@@ -53,8 +53,9 @@ def _traversals(minute: int) -> list[tuple]:
             dur = 240.0 if slow else 36.0
             speed = 6.0 if slow else 40.0
             mid = exit_ts - timedelta(seconds=dur / 2)
-            rows.append((seg, mid.replace(second=0, microsecond=0), f"veh-{minute}-{v}",
-                         exit_ts - timedelta(seconds=dur), exit_ts, speed, 0.0, "car"))  # fmt: skip
+            rows.append(TraversalRow(seg, mid.replace(second=0, microsecond=0), f"veh-{minute}-{v}",
+                                     exit_ts - timedelta(seconds=dur), exit_ts, speed, 0.0,
+                                     "car"))  # fmt: skip
     return rows
 
 
@@ -384,9 +385,9 @@ def test_segment_spread_is_learned_from_the_same_slot_on_previous_days(
             steady = 36.0 + (v % 3)  # 36–38 s
             erratic = 30.0 + 3.0 * v  # 30–87 s
             for seg, dur in (("h1:2:f", steady), ("h1:3:f", erratic)):
-                rows.append((seg, at.replace(second=0), f"h{day}-{v}", at - timedelta(seconds=dur),
-                             at, 40.0, 0.0, "car"))  # fmt: skip
-        rows.append(("h1:4:f", T0 - timedelta(days=day, minutes=-3), f"few-{day}",
+                rows.append(TraversalRow(seg, at.replace(second=0), f"h{day}-{v}",
+                                         at - timedelta(seconds=dur), at, 40.0, 0.0, "car"))
+        rows.append(TraversalRow("h1:4:f", T0 - timedelta(days=day, minutes=-3), f"few-{day}",
                      T0 - timedelta(days=day, minutes=-2), T0 - timedelta(days=day, minutes=-3),
                      40.0, 0.0, "car"))  # fmt: skip
     writer = StoreWriter()

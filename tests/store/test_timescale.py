@@ -27,7 +27,7 @@ from store.migrate import discover, migrate
 from store.partitions import set_retention
 from store.rollups import ROLLUPS, refresh_dirty_rollups
 from store.state_writer import StoreWriter
-from store.traversal_writer import write_presence, write_traversals
+from store.traversal_writer import TraversalRow, write_presence, write_traversals
 
 pytestmark = pytest.mark.integration
 
@@ -499,13 +499,13 @@ def test_traversals_and_presence_go_into_old_compressed_chunks_once(store_factor
         day = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
         old = day - timedelta(days=10)
 
-        def traversals(t0: datetime, known: bool) -> list[tuple]:
+        def traversals(t0: datetime, known: bool) -> list[TraversalRow]:
             rows = []
             for k in range(60):
                 entry = t0 + timedelta(minutes=k)
-                row = (SEGMENTS[k % 3], entry.replace(second=0), f"v{k}", entry,
-                       entry + timedelta(seconds=40), 45.0, 0.0, "car")  # fmt: skip
-                rows.append((*row, entry + timedelta(seconds=60)) if known else row)
+                row = TraversalRow(SEGMENTS[k % 3], entry.replace(second=0), f"v{k}", entry,
+                                   entry + timedelta(seconds=40), 45.0, 0.0, "car")
+                rows.append(row._replace(known_at=entry + timedelta(seconds=60)) if known else row)
             return rows
 
         with conn.transaction():
