@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from itms.cli._common import (
     add_incident_params,
@@ -15,6 +15,10 @@ from itms.cli._common import (
     network_from,
     stop_event,
 )
+
+if TYPE_CHECKING:
+    from analytics.workers.observability import WorkerProbe
+    from itms.settings import Settings
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -27,7 +31,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return _run_worker(args, settings, stop, lambda probe: _serve_metrics(args, probe))
 
 
-def _serve_metrics(args: argparse.Namespace, probe: Any) -> None:
+def _serve_metrics(args: argparse.Namespace, probe: WorkerProbe) -> None:
     """Serve the worker's /metrics, /healthz and /readyz when a port was given."""
     if args.metrics_port is not None:
         from analytics.workers.observability import serve
@@ -39,8 +43,8 @@ def _serve_metrics(args: argparse.Namespace, probe: Any) -> None:
 
 
 def _run_worker(
-    args: argparse.Namespace, settings: Any, stop: threading.Event,
-    expose: Callable[[Any], None],
+    args: argparse.Namespace, settings: Settings, stop: threading.Event,
+    expose: Callable[[WorkerProbe], None],
 ) -> int:  # fmt: skip
     import psycopg
 
