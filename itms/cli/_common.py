@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("itms")
 
+#: Help of every --network option (the settings' network when it is set).
+NETWORK_HELP = "GeoJSON or OSM file (default: ITMS_NETWORK, else the bundled Hai Phong demo)"
+
 
 def current_settings() -> Settings:
     """The settings of this run, from the environment (``ITMS_*``)."""

@@ -22,7 +22,6 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms api`` to the parser."""
     s = sub.add_parser("api", help="serve the HTTP API")

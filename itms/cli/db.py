@@ -40,7 +40,6 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms db`` to the parser."""
     s = sub.add_parser("db", help="database schema, partitions, retention and rollups")

@@ -21,7 +21,9 @@ def cmd_deadletter(args: argparse.Namespace) -> int:
     ends = consumer.end_offsets(parts)
     for tp in parts:
         consumer.seek(tp, max(0, ends[tp] - args.n))
+    shown = 0
     for rec in consumer:
+        shown += 1
         meta = parse_headers(rec.headers)
         value = (rec.value or b"")[:200].decode("utf-8", "replace")
         print(
@@ -29,8 +31,9 @@ def cmd_deadletter(args: argparse.Namespace) -> int:
             f"{meta.get('source.offset')} {meta.get('code')}: {meta.get('reason')}\n    {value}"
         )
     consumer.close()
+    if not shown:
+        print(f"no dead letters in {topic}")
     return 0
-
 
 
 def register(sub: argparse._SubParsersAction) -> None:

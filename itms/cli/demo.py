@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from itms.cli._common import current_settings, stop_event
+from itms.cli._common import NETWORK_HELP, current_settings, stop_event
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -79,12 +79,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms demo`` to the parser."""
     s = sub.add_parser("demo", help="stack + simulated Hai Phong feed + worker + API")
     s.add_argument("--duration", type=float, help="stop after this many seconds")
     s.add_argument("--vehicles", type=int, default=800)
-    s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
+    s.add_argument("--network", help=NETWORK_HELP)
     s.add_argument("--stop-stack", action="store_true", help="stop Kafka and PostgreSQL at the end")
     s.set_defaults(func=cmd_demo)

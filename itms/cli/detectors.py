@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from itms.cli._common import current_settings, network_from
+from itms.cli._common import NETWORK_HELP, current_settings, network_from
 
 
 def cmd_detectors(args: argparse.Namespace) -> int:
@@ -20,7 +20,6 @@ def cmd_detectors(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms detectors`` to the parser."""
     s = sub.add_parser("detectors", help="load the detector inventory (CSV)")
@@ -28,5 +27,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "file", help="CSV: detector_id, segment_id or lon/lat, [position_m, lanes, kind]"
     )
-    s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
+    s.add_argument("--network", help=NETWORK_HELP)
     s.set_defaults(func=cmd_detectors)

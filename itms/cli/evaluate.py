@@ -61,7 +61,6 @@ def _evaluate_incidents(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms evaluate`` to the parser."""
     s = sub.add_parser(
@@ -72,7 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("what", choices=["congestion", "incidents"])
     s.add_argument(
         "--network",
-        help="GeoJSON or OSM file (default: bundled Hai Phong demo; incidents: 'grid', a"
+        help="GeoJSON or OSM file (default: ITMS_NETWORK, else the bundled Hai Phong demo;"
+        " incidents: 'grid', a"
         " synthetic grid city of about 1,000 segments)",
     )
     s.add_argument("--runs", type=int, default=4, help="incidents: simulated runs")

@@ -14,7 +14,6 @@ def cmd_incident_params(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms incident-params`` to the parser."""
     s = sub.add_parser(

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from itms.cli._common import network_from
+from itms.cli._common import NETWORK_HELP, network_from
 
 
 def cmd_mapmatch(args: argparse.Namespace) -> int:
@@ -25,11 +25,10 @@ def cmd_mapmatch(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms mapmatch`` to the parser."""
     s = sub.add_parser("mapmatch", help="match a GPS file to the road network (offline)")
-    s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
+    s.add_argument("--network", help=NETWORK_HELP)
     s.add_argument("--points", required=True, help="CSV or JSON lines with GPS contract columns")
     s.add_argument("--out", required=True, help="output CSV (or .jsonl)")
     s.add_argument("--sigma", type=float, default=10.0, help="GPS error, metres")

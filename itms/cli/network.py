@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from itms.cli._common import current_settings, network_from
+from itms.cli._common import NETWORK_HELP, current_settings, network_from
 
 
 def cmd_network(args: argparse.Namespace) -> int:
@@ -19,10 +19,9 @@ def cmd_network(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms network`` to the parser."""
     s = sub.add_parser("network", help="store the road network in the database")
     s.add_argument("action", choices=["sync"])
-    s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
+    s.add_argument("--network", help=NETWORK_HELP)
     s.set_defaults(func=cmd_network)

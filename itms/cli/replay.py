@@ -37,7 +37,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms replay`` to the parser."""
     s = sub.add_parser("replay", help="publish a recorded CSV/JSON-lines feed to Kafka")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from itms.cli._common import current_settings, network_from, stop_event
+from itms.cli._common import NETWORK_HELP, current_settings, network_from, stop_event
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -68,12 +68,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms simulate`` to the parser."""
     s = sub.add_parser("simulate", help="simulated GPS probes and detectors, with ground truth")
     s.add_argument("--scenario", help="scenario file (YAML or JSON); options below override it")
-    s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
+    s.add_argument("--network", help=NETWORK_HELP)
     s.add_argument("--vehicles", type=int, help="fleet size")
     s.add_argument("--interval", type=int, help="seconds between fixes, every vehicle type")
     s.add_argument("--gps-sigma", type=float, help="GPS error per axis, metres")

@@ -38,7 +38,6 @@ def cmd_stack(args: argparse.Namespace) -> int:
     return 0 if all(r.get("running") for r in rows) or args.action == "status" else 1
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms stack`` to the parser."""
     s = sub.add_parser("stack", help="start, stop or inspect the local Kafka and PostgreSQL")

@@ -15,7 +15,6 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms topics`` to the parser."""
     s = sub.add_parser("topics", help="create the Kafka topics")

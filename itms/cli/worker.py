@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from itms.cli._common import (
+    NETWORK_HELP,
     add_incident_params,
     current_settings,
     incident_params,
@@ -86,7 +87,6 @@ def _run_worker(
     return 0
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms worker`` to the parser."""
     s = sub.add_parser(
@@ -95,11 +95,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         " incident worker (incidents)",
     )
     s.add_argument("kind", choices=["probe", "detectors", "state", "incidents"])
-    s.add_argument("--network", help="GeoJSON or OSM file (default: bundled Hai Phong demo)")
+    s.add_argument("--network", help=NETWORK_HELP)
     s.add_argument("--group", help="consumer group (default itms-probe / itms-detectors)")
     s.add_argument("--duration", type=float, help="stop after this many seconds")
-    s.add_argument("--metrics-port", type=int,
-                   help="serve /metrics (Prometheus), /healthz and /readyz on this port")
+    s.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve /metrics (Prometheus), /healthz and /readyz on this port",
+    )
     s.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
     add_incident_params(s, "incidents: ")
     s.set_defaults(func=cmd_worker)
