@@ -399,7 +399,8 @@ def replay_run(
             snapshots[pd.Timestamp(at).timestamp()] = list(
                 g[list(PRESENCE_COLUMNS)].itertuples(index=False, name=None)
             )
-    trackers = {meth: IncidentTracker(corridor.bearing, cfg.tracker) for meth in METHODS}
+    trackers = {meth: IncidentTracker(corridor.bearing, cfg.tracker, corridor=corridor)
+                for meth in METHODS}
     raised: dict[str, dict[str, RaisedIncident]] = {meth: {} for meth in METHODS}
     n_seg, n_st = len(network), len(st_seg)
     for k in range(n_min):

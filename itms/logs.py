@@ -54,6 +54,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+class QuietGroupJoin(logging.Filter):
+    """Demotes kafka-python's "Marking the coordinator dead … NotCoordinatorError" warning
+    to INFO: a consumer group join meets it routinely while the broker moves the group's
+    coordinator, and the client retries by itself. Other coordinator errors stay warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Marking the coordinator dead") and any(
+            "NotCoordinator" in type(a).__name__ or "NOT_COORDINATOR" in str(a)
+            for a in (record.args if isinstance(record.args, tuple) else ())
+        ):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+        return True
+
+
+_KAFKA_COORDINATOR = "kafka.coordinator.base"
+
+
 def configure(*, fmt: str = "text", verbose: bool = False) -> None:
     """Set up the root logger for a process (``fmt``: ``text`` or ``json``)."""
     handler = logging.StreamHandler(sys.stderr)
@@ -65,3 +83,6 @@ def configure(*, fmt: str = "text", verbose: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    coordinator = logging.getLogger(_KAFKA_COORDINATOR)
+    if not any(isinstance(f, QuietGroupJoin) for f in coordinator.filters):
+        coordinator.addFilter(QuietGroupJoin())

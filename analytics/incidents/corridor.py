@@ -126,6 +126,29 @@ class Corridor:
             cur = nxt
         return out
 
+    def along(
+        self, from_segment: int, from_offset_m: float, to_segment: int, to_offset_m: float,
+        max_m: float,
+    ) -> float:  # fmt: skip
+        """Signed distance (m) along the road from one position to another: positive when
+        the second lies downstream, negative upstream; NaN when it is not on the same road
+        and direction within ``max_m``."""
+        if to_segment == from_segment:
+            return float(to_offset_m - from_offset_m)
+        ahead = float(self.length_m[from_segment] - from_offset_m)
+        for s in self.walk_down(from_segment, max_m):
+            if s == to_segment:
+                d = ahead + float(to_offset_m)
+                return d if d <= max_m else float("nan")
+            ahead += float(self.length_m[s])
+        behind = float(from_offset_m)
+        for s in self.walk_up(from_segment, max_m):
+            if s == to_segment:
+                d = behind + float(self.length_m[s] - to_offset_m)
+                return -d if d <= max_m else float("nan")
+            behind += float(self.length_m[s])
+        return float("nan")
+
 
 @dataclass
 class StationPairs:

@@ -285,7 +285,8 @@ class IncidentDetector:
         """The methods' per-pair/station/segment state (numpy arrays), for checkpoints."""
         return {"stations": list(self.station_ids), "cal8": (self.cal8.state, self.cal8.cw_left,
                 self.cal8._docc_hist), "mcmaster": self.mcm.count, "snd": self.snd.count,
-                "drop": self.drop.count}  # fmt: skip
+                "drop": self.drop.count, "gaps": (self.cal8.gaps.gap, self.mcm.gaps.gap,
+                self.snd.gaps.gap, self.drop.gaps.gap)}  # fmt: skip
 
     def set_state(self, state: dict) -> bool:
         """Restore :meth:`get_state`; ignored (False) when the stations or network changed."""
@@ -296,4 +297,8 @@ class IncidentDetector:
         self.cal8.state, self.cal8.cw_left, self.cal8._docc_hist = state["cal8"]
         self.mcm.count, self.snd.count, self.drop.count = (
             state["mcmaster"], state["snd"], state["drop"])  # fmt: skip
+        gaps = state.get("gaps") or (None, None, None, None)  # older checkpoints: none
+        held = (self.cal8.gaps, self.mcm.gaps, self.snd.gaps, self.drop.gaps)
+        for counter, gap in zip(held, gaps, strict=True):
+            counter.restore(gap)
         return True

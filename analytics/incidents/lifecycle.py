@@ -4,9 +4,15 @@
 lifecycle actions:
 
 - a candidate near no tracked incident opens one, **suspected** (``create``);
-- a candidate within ``match_radius_m`` of a tracked incident, in the same direction of
-  travel, feeds it: the incident follows the queue head (``update`` when it moved more than
-  ``move_update_m`` or its severity changed);
+- a candidate that belongs to a tracked incident feeds it: the incident follows the queue
+  head (``update`` when it moved more than ``move_update_m`` or its severity changed). With
+  the road :class:`Corridor` known, a candidate belongs to an incident only on the same road
+  and direction, at most ``max_head_shift_m`` downstream of where the incident was first
+  raised and at most as far upstream as its queue can have grown (``queue_reach_m`` plus
+  ``queue_growth_m_per_min`` per minute since, capped at ``max_queue_reach_m``): an
+  incident never wanders across the map, and a distinct event nearby opens its own.
+  Without a corridor, any candidate within ``match_radius_m`` in the same direction of
+  travel belongs;
 - an incident is **confirmed** (``confirm``) once alarms were seen in ``confirm_minutes``
   minutes, or at once when two independent sources (detectors and probes) agree;
 - an incident without alarms for ``clear_minutes`` minutes — speeds recovered — is
@@ -30,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from analytics.incidents.candidate import Candidate
+from analytics.incidents.corridor import Corridor
 from analytics.incidents.fusion import same_direction
 
 
@@ -38,7 +45,11 @@ class TrackerParams:
     """Defaults: 1 km association radius (a queue head moves a few hundred metres a minute at
     most); 3 alarm minutes to confirm — short enough for a 3-minute detection target, long
     enough that a single noisy minute does not reach an operator as confirmed; 3 quiet
-    minutes to clear; 30 minutes of suppression after an operator closed an incident."""
+    minutes to clear; 30 minutes of suppression after an operator closed an incident.
+    Along the road: the first alarm may lie up to ~one segment from the bottleneck (400 m
+    either way); a queue grows upstream at most ~250 m a minute (a blocked urban road's
+    arrival flow of ~2,000 vehicles an hour at ~7 m of jam spacing per vehicle per lane) and
+    rarely beyond 3 km before it is managed."""
 
     match_radius_m: float = 1000.0
     max_bearing_diff_deg: float = 60.0
@@ -46,6 +57,10 @@ class TrackerParams:
     clear_minutes: int = 3
     move_update_m: float = 150.0
     suppress_minutes: int = 30
+    max_head_shift_m: float = 400.0
+    queue_reach_m: float = 400.0
+    queue_growth_m_per_min: float = 250.0
+    max_queue_reach_m: float = 3000.0
 
 
 @dataclass
@@ -73,6 +88,8 @@ class Track:
     severity: int = 1
     evidence: dict[str, Any] = field(default_factory=dict)
     operator_closed: bool = False
+    origin_segment: int = -1  # where it was first raised (−1: unknown, use ``segment``)
+    origin_offset_m: float = 0.0
 
 
 @dataclass
@@ -110,23 +127,43 @@ class IncidentTracker:
     """Keeps the tracked incidents and produces lifecycle actions minute by minute.
 
     ``bearing`` gives each segment's direction of travel (degrees) so alarms on the two
-    directions of a road are never merged; ``make_id(minute, segment)`` names new incidents.
+    directions of a road are never merged; ``corridor`` (recommended) bounds an incident to
+    its road (see the module docstring); ``make_id(minute, segment)`` names new incidents.
     """
 
     def __init__(
         self, bearing: np.ndarray, params: TrackerParams | None = None, *,
         make_id: Callable[[datetime, int], str] | None = None,
-    ) -> None:
+        corridor: Corridor | None = None,
+    ) -> None:  # fmt: skip
         self.p = params or TrackerParams()
         self.bearing = np.asarray(bearing, float)
         self.make_id = make_id or default_incident_id
+        self.corridor = corridor
         self.tracks: dict[str, Track] = {}
 
-    def _distance(self, t: Track, c: Candidate) -> float:
+    def queue_reach_m(self, t: Track, minute: datetime) -> float:
+        """How far upstream of its origin an incident's queue can reach by ``minute`` (m)."""
+        p = self.p
+        grown = max((minute - t.started).total_seconds() / 60.0, 0.0) * p.queue_growth_m_per_min
+        return min(p.queue_reach_m + grown, p.max_queue_reach_m)
+
+    def _distance(self, t: Track, c: Candidate, minute: datetime) -> float:
+        """How far a candidate is from an incident (m); ``inf``: it is not this incident's."""
         if not same_direction(self.bearing[t.segment], self.bearing[c.segment],
                               self.p.max_bearing_diff_deg):  # fmt: skip
             return np.inf
-        return float(np.hypot(t.x - c.x, t.y - c.y))
+        if self.corridor is None:
+            d = float(np.hypot(t.x - c.x, t.y - c.y))
+            return d if d <= self.p.match_radius_m else np.inf
+        seg, off = (t.origin_segment, t.origin_offset_m) if t.origin_segment >= 0 else (
+            t.segment, t.offset_m)  # fmt: skip
+        reach = self.queue_reach_m(t, minute)
+        d = self.corridor.along(seg, off, c.segment, c.offset_m,
+                                max(reach, self.p.max_head_shift_m))  # fmt: skip
+        if not np.isfinite(d) or d > self.p.max_head_shift_m or d < -reach:
+            return np.inf
+        return abs(d)
 
     def operator_closed(self, incident_id: str, minute: datetime) -> None:
         """An operator dismissed or resolved the incident: suppress, never act on it again."""
@@ -146,14 +183,14 @@ class IncidentTracker:
         p = self.p
         actions: list[Action] = []
         pairs = sorted(
-            ((self._distance(t, c), k, tid) for k, c in enumerate(candidates)
+            ((self._distance(t, c, minute), k, tid) for k, c in enumerate(candidates)
              for tid, t in self.tracks.items()),
             key=lambda x: x[0],
         )  # fmt: skip
         used_c: set[int] = set()
         used_t: set[str] = set()
         for d, k, tid in pairs:
-            if d > p.match_radius_m or k in used_c or tid in used_t:
+            if not np.isfinite(d) or k in used_c or tid in used_t:
                 continue
             used_c.add(k)
             used_t.add(tid)
@@ -191,7 +228,7 @@ class IncidentTracker:
             methods=set(c.evidence.get("methods", [c.method])), score=c.score,
             queue_m=c.queue_m, max_queue_m=c.queue_m, speed_ratio=c.speed_ratio,
             delay_s=c.delay_s, severity=severity_of(c.queue_m, c.speed_ratio, c.kind),
-            evidence=dict(c.evidence),
+            evidence=dict(c.evidence), origin_segment=c.segment, origin_offset_m=c.offset_m,
         )  # fmt: skip
 
     def _feed(self, t: Track, c: Candidate, minute: datetime) -> list[Action]:

@@ -6,7 +6,8 @@ the uncongested branch of the flow–occupancy template) or its mean speed falls
 of free flow. A pair whose upstream station is congested while its downstream station is not,
 for ``persistence`` consecutive intervals, is a bottleneck with a cause between the stations;
 when congestion reaches the downstream station too, the pair is released (the congestion is
-spreading from further downstream, not caused here).
+spreading from further downstream, not caused here). An unknown station state holds the
+count for at most ``hold_intervals`` intervals and raises no alarm.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from analytics.incidents.data_gaps import DataGaps
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class McMasterParams:
     occ_crit: float = 0.30
     speed_ratio_crit: float = 0.5
     persistence: int = 3
+    hold_intervals: int = 2
 
 
 class McMaster:
@@ -36,6 +40,7 @@ class McMaster:
     def __init__(self, n_pairs: int, params: McMasterParams | None = None) -> None:
         self.p = params or McMasterParams()
         self.count = np.zeros(n_pairs, np.int64)
+        self.gaps = DataGaps(n_pairs, self.p.hold_intervals)
 
     def congested(
         self, occ: np.ndarray, speed_kmh: np.ndarray, free_flow_kmh: np.ndarray,
@@ -51,8 +56,11 @@ class McMaster:
         return np.where(np.isfinite(occ), state, -1)
 
     def detect(self, state_up: np.ndarray, state_down: np.ndarray) -> np.ndarray:
-        """Advance one interval with the pairs' station states; returns alarmed pairs."""
+        """Advance one interval with the pairs' station states; returns alarmed pairs (only
+        pairs whose states are both known)."""
         bottleneck = (np.asarray(state_up) == 1) & (np.asarray(state_down) == 0)
         unknown = (np.asarray(state_up) < 0) | (np.asarray(state_down) < 0)
-        self.count = np.where(bottleneck, self.count + 1, np.where(unknown, self.count, 0))
-        return self.count >= self.p.persistence
+        expired = self.gaps.step(~unknown)
+        self.count = np.where(bottleneck, self.count + 1,
+                              np.where(unknown & ~expired, self.count, 0))  # fmt: skip
+        return (self.count >= self.p.persistence) & bottleneck

@@ -14,8 +14,9 @@ One vehicle is never enough: it may have stopped to park or deliver; and the veh
 typical *moving* speed (standing time left out) must be below ``moving_ratio`` of the
 reference too, since a queue slows vehicles even while they move, whereas vehicles that
 stop to pick up or drop off move at normal speed in between. A segment slow for ``persistence``
-decisions in a row (minutes without probe data hold the count), or slow with at least
-``fast_vehicles`` vehicles behind it at once, is an alarm at the **head
+decisions in a row (up to ``max_gap_minutes`` minutes without probe data hold the count; a
+longer gap resets it), or slow with at least ``fast_vehicles`` vehicles behind it at once, and
+with probe data this minute (no data is no evidence), is an alarm at the **head
 of its queue**: the most downstream slow segment, whose downstream continuation is not
 slow. The queue is the run of slow segments upstream of the head along the road. Speeds
 km/h, lengths metres.
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analytics.incidents.corridor import Corridor
+from analytics.incidents.data_gaps import DataGaps
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,9 @@ class ProbeDropParams:
     never above 65 % of the reference and 50 % of free flow (a lane blockage halves speeds
     in its queue); moving speed below 70 % of the reference (creeping in a queue, not just
     a stop); two distinct vehicles; 2 consecutive minutes, or at once when four or more
-    vehicles agree (two stopping taxis cannot outvote them)."""
+    vehicles agree (two stopping taxis cannot outvote them). The count survives up to 5
+    minutes without probes on the segment (at 5 % probes a queued segment often has no
+    traversal ending in a minute), not more: yesterday's slow minute is no evidence today."""
 
     vehicle_cv: float = 0.25
     z: float = 3.0
@@ -50,6 +54,7 @@ class ProbeDropParams:
     fast_vehicles: int = 4
     head_fraction: float = 0.75  # where on the head segment the incident is placed
     max_queue_m: float = 5000.0
+    max_gap_minutes: int = 5
 
 
 @dataclass
@@ -72,6 +77,7 @@ class ProbeSpeedDrop:
         self.p = params or ProbeDropParams()
         self.corridor = corridor
         self.count = np.zeros(len(corridor.down), np.int64)
+        self.gaps = DataGaps(len(corridor.down), self.p.max_gap_minutes)
 
     def slow(
         self, speed_kmh: np.ndarray, vehicles: np.ndarray, reference_kmh: np.ndarray,
@@ -100,9 +106,10 @@ class ProbeSpeedDrop:
         """Advance one minute; returns the queue heads alarmed now."""
         slow, known, ratio = self.slow(speed_kmh, vehicles, reference_kmh, free_flow_kmh,
                                        moving_kmh)  # fmt: skip
-        self.count = np.where(slow, self.count + 1, np.where(known, 0, self.count))
+        expired = self.gaps.step(known)
+        self.count = np.where(slow, self.count + 1, np.where(known | expired, 0, self.count))
         strong = slow & (np.asarray(vehicles) >= self.p.fast_vehicles)
-        alarmed = (self.count >= self.p.persistence) | strong
+        alarmed = ((self.count >= self.p.persistence) & slow) | strong
         queued = alarmed | slow
         c = self.corridor
         down = c.down

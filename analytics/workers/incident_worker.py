@@ -177,7 +177,8 @@ class IncidentService:
         self.free_flow = self.default_ff.copy()
         self.corridor = Corridor.for_network(network)
         self.detector: IncidentDetector | None = None
-        self.tracker = IncidentTracker(self.corridor.bearing, self.p.tracker)
+        self.tracker = IncidentTracker(self.corridor.bearing, self.p.tracker,
+                                       corridor=self.corridor)
         self._profiles: dict[tuple[str, datetime], np.ndarray] = {}
         self._free_flow_until: datetime | None = None
         self._station_key: tuple[Station, ...] | None = None

@@ -93,3 +93,76 @@ def test_severity_grows_with_queue_and_drop() -> None:
     assert severity_of(800.0, 0.1, "unexplained_queue") == 4
     assert severity_of(9000.0, 0.1, "unexplained_queue") == 5
     assert severity_of(0.0, None, "stopped_vehicles") == 2
+
+
+# -- staying on the queue's road (issue 22, item 2) ------------------------------------------
+SEG = 400.0  # metres per segment below
+
+
+def two_streets() -> tuple[IncidentTracker, np.ndarray]:
+    """Main street: eastbound segments 0–7 (400 m each, y = 0); a parallel eastbound street
+    300 m north: segments 8–15 (same x ranges); Main westbound: 16–23 (16: x 400→0)."""
+    from analytics.incidents.corridor import Corridor
+
+    fr = [*range(8), *range(10, 18), *range(1, 9)]
+    to = [*range(1, 9), *range(11, 19), *range(8)]
+    names = ["Main"] * 8 + ["Second"] * 8 + ["Main"] * 8
+    bearing = np.array([90.0] * 16 + [270.0] * 8)
+    c = Corridor.build(np.array(fr), np.array(to), np.array(names), np.full(24, SEG),
+                       bearing, bearing)  # fmt: skip
+    start_x = np.array([*(k * SEG for k in range(8)), *(k * SEG for k in range(8)),
+                        *((k + 1) * SEG for k in range(8))])  # fmt: skip
+    return IncidentTracker(bearing, corridor=c), start_x
+
+
+def at(start_x: np.ndarray, seg: int, off: float, *, queue: float = 300.0) -> Candidate:
+    east = seg < 16
+    x = start_x[seg] + (off if east else -off)
+    y = 300.0 if 8 <= seg < 16 else 0.0
+    return Candidate("fused", seg, off, float(x), y, 0.7, frozenset({"probe"}), queue_m=queue,
+                     speed_ratio=0.3, evidence={"methods": ["probe_drop"]})  # fmt: skip
+
+
+def test_an_incident_does_not_hop_to_a_parallel_street() -> None:
+    tr, sx = two_streets()
+    first = tr.update(minute(0), [at(sx, 2, 300.0)])[0].track.incident_id
+    acts = tr.update(minute(1), [at(sx, 10, 300.0)])  # 300 m north, same direction
+    assert [a.action for a in acts] == ["create"]
+    assert acts[0].track.incident_id != first and acts[0].track.segment == 10
+    assert tr.tracks[first].segment == 2
+
+
+def test_an_incident_does_not_wander_downstream_minute_by_minute() -> None:
+    tr, sx = two_streets()
+    first = tr.update(minute(0), [at(sx, 2, 100.0)])[0].track.incident_id
+    # the head refines 300 m downstream: the same incident follows it
+    acts = tr.update(minute(1), [at(sx, 2, 400.0 - 1.0)])
+    assert [(a.action, a.track.incident_id, a.note) for a in acts] == [
+        ("update", first, "queue head moved")
+    ]
+    assert tr.tracks[first].offset_m == 399.0
+    # 300 m further each minute is not a queue head any more: a new event opens its own
+    acts = tr.update(minute(2), [at(sx, 3, 300.0)])  # 600 m from where it was raised
+    assert [a.action for a in acts] == ["create"]
+    assert acts[0].track.incident_id != first
+
+
+def test_a_growing_queue_stays_one_incident_and_a_closure_beyond_opens_its_own() -> None:
+    tr, sx = two_streets()
+    first = tr.update(minute(0), [at(sx, 5, 200.0)])[0].track.incident_id
+    for k in range(1, 6):  # the head seen further upstream as the queue grows ~250 m/min
+        acts = tr.update(minute(k), [at(sx, 5 - (k + 1) // 2, 200.0, queue=300.0 + 250 * k)])
+        assert {a.track.incident_id for a in acts} <= {first}
+    assert list(tr.tracks) == [first]
+    # a full closure 1.2 km downstream of the origin, while the first queue still shows
+    acts = tr.update(minute(6), [at(sx, 3, 200.0), at(sx, 7, 200.0 + 400.0 - 1.0)])
+    created = [a.track for a in acts if a.action == "create"]
+    assert [t.segment for t in created] == [7]
+    assert len(tr.tracks) == 2
+
+
+def test_opposite_direction_of_the_same_road_is_another_incident() -> None:
+    tr, sx = two_streets()
+    tr.update(minute(0), [at(sx, 2, 200.0)])
+    acts = tr.update(minute(1), [at(sx, 18, 200.0)])  # westbound over the same blocks
+    assert [a.action for a in acts] == ["create"]

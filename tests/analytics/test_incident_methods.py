@@ -85,9 +85,10 @@ def test_mcmaster_persistence_and_release() -> None:
     assert mc.congested(np.array([0.1]), np.array([20.0]), np.array([50.0]))[0] == 1  # slow
     hits = [mc.detect(np.array([1]), np.array([0]))[0] for _ in range(3)]
     assert hits == [False, False, True]
-    assert mc.detect(np.array([1]), np.array([-1]))[0]  # unknown holds the count …
-    assert mc.count[0] == 3
-    assert not mc.detect(np.array([1]), np.array([1]))[0]  # … congestion downstream resets
+    assert not mc.detect(np.array([1]), np.array([-1]))[0]  # unknown: no alarm, but …
+    assert mc.count[0] == 3  # … the count holds through a short gap
+    assert mc.detect(np.array([1]), np.array([0]))[0]
+    assert not mc.detect(np.array([1]), np.array([1]))[0]  # congestion downstream resets
 
 
 def test_snd_against_profile() -> None:
@@ -114,12 +115,14 @@ def test_probe_drop_finds_the_queue_head_and_its_queue() -> None:
     assert [h.segment for h in heads] == [2]
     assert heads[0].queue_segments == [2, 1]
     assert heads[0].queue_m == pytest.approx(0.75 * L + L)
-    # no probe on segment 2 next minute: the count holds; one slow-ish vehicle is not enough
+    # no probe on segment 2 next minute: no alarm without data, but the count holds; one
+    # slow-ish vehicle is not enough
     speed2, veh2 = speed.copy(), veh.copy()
     speed2[2], veh2[2] = np.nan, 0
     speed2[1], veh2[1] = 15.0, 1
-    assert [h.segment for h in drop.detect(speed2, veh2, ref, ff)] == [2]
-    assert drop.count[1] == 0
+    assert drop.detect(speed2, veh2, ref, ff) == []
+    assert drop.count[1] == 0 and drop.count[2] == 2
+    assert [h.segment for h in drop.detect(speed, veh, ref, ff)] == [2]  # data again: at once
     # profile missing: free flow is the reference; recurrent slowness (profile 10) is normal
     ref_low = np.full(n, 10.0)
     fresh = ProbeSpeedDrop(c)

@@ -35,3 +35,33 @@ def test_json_lines_carry_level_logger_message_extras_and_exceptions() -> None:
     assert obj["ts"].endswith("+00:00")
     text = RedactingFormatter("%(message)s").format(rec)
     assert "pw@" not in text
+
+
+def test_coordinator_moves_during_a_group_join_are_not_warnings(capsys) -> None:
+    from kafka.errors import NodeNotReadyError, NotCoordinatorError
+
+    from itms.logs import configure
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure()
+        log = logging.getLogger("kafka.coordinator.base")
+        log.warning("Marking the coordinator dead (node %s) for group %s: %s.", 1, "itms-probes",
+                    NotCoordinatorError())  # fmt: skip
+        log.warning("Marking the coordinator dead (node %s) for group %s: %s.", 1, "itms-probes",
+                    NodeNotReadyError())  # fmt: skip
+        err = capsys.readouterr().err
+        assert "NotCoordinatorError" not in err and "NOT_COORDINATOR" not in err
+        assert "WARNING kafka.coordinator.base: Marking the coordinator dead" in err
+        assert "NodeNotReady" in err
+        configure(verbose=True)
+        logging.getLogger("kafka").setLevel(logging.INFO)  # asked for the client's details
+        log.warning("Marking the coordinator dead (node %s) for group %s: %s.", 1, "itms-probes",
+                    NotCoordinatorError())  # fmt: skip
+        assert "INFO kafka.coordinator.base: Marking the coordinator dead" in (
+            capsys.readouterr().err)  # fmt: skip
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("kafka").setLevel(logging.WARNING)
