@@ -5,9 +5,10 @@ Each record is published to the feed's topic, keyed by vehicle or detector id, o
 sent when full and whenever the replay waits for the recorded timing, and records due within
 ``BATCH_LINGER_S`` go early, with the batch.
 With ``speedup`` the gaps between record timestamps are slept ``1/speedup`` of
-their length; ``speedup=None`` publishes as fast as possible. With
-``shift_to_now`` every timestamp is moved by the same amount so that the first
-record is stamped "now" (handy to watch an old recording live).
+their length; ``speedup=None`` publishes as fast as possible. With a
+:class:`~ingest.time_shift.TimeShift` every timestamp is moved by the same amount: a fixed
+duration, or so that the first record is stamped at a given time or "now" (handy to watch an
+old recording live).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 
 from ingest.batching import PartitionBatcher, encode
 from ingest.records import KEY_FIELD, record_ts_ms
+from ingest.time_shift import TimeShift
 
 BATCH_LINGER_S = 0.2  # batching: records due this soon (wall seconds) are not waited for
 
@@ -54,13 +56,16 @@ def replay(
     kind: str,
     speedup: float | None = 1.0,
     shift_to_now: bool = False,
+    shift: TimeShift | None = None,
     progress: TextIO | None = sys.stderr,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     batcher: PartitionBatcher | None = None,
 ) -> ReplayStats:
     """Publish ``records`` through ``send(key, value)`` (or ``batcher``) with the recorded
-    pacing."""
+    pacing, restamped by ``shift`` (``shift_to_now=True`` is ``TimeShift(to_now=True)``)."""
+    if shift_to_now:
+        shift = TimeShift(to_now=True)
     key_field = KEY_FIELD[kind]
     stats = ReplayStats()
     wall0 = clock()
@@ -74,8 +79,8 @@ def replay(
         else:
             if first_ts is None:
                 first_ts = ts
-                if shift_to_now:
-                    shift_ms = int(time.time() * 1000) - ts
+                if shift is not None:
+                    shift_ms = shift.shift_ms(ts, int(time.time() * 1000))
             if speedup:
                 due = wall0 + (ts - first_ts) / 1000.0 / speedup
                 delay = due - clock()

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from itms.cli._common import current_settings
+
+
+def _argument(parse: Callable[[str], timedelta | datetime]) -> Callable[[str], object]:
+    """An argparse type from a parser raising ``ValueError`` (the message reaches the user)."""
+
+    def convert(text: str) -> object:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -12,6 +27,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from ingest.kafka.clients import make_producer
     from ingest.records import read_records
     from ingest.replay import replay
+    from ingest.time_shift import TimeShift
 
     settings = current_settings()
     producer = make_producer(settings.kafka)
@@ -28,7 +44,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             lambda key, value: producer.send(topic, value=value, key=key),
             kind=args.kind,
             speedup=None if args.fast else args.speedup,
-            shift_to_now=args.shift_to_now,
+            shift=TimeShift(by=args.shift_by, to=args.shift_to, to_now=args.shift_to_now),
             batcher=batcher,
         )
     finally:
@@ -44,7 +60,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("file")
     s.add_argument("--speedup", type=float, default=1.0, help="replay N times faster")
     s.add_argument("--fast", action="store_true", help="as fast as possible")
-    s.add_argument("--shift-to-now", action="store_true", help="restamp so the feed starts now")
+    from ingest.time_shift import parse_duration, parse_time
+
+    shift = s.add_mutually_exclusive_group()
+    shift.add_argument("--shift-to-now", action="store_true", help="restamp so the feed starts now")
+    shift.add_argument(
+        "--shift-by", type=_argument(parse_duration), metavar="DURATION",
+        help="move every timestamp by DURATION (e.g. 7d, 86400s; --shift-by=-2h30m back):"
+        " files given the same shift keep their distance (recorded days stay a day apart)",
+    )  # fmt: skip
+    shift.add_argument(
+        "--shift-to", type=_argument(parse_time), metavar="TIME",
+        help="restamp so the file's first record is at TIME (RFC 3339 with offset)",
+    )  # fmt: skip
     s.add_argument(
         "--batch", type=int, default=0, metavar="N",
         help="publish batches of up to N records per partition (JSON arrays) instead of one"
