@@ -2,14 +2,22 @@
 
 Inventory files are CSV with a header: ``detector_id`` (required), then either
 ``segment_id`` (+ optional ``position_m``, metres from the segment start) or
-``lon``/``lat`` (WGS 84; the nearest segment within 30 m is taken), and
-optionally ``lanes`` and ``kind`` (``loop``, ``camera``, ...). The simulator's
+``lon``/``lat`` (WGS 84; the nearest segment within 30 m is taken). With lon/lat, give
+the direction of travel the detector measures, ``bearing_deg`` (degrees clockwise from
+north) or ``direction`` (``N``, ``NE``, … ``NW``, ``NB``, ``SB``, …): a two-way road's two
+directions share one centre line, and only the direction tells them apart (segments within
+45° of it are considered; without it, a detector equally close to both directions is
+placed on one of them with a warning). Optionally ``lanes``, ``kind`` (``loop``,
+``camera``, ...) and ``station_id``: loops reported per lane under their own ids (e.g.
+``<station>__l<k>``) that share a ``station_id`` form one station (occupancy averaged over
+its lanes, volumes summed); without it each detector is its own station. The simulator's
 ``truth/detectors.csv`` is such a file.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +28,17 @@ from psycopg.rows import dict_row
 
 from roadnet import model as m
 from roadnet.model import RoadNetwork
+from roadnet.placement import direction_deg, place_points
+
+log = logging.getLogger(__name__)
+
+MAX_DISTANCE_M = 30.0  # how far from a road a lon/lat may be
 
 
 @dataclass(frozen=True)
 class DetectorSite:
-    """One detector of the inventory (position on its segment, metres)."""
+    """One detector of the inventory (position on its segment, metres); ``station_id``
+    ``None``: the detector is a station of its own."""
 
     detector_id: str
     segment_id: str | None
@@ -33,36 +47,105 @@ class DetectorSite:
     kind: str
     lon: float | None
     lat: float | None
+    station_id: str | None = None
+
+
+def _number(row: dict[str, str], key: str, where: str) -> float | None:
+    text = (row.get(key) or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{where}: {key} {text!r} is not a number") from None
+
+
+def _bearing(row: dict[str, str], where: str) -> float:
+    """The row's direction of travel in degrees, NaN when not given."""
+    bearing = _number(row, "bearing_deg", where)
+    if bearing is not None:
+        return bearing % 360.0
+    text = (row.get("direction") or "").strip()
+    if not text:
+        return float("nan")
+    try:
+        return direction_deg(text)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def read_inventory(path: str | Path, network: RoadNetwork) -> list[DetectorSite]:
-    """Detectors of an inventory CSV, placed on ``network``; raises ``ValueError`` on bad rows."""
-    sites = []
+    """Detectors of an inventory CSV, placed on ``network``; raises ``ValueError`` on bad rows
+    and logs a warning for each detector placed on one of two equally close directions."""
+    known = set(network.segments[m.SEGMENT_ID])
+    rows: list[tuple[str, dict[str, str]]] = []
     with Path(path).open(encoding="utf-8", newline="") as fh:
         for n, row in enumerate(csv.DictReader(fh), start=2):
-            did = (row.get("detector_id") or "").strip()
-            if not did:
-                raise ValueError(f"{path}:{n}: detector_id is missing")
-            seg = (row.get("segment_id") or "").strip() or None
-            lon = float(row["lon"]) if row.get("lon") else None
-            lat = float(row["lat"]) if row.get("lat") else None
-            pos = float(row["position_m"]) if row.get("position_m") else None
-            if seg is not None and seg not in set(network.segments[m.SEGMENT_ID]):
-                raise ValueError(f"{path}:{n}: unknown segment {seg}")
-            if seg is None:
-                if lon is None or lat is None:
-                    raise ValueError(f"{path}:{n}: give segment_id or lon and lat")
-                x, y = network.projector.to_metric(np.array([lon]), np.array([lat]))
-                idx, _ = network.nearest_segments(x, y, max_distance_m=30.0)
-                if idx[0] < 0:
-                    raise ValueError(f"{path}:{n}: no road within 30 m of {lon}, {lat}")
-                seg = str(network.segments[m.SEGMENT_ID].iloc[idx[0]])
-                pos = float(
-                    shapely.line_locate_point(network.geom_m[idx[0]], shapely.points(x[0], y[0]))
-                )
-            lanes = int(row["lanes"]) if row.get("lanes") else None
-            sites.append(DetectorSite(did, seg, pos, lanes, row.get("kind") or "loop", lon, lat))
-    return sites
+            rows.append((f"{path}:{n}", row))
+    sites: list[DetectorSite | None] = []
+    by_position: list[tuple[int, str, float, float, float]] = []  # (site, where, lon, lat, °)
+    for where, row in rows:
+        did = (row.get("detector_id") or "").strip()
+        if not did:
+            raise ValueError(f"{where}: detector_id is missing")
+        seg = (row.get("segment_id") or "").strip() or None
+        lon, lat = _number(row, "lon", where), _number(row, "lat", where)
+        pos = _number(row, "position_m", where)
+        lanes = _number(row, "lanes", where)
+        station = (row.get("station_id") or "").strip() or None
+        if seg is not None and seg not in known:
+            raise ValueError(f"{where}: unknown segment {seg}")
+        if seg is None:
+            if lon is None or lat is None:
+                raise ValueError(f"{where}: give segment_id or lon and lat")
+            by_position.append((len(sites), where, lon, lat, _bearing(row, where)))
+            sites.append(None)
+            continue
+        sites.append(DetectorSite(did, seg, pos, None if lanes is None else int(lanes),
+                                  row.get("kind") or "loop", lon, lat, station))  # fmt: skip
+    if by_position:
+        lons = np.array([b[2] for b in by_position], float)
+        lats = np.array([b[3] for b in by_position], float)
+        bearing = np.array([b[4] for b in by_position], float)
+        placed = place_points(network, lons, lats, bearing, max_distance_m=MAX_DISTANCE_M)
+        ids = network.segments[m.SEGMENT_ID].to_numpy()
+        for j, (k, where, *_) in enumerate(by_position):
+            row = rows[k][1]
+            if placed.segment[j] < 0:
+                facing = "" if np.isnan(bearing[j]) else f" running {bearing[j]:.0f}° (±45°)"
+                raise ValueError(f"{where}: no road{facing} within {MAX_DISTANCE_M:.0f} m"
+                                 f" of {lons[j]}, {lats[j]}")  # fmt: skip
+            seg = str(ids[placed.segment[j]])
+            if placed.twin[j] >= 0:
+                log.warning(
+                    "%s: detector %s is as close to %s as to %s (the two directions of one"
+                    " road); placed on %s: give bearing_deg or direction to choose",
+                    where, row["detector_id"].strip(), seg, ids[placed.twin[j]], seg,
+                )  # fmt: skip
+            lanes = _number(row, "lanes", where)
+            sites[k] = DetectorSite(
+                row["detector_id"].strip(), seg, float(placed.offset_m[j]),
+                None if lanes is None else int(lanes), row.get("kind") or "loop",
+                float(lons[j]), float(lats[j]), (row.get("station_id") or "").strip() or None,
+            )  # fmt: skip
+    out = [s for s in sites if s is not None]
+    _check_stations(out, path)
+    return out
+
+
+def _check_stations(sites: list[DetectorSite], path: str | Path) -> None:
+    """Every detector of one station must be on one segment."""
+    seen: dict[str, DetectorSite] = {}
+    for site in sites:
+        if site.station_id is None:
+            continue
+        other = seen.setdefault(site.station_id, site)
+        if other.segment_id != site.segment_id:
+            raise ValueError(
+                f"{path}: station {site.station_id} has detectors on two segments:"
+                f" {other.detector_id} on {other.segment_id}, {site.detector_id} on"
+                f" {site.segment_id}"
+            )
 
 
 def sync_detectors(
@@ -84,13 +167,14 @@ def sync_detectors(
             int(lanes_of[index[site.segment_id]]) if site.segment_id in index else None
         )
         conn.execute(
-            "INSERT INTO detector (detector_id, segment_id, position_m, lanes, kind, geom)"
-            " VALUES (%s, %s, %s, %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))"
+            "INSERT INTO detector (detector_id, segment_id, position_m, lanes, kind, station_id,"
+            " geom) VALUES (%s, %s, %s, %s, %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326))"
             " ON CONFLICT (detector_id) DO UPDATE SET segment_id = EXCLUDED.segment_id,"
             " position_m = EXCLUDED.position_m, lanes = EXCLUDED.lanes, kind = EXCLUDED.kind,"
-            " geom = EXCLUDED.geom, updated_at = now()",
-            (site.detector_id, site.segment_id, site.position_m, lanes, site.kind, lon, lat),
-        )
+            " station_id = EXCLUDED.station_id, geom = EXCLUDED.geom, updated_at = now()",
+            (site.detector_id, site.segment_id, site.position_m, lanes, site.kind,
+             site.station_id, lon, lat),
+        )  # fmt: skip
     return len(sites)
 
 
@@ -99,7 +183,7 @@ class DetectorNotFound(LookupError):
 
 
 _DETECTOR_COLS = (
-    "detector_id, segment_id, kind, lanes, status, status_note, status_changed_by,"
+    "detector_id, segment_id, station_id, kind, lanes, status, status_note, status_changed_by,"
     " status_changed_at, updated_at"
 )
 

@@ -19,11 +19,16 @@ from store.traversal_writer import PRESENCE_COLUMNS, PresenceRow
 
 
 class Station(NamedTuple):
-    """A detector station in service: its id, segment id and offset on it (m)."""
+    """A detector station in service: its id (the detectors' ``station_id``, else the
+    detector's own id), segment id and offset on it (m; mean over its lanes' loops)."""
 
-    detector_id: str
+    station_id: str
     segment_id: str
     position_m: float
+
+
+# a detector's station: loops reported per lane share a station_id
+_STATION = "coalesce(d.station_id, d.detector_id)"
 
 
 @dataclass(frozen=True)
@@ -65,22 +70,27 @@ class Traversals:
 
 
 def station_inventory(conn: psycopg.Connection) -> list[Station]:
-    """The detectors in service on a segment, by detector id."""
+    """The stations with a detector in service on a segment, by station id."""
     rows = conn.execute(
-        "SELECT detector_id, segment_id, coalesce(position_m, 0) FROM detector"
-        " WHERE status = 'in_service' AND segment_id IS NOT NULL ORDER BY detector_id"
+        f"SELECT {_STATION} AS station, min(d.segment_id), avg(coalesce(d.position_m, 0))"
+        " FROM detector d WHERE d.status = 'in_service' AND d.segment_id IS NOT NULL"
+        " GROUP BY station ORDER BY station"
     ).fetchall()
-    return [Station(r[0], r[1], r[2]) for r in rows]
+    return [Station(r[0], r[1], float(r[2])) for r in rows]
 
 
 def station_readings(
     conn: psycopg.Connection, after: datetime, until: datetime, station_ids: Sequence[str]
 ) -> StationReadings:
-    """Readings of the stations ``station_ids`` ending in ``(after, until]``."""
+    """Readings ending in ``(after, until]`` of the in-service detectors of the stations
+    ``station_ids`` (one per detector, lane and interval; the station is its position in
+    ``station_ids``)."""
     st = {d: k for k, d in enumerate(station_ids)}
     rows = conn.execute(
-        "SELECT detector_id, volume, occupancy, speed_kmh FROM detector_reading"
-        " WHERE ts > %s AND ts <= %s AND detector_id = ANY(%s)",
+        f"SELECT {_STATION} AS station, r.volume, r.occupancy, r.speed_kmh"
+        " FROM detector_reading r JOIN detector d USING (detector_id)"
+        f" WHERE r.ts > %s AND r.ts <= %s AND d.status = 'in_service'"
+        f" AND {_STATION} = ANY(%s)",
         (after, until, list(station_ids)),
     ).fetchall()
     return StationReadings(
@@ -99,11 +109,12 @@ def occupancy_profile(
     st = {d: k for k, d in enumerate(station_ids)}
     mean, std = np.full(len(st), np.nan), np.full(len(st), np.nan)
     rows = conn.execute(
-        "WITH d AS (SELECT generate_series(1, %s) AS k)"
-        " SELECT r.detector_id, avg(r.occupancy), stddev_samp(r.occupancy)"
-        " FROM d JOIN detector_reading r ON r.ts > %s - make_interval(days => d.k)"
-        "  AND r.ts <= %s - make_interval(days => d.k) + interval '15 minutes'"
-        " WHERE r.detector_id = ANY(%s) GROUP BY r.detector_id",
+        "WITH days AS (SELECT generate_series(1, %s) AS k)"
+        f" SELECT {_STATION} AS station, avg(r.occupancy), stddev_samp(r.occupancy)"
+        " FROM days JOIN detector_reading r ON r.ts > %s - make_interval(days => days.k)"
+        "  AND r.ts <= %s - make_interval(days => days.k) + interval '15 minutes'"
+        " JOIN detector d ON d.detector_id = r.detector_id"
+        f" WHERE {_STATION} = ANY(%s) GROUP BY station",
         (days, slot, slot, list(station_ids)),
     ).fetchall()
     for did, avg, sd in rows:

@@ -3,8 +3,9 @@
 Probe traversals give per segment and minute the harmonic-mean speed (space-mean speed,
 km/h), the number of traversals and of distinct vehicles; detector readings (of detectors in
 service, attributed to the minute of their interval's midpoint) the volume-weighted
-harmonic-mean speed and the volume. Arrays are shaped (minutes, segments), aligned with the
-network's segments; minutes are UTC minute starts.
+harmonic-mean speed and the volume (summed over a station's lanes, averaged over the
+segment's stations: two stations on one segment count its traffic once). Arrays are shaped
+(minutes, segments), aligned with the network's segments; minutes are UTC minute starts.
 """
 
 from __future__ import annotations
@@ -48,15 +49,19 @@ def read_window(
             row = int((minute - first).total_seconds() // 60)
             out.probe_kmh[row, i], out.traversals[row, i], out.vehicles[row, i] = hm, k, v
     det = conn.execute(
-        "WITH r AS (SELECT d.segment_id, r.volume, r.speed_kmh,"
+        "WITH r AS (SELECT d.segment_id, coalesce(d.station_id, d.detector_id) AS station,"
+        "   r.volume, r.speed_kmh,"
         "   date_trunc('minute', r.ts - make_interval(secs => r.interval_s / 2.0)) AS minute"
         "   FROM detector_reading r JOIN detector d USING (detector_id)"
         "   WHERE d.status = 'in_service' AND d.segment_id IS NOT NULL"
-        "   AND r.ts > %s AND r.ts <= %s + interval '1 hour')"
-        " SELECT segment_id, minute, sum(volume),"
-        "   sum(volume) FILTER (WHERE speed_kmh > 0)"
-        "   / NULLIF(sum(volume / speed_kmh) FILTER (WHERE speed_kmh > 0), 0)"
-        " FROM r WHERE minute BETWEEN %s AND %s GROUP BY segment_id, minute",
+        "   AND r.ts > %s AND r.ts <= %s + interval '1 hour'),"
+        " s AS (SELECT segment_id, station, minute, sum(volume) AS volume,"
+        "   sum(volume) FILTER (WHERE speed_kmh > 0) AS v_moving,"
+        "   sum(volume / speed_kmh) FILTER (WHERE speed_kmh > 0) AS v_per_kmh"
+        "   FROM r WHERE minute BETWEEN %s AND %s GROUP BY segment_id, station, minute)"
+        " SELECT segment_id, minute, avg(volume),"
+        "   sum(v_moving) / NULLIF(sum(v_per_kmh), 0)"
+        " FROM s GROUP BY segment_id, minute",
         (first, last, first, last),
     ).fetchall()
     for seg, minute, vol, hm in det:

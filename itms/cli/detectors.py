@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("detectors", help="load the detector inventory (CSV)")
     s.add_argument("action", choices=["load"])
     s.add_argument(
-        "file", help="CSV: detector_id, segment_id or lon/lat, [position_m, lanes, kind]"
+        "file", help="CSV: detector_id, segment_id [position_m] or lon/lat [bearing_deg or"
+        " direction], optional station_id, lanes, kind (docs/CONTRACTS.md)"
     )
     s.add_argument("--network", help=NETWORK_HELP)
     s.set_defaults(func=cmd_detectors)
