@@ -88,10 +88,30 @@ class GpsSpec(_Strict):
         return GpsNoise(**self.model_dump())
 
 
+class SumoSpec(_Strict):
+    """Options of the SUMO engine (``itms simulate --engine sumo``): the share of vehicles
+    that report as GPS probes; the sublane width (m) that lets motorbikes filter between
+    cars; how netconvert builds the network (traffic lights guessed where the incoming roads'
+    speeds sum to ``tls_guess_threshold`` m/s or more; fixed cycles of ``tls_cycle_s``);
+    how long a stuck vehicle waits before SUMO teleports it (s); the share of vehicles that
+    reroute around congestion every 2 minutes."""
+
+    probe_share: float = Field(0.1, gt=0, le=1)
+    lateral_resolution_m: float = Field(0.8, gt=0)
+    tls_guess: bool = True
+    tls_guess_threshold: float = Field(40.0, gt=0)
+    tls_cycle_s: int = Field(90, ge=20, le=300)
+    join_junctions: bool = False
+    time_to_teleport_s: int = Field(600, ge=-1)
+    rerouting_share: float = Field(0.3, ge=0, le=1)
+    detector_lanes: bool = Field(True, description="Loops per lane (<station>__l<k>).")
+
+
 class Scenario(_Strict):
     """A whole simulation run."""
 
     name: str = "default"
+    engine: Literal["own", "sumo"] = "own"
     start: datetime | None = None
     timezone: str = "Asia/Ho_Chi_Minh"
     duration_s: int = Field(900, ge=1)
@@ -107,6 +127,7 @@ class Scenario(_Strict):
     fleet: dict[str, FleetOverride] = {}
     detectors: DetectorSpec = DetectorSpec()
     incidents: list[IncidentSpec] = []
+    sumo: SumoSpec = SumoSpec()
 
     def start_time(self) -> datetime:
         """Aware UTC start (now, to the second, when unset)."""

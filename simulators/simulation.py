@@ -35,7 +35,8 @@ MODEL_DT_S = 10
 PLACES_FILE = demo_places_path()
 
 
-def _fleet_specs(scenario: Scenario) -> tuple[FleetSpec, ...]:
+def fleet_specs(scenario: Scenario) -> tuple[FleetSpec, ...]:
+    """The default fleet with the scenario's per-type overrides."""
     specs = []
     for spec in DEFAULT_FLEET:
         o = scenario.fleet.get(spec.vehicle_type)
@@ -92,7 +93,7 @@ class Simulation:
             network,
             self.traffic,
             self.routes,
-            _fleet_specs(scenario),
+            fleet_specs(scenario),
             r_fleet,
             scenario.vehicles,
             self._dest_weights(dests),

@@ -22,6 +22,7 @@ import gzip
 import io
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 
 def iso(ts_ms: float) -> str:
@@ -49,7 +50,7 @@ class TruthWriter:
             ["vehicle_id", "ts", "lon", "lat", "segment_id", "offset_m", "speed_kmh"],
         )
 
-    def _csv(self, name: str, header: list[str]) -> csv.writer:
+    def _csv(self, name: str, header: list[str]) -> Any:  # a csv writer
         path = self.directory / name
         fh = (
             io.TextIOWrapper(gzip.open(path, "wb", compresslevel=3), encoding="utf-8", newline="")  # noqa: SIM115

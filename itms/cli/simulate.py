@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from itms.cli._common import NETWORK_HELP, current_settings, network_from, stop_event
+
+if TYPE_CHECKING:
+    from itms.settings import Settings
+    from roadnet.model import RoadNetwork
+    from simulators.scenario import Scenario
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -34,6 +40,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             data["fleet"].setdefault(vtype, {})["interval_s"] = args.interval
     scenario = Scenario.model_validate(data)
     network = network_from(scenario.network)
+    if (args.engine or scenario.engine) == "sumo":
+        return _simulate_sumo(args, scenario, network, settings)
     sinks = []
     producer = None
     if args.out_dir:
@@ -68,10 +76,51 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate_sumo(
+    args: argparse.Namespace, scenario: Scenario, network: RoadNetwork, settings: Settings
+) -> int:
+    """The SUMO engine: a batch run into ``--out-dir`` (and Kafka with ``--kafka``)."""
+    from ingest.kafka.clients import make_producer
+    from simulators.sinks import KafkaSink
+    from simulators.sumo.engine import simulate_sumo
+
+    if not args.out_dir:
+        raise SystemExit("itms simulate --engine sumo: give --out-dir (SUMO runs as a batch;"
+                         " --kafka publishes the output too)")  # fmt: skip
+    if args.speedup:
+        raise SystemExit("itms simulate --engine sumo: no --speedup (SUMO runs as a batch);"
+                         " replay the output: itms replay gps DIR/gps.jsonl --speedup N")
+    producer = make_producer(settings.kafka) if args.kafka else None
+    sink = None if producer is None else KafkaSink(
+        producer, settings.topic("gps"), settings.topic("detectors"))  # fmt: skip
+    try:
+        simulate_sumo(scenario, network, args.out_dir, sink=sink)
+    finally:
+        if producer is not None:
+            producer.close()
+    if args.register_detectors:
+        import psycopg
+
+        from store.detectors import read_inventory, sync_detectors
+        from store.network_writer import sync_network
+
+        sites = read_inventory(Path(args.out_dir) / "truth" / "detectors.csv", network)
+        with psycopg.connect(settings.dsn) as conn:
+            sync_network(conn, network)
+            sync_detectors(conn, sites, network)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms simulate`` to the parser."""
     s = sub.add_parser("simulate", help="simulated GPS probes and detectors, with ground truth")
     s.add_argument("--scenario", help="scenario file (YAML or JSON); options below override it")
+    s.add_argument(
+        "--engine", choices=["own", "sumo"],
+        help="own (default, or the scenario's engine): the project's simulator (live pacing,"
+        " Kafka); sumo: SUMO with signals, lanes and the sublane model (a batch run into"
+        " --out-dir; see docs/SUMO.md)",
+    )  # fmt: skip
     s.add_argument("--network", help=NETWORK_HELP)
     s.add_argument("--vehicles", type=int, help="fleet size")
     s.add_argument("--interval", type=int, help="seconds between fixes, every vehicle type")

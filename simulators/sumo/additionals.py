@@ -1,0 +1,77 @@
+"""The SUMO additional file of a run: loops, the truth collector and incidents.
+
+- Induction loops (E1) on the detector sites of the project's placement rule, one per lane
+  (``<site>__l<k>``, lane 0 the rightmost), reporting every ``interval_s``.
+- ``edgeData`` every 60 s over the traffic's vehicle types (incident blockers excluded):
+  the truth per segment and minute.
+- Incidents as stopped vehicles: a lane blockage stops a vehicle on each blocked lane
+  (rightmost first) at the incident's position for its duration, a full closure on every
+  lane, a stalled vehicle on the rightmost lane.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from simulators.detectors import DetectorSite
+from simulators.scenario import IncidentSpec
+from simulators.sumo.demand import BLOCKER, VTYPES, add_vehicle_types
+
+TRAFFIC_TYPES = " ".join(VTYPES)
+
+#: A loop: (loop id, site id, lane, segment id, position m).
+Loop = tuple[str, str, int, str, float]
+
+
+def lane_detector_id(site_id: str, lane: int) -> str:
+    """Id of the loop on ``lane`` of a detector site."""
+    return f"{site_id}__l{lane}"
+
+
+def blocked_lanes(incident: IncidentSpec, lanes: int) -> list[int]:
+    """Lane indexes (0 = rightmost) an incident blocks on a road of ``lanes`` lanes."""
+    if incident.kind == "full_closure":
+        return list(range(lanes))
+    if incident.kind == "stalled_vehicle":
+        return [0]
+    return list(range(min(incident.lanes_blocked, lanes)))
+
+
+def write_additionals(
+    path: Path, *, sites: list[DetectorSite], segment_ids: list[str],
+    lane_length_m: dict[str, float], lanes_of: dict[str, int], interval_s: int,
+    incidents: list[IncidentSpec], incident_pos_m: dict[str, float], per_lane: bool = True,
+) -> list[Loop]:  # fmt: skip
+    """Write the additional file; returns the loops as (loop id, site id, lane, segment id,
+    position m)."""
+    root = ET.Element("additional")
+    add_vehicle_types(root)
+    ET.SubElement(root, "edgeData", id="truth", period="60", file="edgedata.xml",
+                  excludeEmpty="true", vTypes=TRAFFIC_TYPES)  # fmt: skip
+    loops: list[Loop] = []
+    for site in sites:
+        seg = segment_ids[site.segment]
+        lanes = range(lanes_of.get(seg, 1)) if per_lane else range(1)
+        for lane in lanes:
+            lane_id = f"{seg}_{lane}"
+            pos = min(max(site.position_m, 1.0), lane_length_m.get(lane_id, 2.0) - 1.0)
+            loop_id = lane_detector_id(site.detector_id, lane) if per_lane else site.detector_id
+            ET.SubElement(root, "inductionLoop", id=loop_id, lane=lane_id, pos=f"{pos:.1f}",
+                          period=str(interval_s), file="e1.xml", vTypes=TRAFFIC_TYPES)  # fmt: skip
+            loops.append((loop_id, site.detector_id, lane, seg, pos))
+    for inc in sorted(incidents, key=lambda i: i.start_s):
+        seg = inc.segment_id
+        for lane in blocked_lanes(inc, lanes_of.get(seg, 1)):
+            lane_id = f"{seg}_{lane}"
+            pos = min(max(incident_pos_m[inc.id], 5.0), lane_length_m.get(lane_id, 10.0) - 1.0)
+            veh = ET.SubElement(
+                root, "vehicle", id=f"{inc.id}#{lane}", type=BLOCKER, depart=f"{inc.start_s:.0f}",
+                departLane=str(lane), departPos=f"{pos:.1f}", departSpeed="0",
+                insertionChecks="none",
+            )  # fmt: skip
+            ET.SubElement(veh, "route", edges=seg)
+            ET.SubElement(veh, "stop", lane=lane_id, endPos=f"{pos:.1f}",
+                          duration=f"{inc.duration_s:.0f}")  # fmt: skip
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return loops

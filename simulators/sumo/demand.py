@@ -1,0 +1,131 @@
+"""Demand for a SUMO run: a Vietnamese vehicle mix, trips timed by a weekday profile.
+
+Vehicle types (SUMO ``vType``): motorbikes, the majority, with the sublane model's
+arbitrary lateral alignment so they filter between cars and ride several abreast; cars,
+taxis, buses and trucks keep to their lane. ``n`` trips depart over the run, their
+departure times distributed like the weekday volume/capacity profile at the city's local
+time; origins and destinations are segments drawn with weights of lanes × road-class
+weight (arterials carry more), at least ``min_trip_m`` apart. SUMO routes each trip at
+departure (fastest path); a share of vehicles reroutes around congestion. Probe vehicles
+(``probe_share``) carry SUMO's FCD device: their positions become the GPS feed.
+Deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from roadnet import model as m
+from roadnet.model import RoadNetwork
+from simulators.fleet import FleetSpec
+from simulators.traffic.profile import class_weight, volume_capacity
+
+_CAR = {"length": "4.5", "minGap": "2.0", "maxSpeed": "22.2", "accel": "2.6", "decel": "4.5",
+        "sigma": "0.5", "latAlignment": "center", "speedFactor": "normc(1,0.1,0.6,1.3)"}
+
+#: SUMO vType attributes per project vehicle type (lengths, gaps, widths in metres; speeds
+#: m/s; accelerations m/s²). Motorbikes: 1.9 m long, 0.8 m wide, 0.5 m gaps both ways.
+VTYPES: dict[str, dict[str, str]] = {
+    "motorbike": {"vClass": "motorcycle", "length": "1.9", "width": "0.8", "minGap": "0.5",
+                  "minGapLat": "0.3", "maxSpeed": "16.7", "accel": "2.5", "decel": "5.0",
+                  "sigma": "0.5", "latAlignment": "arbitrary", "maxSpeedLat": "1.5",
+                  "lcSublane": "2.0", "speedFactor": "normc(1,0.1,0.6,1.4)"},
+    "car": {"vClass": "passenger", **_CAR},
+    "taxi": {"vClass": "taxi", **_CAR},
+    "bus": {"vClass": "bus", "length": "10.5", "minGap": "2.5", "maxSpeed": "16.7",
+            "accel": "1.2", "decel": "4.0", "sigma": "0.3", "latAlignment": "center",
+            "speedFactor": "normc(0.9,0.05,0.7,1.0)"},
+    "truck": {"vClass": "truck", "length": "8.0", "minGap": "2.5", "maxSpeed": "16.7",
+              "accel": "1.3", "decel": "4.0", "sigma": "0.4", "latAlignment": "center",
+              "speedFactor": "normc(0.9,0.05,0.7,1.0)"},
+}  # fmt: skip
+BLOCKER = "blocker"  # the stopped vehicles that make an incident
+
+
+@dataclass(frozen=True)
+class Trips:
+    """The generated vehicles (aligned arrays): id, project vehicle type, departure (s from
+    the start), origin and destination segment index, probe or not, GPS interval (s)."""
+
+    vehicle_id: np.ndarray
+    vehicle_type: np.ndarray
+    depart_s: np.ndarray
+    origin: np.ndarray
+    destination: np.ndarray
+    probe: np.ndarray
+    interval_s: np.ndarray
+
+
+def departure_times(
+    rng: np.random.Generator, n: int, duration_s: int, start: datetime, timezone: str
+) -> np.ndarray:
+    """``n`` sorted departure times (s) over ``[0, duration_s)``, denser at peak hours."""
+    local = start.astimezone(ZoneInfo(timezone))
+    hour0 = local.hour + local.minute / 60.0 + local.second / 3600.0
+    grid = np.arange(0, duration_s + 60, 60.0)
+    weight = volume_capacity(hour0 + grid / 3600.0)
+    cdf = np.concatenate([[0.0], np.cumsum((weight[1:] + weight[:-1]) / 2.0)])
+    cdf /= cdf[-1]
+    return np.sort(np.minimum(np.interp(rng.random(n), cdf, grid), duration_s - 1.0))
+
+
+def make_trips(
+    network: RoadNetwork, specs: tuple[FleetSpec, ...], *, n: int, duration_s: int,
+    start: datetime, timezone: str, probe_share: float, rng: np.random.Generator,
+    min_trip_m: float = 1000.0,
+) -> Trips:  # fmt: skip
+    """Draw ``n`` trips (see the module docstring)."""
+    seg = network.segments
+    weight = seg[m.LANES].to_numpy(float) * np.array(
+        [class_weight(str(c)) for c in seg[m.ROAD_CLASS].fillna("")]
+    )
+    p = weight / weight.sum()
+    origin = rng.choice(len(seg), n, p=p)
+    destination = rng.choice(len(seg), n, p=p)
+    xy = np.array([(g.centroid.x, g.centroid.y) for g in network.geom_m])
+    for _ in range(20):  # redraw destinations too close to the origin
+        near = np.hypot(*(xy[origin] - xy[destination]).T) < min_trip_m
+        if not near.any():
+            break
+        destination[near] = rng.choice(len(seg), int(near.sum()), p=p)
+    shares = np.array([s.share for s in specs], float)
+    kind = rng.choice(len(specs), n, p=shares / shares.sum())
+    types = np.array([specs[k].vehicle_type for k in kind])
+    ids = np.array([f"{t[:2]}{i:06d}" for i, t in enumerate(types)])
+    return Trips(ids, types, departure_times(rng, n, duration_s, start, timezone), origin,
+                 destination, rng.random(n) < probe_share,
+                 np.array([specs[k].interval_s for k in kind], np.int64))  # fmt: skip
+
+
+def add_vehicle_types(root: ET.Element) -> None:
+    """Append the traffic's vTypes and the incident blocker's to an XML root."""
+    for name, attrs in VTYPES.items():
+        ET.SubElement(root, "vType", {"id": name, **attrs})
+    ET.SubElement(root, "vType", id=BLOCKER, vClass="passenger", length="4.5", color="1,0,0")
+
+
+def write_routes(network: RoadNetwork, trips: Trips, path: Path, *, rerouting_share: float,
+                 rng: np.random.Generator) -> None:  # fmt: skip
+    """The ``.rou.xml`` of the trips: vTypes, then trips by departure time."""
+    ids = network.segments[m.SEGMENT_ID].astype(str).to_numpy()
+    root = ET.Element("routes")  # the vTypes are in the additional file (loaded first)
+    reroute = rng.random(len(trips.vehicle_id)) < rerouting_share
+    for k in np.argsort(trips.depart_s, kind="stable").tolist():
+        trip = ET.SubElement(root, "trip", {
+            "id": str(trips.vehicle_id[k]), "type": str(trips.vehicle_type[k]),
+            "depart": f"{trips.depart_s[k]:.2f}", "departLane": "best", "departSpeed": "max",
+            "departPos": "random_free", "from": str(ids[trips.origin[k]]),
+            "to": str(ids[trips.destination[k]]),
+        })  # fmt: skip
+        if trips.probe[k]:  # positions (the GPS feed) and the route driven (the truth)
+            ET.SubElement(trip, "param", key="has.fcd.device", value="true")
+            ET.SubElement(trip, "param", key="has.vehroute.device", value="true")
+        if reroute[k]:
+            ET.SubElement(trip, "param", key="has.rerouting.device", value="true")
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,83 @@
+"""Reading a SUMO run's outputs into arrays (SUMO times in seconds from the run's start,
+positions in the network's metric CRS, speeds m/s as SUMO writes them)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def read_fcd(path: Path) -> pd.DataFrame:
+    """Floating car data: ``t``, ``vehicle_id``, ``x``, ``y``, ``angle`` (degrees clockwise
+    from north), ``speed`` (m/s), ``pos`` (m along the lane), ``lane`` — one row per vehicle
+    and time step, sorted by time then vehicle."""
+    df = pd.read_csv(path, sep=";", dtype={"vehicle_id": str, "vehicle_lane": str})
+    df = df.dropna(subset=["vehicle_id"]).rename(columns=lambda c: c.split("_", 1)[1])
+    return df.rename(columns={"time": "t", "id": "vehicle_id"}).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A vehicle's route as driven: edge ids and the time it left each (s; ``inf``: not left
+    by the end of the run)."""
+
+    vehicle_type: str
+    depart_s: float
+    edges: list[str]
+    exit_s: np.ndarray
+
+
+def read_vehroutes(path: Path) -> dict[str, Route]:
+    """Routes with exit times of the vehicles that carried a vehroute device."""
+    out: dict[str, Route] = {}
+    for _, el in ET.iterparse(path):
+        if el.tag != "vehicle":
+            continue
+        routes = el.findall("route") or el.findall("routeDistribution/route")
+        if routes:
+            last = routes[-1]
+            edges = (last.get("edges") or "").split()
+            exits = np.array([float(v) for v in (last.get("exitTimes") or "").split()], float)
+            exits[exits < 0] = np.inf  # −1: not left (yet) when the run ended
+            out[el.get("id", "")] = Route(el.get("type", ""), float(el.get("depart", "nan")),
+                                          edges, exits)  # fmt: skip
+        el.clear()
+    return out
+
+
+def _intervals(path: Path, tag: str) -> pd.DataFrame:
+    rows: list[dict[str, str]] = []
+    for _, el in ET.iterparse(path):
+        if el.tag == "interval":
+            if tag == "edge":
+                rows.extend({"begin": el.get("begin", ""), **e.attrib} for e in el.findall("edge"))
+                el.clear()
+            else:
+                rows.append(dict(el.attrib))
+    return pd.DataFrame(rows)
+
+
+def read_edgedata(path: Path) -> pd.DataFrame:
+    """Per edge and interval: ``begin`` (s), ``id``, ``speed`` (m/s, space-mean),
+    ``traveltime`` (s), ``left`` (vehicles that left), ``waitingTime`` (vehicle-seconds
+    halting), ``sampledSeconds``."""
+    df = _intervals(path, "edge")
+    if df.empty:
+        return pd.DataFrame(columns=["begin", "id", "speed", "traveltime", "left",
+                                     "waitingTime", "sampledSeconds"])  # fmt: skip
+    for col in ("begin", "speed", "traveltime", "left", "waitingTime", "sampledSeconds"):
+        df[col] = pd.to_numeric(df.get(col), errors="coerce")
+    return df
+
+
+def read_loops(path: Path) -> pd.DataFrame:
+    """Induction-loop readings: ``begin``, ``end`` (s), ``id``, ``nVehContrib`` (vehicles),
+    ``occupancy`` (percent), ``speed`` (m/s, −1 = no vehicle)."""
+    df = _intervals(path, "interval")
+    for col in ("begin", "end", "nVehContrib", "occupancy", "speed"):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    return df
