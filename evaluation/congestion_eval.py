@@ -69,19 +69,31 @@ def online_minute_speeds(run_dir: Path, network: RoadNetwork, sigma_m: float) ->
 def evaluate_run(
     network: RoadNetwork, *, vehicles: int, interval_s: int, sigma_m: float, duration_s: int,
     seed: int = 4, min_vehicles: int = 3, start: str = "2026-11-25T07:30:00+07:00",
+    engine: str = "own", probe_share: float = 0.1,
 ) -> EvalRow:  # fmt: skip
-    """Simulate one run and score it (see module docstring)."""
+    """Simulate one run and score it (see module docstring). ``vehicles`` is the probe
+    fleet; with ``engine="sumo"`` SUMO simulates ``vehicles / probe_share`` trips, of which
+    that share report, and the truth comes from all of them."""
     from simulators.scenario import Scenario
     from simulators.simulation import Simulation
     from simulators.sinks import FileSink
     from simulators.truth import TruthWriter
 
-    sc = Scenario(start=start, duration_s=duration_s, vehicles=vehicles, seed=seed,
-                  gps={"sigma_m": sigma_m},
-                  fleet={t: {"interval_s": interval_s} for t in VEHICLE_TYPES})  # fmt: skip
+    sumo = engine == "sumo"
+    sc = Scenario.model_validate({
+        "start": start, "duration_s": duration_s, "seed": seed, "gps": {"sigma_m": sigma_m},
+        "vehicles": round(vehicles / probe_share) if sumo else vehicles, "engine": engine,
+        "fleet": {t: {"interval_s": interval_s} for t in VEHICLE_TYPES},
+        "sumo": {"probe_share": probe_share},
+    })  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        Simulation(sc, network).run(FileSink(out), TruthWriter(out / "truth"), progress=None)
+        if sumo:
+            from simulators.sumo.engine import simulate_sumo
+
+            simulate_sumo(sc, network, out, progress=None)
+        else:
+            Simulation(sc, network).run(FileSink(out), TruthWriter(out / "truth"), progress=None)
         mm = score_run(out, MapMatcher(network, MatchParams(sigma_m=max(sigma_m, 5.0))))
         est, rate = online_minute_speeds(out, network, sigma_m)
         truth = pd.read_csv(out / "truth" / "segment_speeds.csv", parse_dates=["minute"])

@@ -78,6 +78,8 @@ class EvalConfig:
     queue_min_m: float = 100.0  # incidents whose queue reached this length form their own column
     covered_share: float = 0.5  # of incidents placed between detector stations
     gps_sigma_m: float = 8.0
+    engine: str = "own"  # or "sumo": SUMO simulates the runs and the history days
+    sumo_trips_per_hour: int = 6000  # sumo: trips departing per simulated hour (all traffic)
     work_dir: str | None = None  # keep runs here (reused when present); None: temporary
     detector: DetectorParams = field(default_factory=DetectorParams)
     tracker: TrackerParams = field(default_factory=TrackerParams)
@@ -267,8 +269,39 @@ def _simulate(network: RoadNetwork, network_path: str | None, out: Path, **scena
     from simulators.sinks import FileSink
     from simulators.truth import TruthWriter
 
-    sc = Scenario(network=network_path, **scenario)
+    sc = Scenario.model_validate({"network": network_path, **scenario})
+    if sc.engine == "sumo":
+        from simulators.sumo.engine import simulate_sumo
+
+        simulate_sumo(sc, network, out, progress=None)
+        return
     Simulation(sc, network).run(FileSink(out), TruthWriter(out / "truth"), progress=None)
+
+
+@dataclass(frozen=True)
+class Stations:
+    """The detector stations of a run: ids, segment index and offset (m) of each, and each
+    detector's station (loops reported per lane share a ``station_id``)."""
+
+    ids: list[str]
+    segment: np.ndarray
+    position_m: np.ndarray
+    of_detector: dict[str, int]
+
+
+def read_stations(run_dir: Path, network: RoadNetwork) -> Stations:
+    """Stations from a run's ``truth/detectors.csv`` (a ``station_id`` column groups loops)."""
+    sites = pd.read_csv(run_dir / "truth" / "detectors.csv", dtype={"station_id": str})
+    if "station_id" not in sites:
+        sites["station_id"] = sites["detector_id"]
+    sites["station_id"] = sites["station_id"].fillna(sites["detector_id"])
+    first = sites.drop_duplicates("station_id")
+    ids = first["station_id"].tolist()
+    index = {sid: k for k, sid in enumerate(ids)}
+    return Stations(ids, np.array([network.index_of(s) for s in first["segment_id"]], np.int64),
+                    first["position_m"].to_numpy(float),
+                    {d: index[s] for d, s in zip(sites["detector_id"], sites["station_id"],
+                                                 strict=True)})  # fmt: skip
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -316,10 +349,12 @@ def slot_of(ts_s: float, tz: ZoneInfo) -> int:
 
 
 def build_profiles(
-    days: list[Path], network: RoadNetwork, station_index: dict[str, int], tz: ZoneInfo
-) -> Profiles:
-    """Profiles from incident-free simulated days (detector readings, true speeds)."""
-    n_st = len(station_index)
+    days: list[Path], network: RoadNetwork, station_index: dict[str, int], tz: ZoneInfo,
+    *, n_stations: int | None = None,
+) -> Profiles:  # fmt: skip
+    """Profiles from incident-free simulated days (detector readings, true speeds);
+    ``station_index`` maps detector ids to stations (``n_stations``, default one each)."""
+    n_st = len(station_index) if n_stations is None else n_stations
     occ_rows, speed_rows = [], []
     for d in days:
         for r in _read_jsonl(d / "detectors.jsonl"):
@@ -365,11 +400,10 @@ def replay_run(
     run = json.loads((run_dir / "truth" / "run.json").read_text(encoding="utf-8"))
     start_s = datetime.fromisoformat(run["start"]).timestamp()
     n_min = int(cfg.duration_s // 60)
-    sites = pd.read_csv(run_dir / "truth" / "detectors.csv")
-    st_index = {d: k for k, d in enumerate(sites["detector_id"])}
-    st_seg = np.array([network.index_of(s) for s in sites["segment_id"]], np.int64)
-    det = IncidentDetector.for_network(network, st_seg, sites["position_m"].to_numpy(float),
-                                       cfg.detector, station_ids=list(sites["detector_id"]),
+    stations = read_stations(run_dir, network)
+    st_index = stations.of_detector
+    det = IncidentDetector.for_network(network, stations.segment, stations.position_m,
+                                       cfg.detector, station_ids=stations.ids,
                                        corridor=corridor)  # fmt: skip
     readings = pd.DataFrame(_read_jsonl(run_dir / "detectors.jsonl"))
     if "speed_kmh" not in readings:
@@ -402,7 +436,7 @@ def replay_run(
     trackers = {meth: IncidentTracker(corridor.bearing, cfg.tracker, corridor=corridor)
                 for meth in METHODS}
     raised: dict[str, dict[str, RaisedIncident]] = {meth: {} for meth in METHODS}
-    n_seg, n_st = len(network), len(st_seg)
+    n_seg, n_st = len(network), len(stations.ids)
     for k in range(n_min):
         t_dec = start_s + (k + 1) * 60.0
         rd = by_minute.get(k - d_lag)
@@ -437,8 +471,24 @@ def replay_run(
             det.decision_units(), covered)  # fmt: skip
 
 
-def true_incidents(run_dir: Path, network: RoadNetwork, cfg: EvalConfig) -> list[TrueIncident]:
-    """The run's incidents with the segments their queues covered (near the incident)."""
+def sumo_trips(cfg: EvalConfig, start_local_hour: float) -> int:
+    """Trips of a SUMO run: ``sumo_trips_per_hour`` at the weekday peak, scaled by the
+    time-of-day profile at the middle of the run."""
+    from simulators.traffic.profile import volume_capacity
+
+    mid = start_local_hour + cfg.duration_s / 7200.0
+    share = float(volume_capacity(mid)) / float(volume_capacity(np.arange(0, 24, 0.25)).max())
+    return max(round(cfg.sumo_trips_per_hour * cfg.duration_s / 3600.0 * share), 1)
+
+
+def true_incidents(
+    run_dir: Path, network: RoadNetwork, cfg: EvalConfig, *, corridor: Corridor | None = None
+) -> list[TrueIncident]:
+    """The run's incidents with the segments their queues covered (near the incident). In
+    SUMO runs every signal forms queues, so only queued segments upstream of the incident
+    along its road count (``corridor``)."""
+    run = json.loads((run_dir / "truth" / "run.json").read_text(encoding="utf-8"))
+    signalised = run.get("stats", {}).get("engine") == "sumo"
     inc = pd.read_csv(run_dir / "truth" / "incidents.csv")
     sp = pd.read_csv(run_dir / "truth" / "segment_speeds.csv")
     sp["t"] = pd.to_datetime(sp["minute"], utc=True).astype("int64") / 1e9
@@ -455,6 +505,9 @@ def true_incidents(run_dir: Path, network: RoadNetwork, cfg: EvalConfig) -> list
         segs = {seg_index[s] for s in window["segment_id"].unique()}
         segs = {s for s in segs if np.hypot(mids[s, 0] - x[0], mids[s, 1] - y[0]) <= 5000.0}
         s_inc = seg_index[r.segment_id]
+        if signalised:
+            along = corridor or Corridor.for_network(network)
+            segs &= set(along.walk_up(s_inc, float(r.max_queue_m) + 300.0))
         segs.add(s_inc)
         out.append(TrueIncident(r.incident_id, s0, s1, float(x[0]), float(y[0]), s_inc, segs,
                                 max_queue_m=float(r.max_queue_m)))  # fmt: skip
@@ -481,16 +534,25 @@ def evaluate(
             start = datetime.fromisoformat(f"{cfg.date}T{local}:00").replace(tzinfo=tz)
             start = start + timedelta(days=run // len(cfg.starts_local))
             hour = start.hour + start.minute / 60.0
-            probes = probe_count(network, hour, cfg.duration_s, cfg.penetration, cfg.city_seed)
+            sumo = cfg.engine == "sumo"
+            if sumo:  # all traffic is simulated; the penetration is the probes' share of it
+                probes = sumo_trips(cfg, hour)
+                engine = {"engine": "sumo", "sumo": {"probe_share": cfg.penetration}}
+            else:
+                probes = probe_count(network, hour, cfg.duration_s, cfg.penetration,
+                                     cfg.city_seed)  # fmt: skip
+                engine = {}
+            prefix = "sumo-" if sumo else ""
             days = []
             for d in range(cfg.history_days):
-                hd = Path(tmp) / f"hist-{local}-{d}"
-                if not hd.exists():
+                hd = Path(tmp) / f"{prefix}hist-{local}-{d}"
+                if not (hd / "truth" / "run.json").exists():  # not (completely) simulated
                     _simulate(network, network_path, hd, start=start - timedelta(days=d + 1),
-                              duration_s=cfg.duration_s, vehicles=0, seed=10_000 + d,
-                              city_seed=cfg.city_seed, timezone=cfg.timezone)  # fmt: skip
+                              duration_s=cfg.duration_s, vehicles=probes if sumo else 0,
+                              seed=10_000 + d, city_seed=cfg.city_seed, timezone=cfg.timezone,
+                              **engine)  # fmt: skip
                 days.append(hd)
-            rd = Path(tmp) / f"run-{cfg.seed}-{run}"
+            rd = Path(tmp) / f"{prefix}run-{cfg.seed}-{run}"
             incs = random_incidents(network, rng, n=cfg.incidents_per_run,
                                     duration_s=cfg.duration_s, cfg=cfg,
                                     covered=station_covered(network, corridor))  # fmt: skip
@@ -498,11 +560,10 @@ def evaluate(
                 _simulate(network, network_path, rd, start=start, duration_s=cfg.duration_s,
                           vehicles=probes, seed=cfg.seed * 100 + run, city_seed=cfg.city_seed,
                           timezone=cfg.timezone, incidents=incs,
-                          gps={"sigma_m": cfg.gps_sigma_m})  # fmt: skip
-            sites = pd.read_csv(rd / "truth" / "detectors.csv")
-            profiles = build_profiles(
-                days, network, {d: k for k, d in enumerate(sites["detector_id"])}, tz
-            )
+                          gps={"sigma_m": cfg.gps_sigma_m}, **engine)  # fmt: skip
+            stations = read_stations(rd, network)
+            profiles = build_profiles(days, network, stations.of_detector, tz,
+                                      n_stations=len(stations.ids))  # fmt: skip
             cached, cached_p = rd / "traversals.pkl", rd / "presence.pkl"
             if cached.exists() and cached_p.exists():
                 trav = pd.read_pickle(cached)
@@ -516,14 +577,14 @@ def evaluate(
                                                        cfg, tz, presence)  # fmt: skip
             for meth in METHODS:
                 all_raised[meth].extend(raised[meth])
-            run_truths = true_incidents(rd, network, cfg)
+            run_truths = true_incidents(rd, network, cfg, corridor=corridor)
             for t in run_truths:
                 t.covered = t.segment in covered
             truths.extend(run_truths)
             minutes += n_min
             meta_runs.append({"start": start.isoformat(), "probes": probes,
                               "incidents": len(incs), "traversals": len(trav),
-                              "stations": len(sites)})  # fmt: skip
+                              "stations": len(stations.ids)})  # fmt: skip
             say(
                 f"run {run + 1}/{cfg.runs} ({local}, {probes} probes, {len(incs)} incidents, "
                 f"{len(trav):,} traversals) done after {time.perf_counter() - t_wall:.0f} s"

@@ -11,9 +11,12 @@ from itms.cli._common import add_incident_params, current_settings, incident_par
 def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.what == "incidents":
         return _evaluate_incidents(args)
+    import tempfile
+
     from evaluation.congestion_eval import HEADER, evaluate_run, table_row
 
-    network = network_from(args.network)
+    with tempfile.TemporaryDirectory() as tmp:
+        network = network_from(_grid_or(args.network, args.grid, Path(tmp)))
     args.duration = args.duration or 900
     args.seed = 4 if args.seed is None else args.seed
     print(HEADER, flush=True)
@@ -21,9 +24,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         for interval in (int(v) for v in args.intervals.split(",")):
             for sigma in (float(v) for v in args.sigmas.split(",")):
                 row = evaluate_run(network, vehicles=n, interval_s=interval, sigma_m=sigma,
-                                   duration_s=args.duration, seed=args.seed)  # fmt: skip
+                                   duration_s=args.duration, seed=args.seed,
+                                   engine=args.engine)  # fmt: skip
                 print(table_row(row), flush=True)
     return 0
+
+
+def _grid_or(network: str | None, size: int, tmp: Path) -> str | None:
+    """``network``, or for ``grid`` a synthetic grid city of ``size`` × ``size`` written
+    into ``tmp``."""
+    if network != "grid":
+        return network
+    from simulators.synthetic_grid import write_grid
+
+    return str(write_grid(tmp / "grid.geojson", rows=size, cols=size))
 
 
 def _evaluate_incidents(args: argparse.Namespace) -> int:
@@ -34,17 +48,14 @@ def _evaluate_incidents(args: argparse.Namespace) -> int:
     args.duration = args.duration or 3600
     args.seed = 1 if args.seed is None else args.seed
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.network
-        if path is None or path == "grid":
-            from simulators.synthetic_grid import write_grid
-
-            path = str(write_grid(Path(tmp) / "grid.geojson", rows=args.grid, cols=args.grid))
+        path = _grid_or(args.network or "grid", args.grid, Path(tmp))
         network = network_from(path)
         wp = incident_params(args, current_settings())
         cfg = EvalConfig(runs=args.runs, duration_s=args.duration,
                          incidents_per_run=args.incidents, penetration=args.penetration,
                          history_days=args.history_days, seed=args.seed,
                          work_dir=args.work_dir, detector=wp.detector, tracker=wp.tracker,
+                         engine=args.engine,
                          availability_lag_s=wp.availability_lag_s, windows_min=wp.windows_min,
                          detector_lag_s=wp.detector_lag_s,
                          stop_s=wp.stop_s, recent_exit_s=wp.recent_exit_s)  # fmt: skip
@@ -71,15 +82,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("what", choices=["congestion", "incidents"])
     s.add_argument(
         "--network",
-        help="GeoJSON or OSM file (default: ITMS_NETWORK, else the bundled Hai Phong demo;"
-        " incidents: 'grid', a"
-        " synthetic grid city of about 1,000 segments)",
+        help="GeoJSON or OSM file, or 'grid': a synthetic grid city of about 1,000 segments"
+        " (default: incidents 'grid'; congestion ITMS_NETWORK, else the bundled Hai Phong demo)",
     )
+    s.add_argument(
+        "--engine", choices=["own", "sumo"], default="own",
+        help="simulation engine; with sumo all traffic is simulated: congestion probes are 10 %%"
+        " of it, incidents --penetration of it",
+    )  # fmt: skip
     s.add_argument("--runs", type=int, default=4, help="incidents: simulated runs")
     s.add_argument("--incidents", type=int, default=4, help="incidents: per run")
     s.add_argument("--penetration", type=float, default=0.05, help="incidents: probe share")
     s.add_argument("--history-days", type=int, default=3, help="incidents: profile days")
-    s.add_argument("--grid", type=int, default=16, help="incidents: grid size (16: 960 seg)")
+    s.add_argument("--grid", type=int, default=16, help="grid size (16: 960 seg)")
     s.add_argument("--work-dir", help="incidents: keep the simulated runs here (reused)")
     s.add_argument("--vehicles", default="300,1000", help="probe fleet sizes (comma list)")
     s.add_argument("--intervals", default="1,5,10,30", help="sampling intervals, s")

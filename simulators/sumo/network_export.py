@@ -97,9 +97,10 @@ def build_sumo_network(
     opt = options or NetOptions()
     nod, edg = write_plain_xml(network, directory)
     out = directory / "network.net.xml"
+    # file names relative to the folder: SUMO reads "a:b" in a path as host:port
     cmd = [
-        binary("netconvert"), "--node-files", str(nod), "--edge-files", str(edg),
-        "--output-file", str(out), "--offset.disable-normalization", "true",
+        binary("netconvert"), "--node-files", nod.name, "--edge-files", edg.name,
+        "--output-file", out.name, "--offset.disable-normalization", "true",
         "--no-turnarounds.except-deadend", "true", "--default.lanewidth", str(opt.lane_width_m),
         "--tls.default-type", "static", "--tls.cycle.time", str(opt.tls_cycle_s),
         "--no-warnings", "true", "--verbose", "false",
@@ -108,7 +109,7 @@ def build_sumo_network(
         cmd += ["--tls.guess", "true", "--tls.guess.threshold", str(opt.tls_guess_threshold)]
     if opt.join_junctions:
         cmd += ["--junctions.join", "true", "--junctions.join-dist", str(opt.join_dist_m)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, cwd=directory, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"netconvert failed: {done.stderr.strip() or done.stdout.strip()}")
     return read_sumo_network(out, network)

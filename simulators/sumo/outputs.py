@@ -51,6 +51,8 @@ def read_vehroutes(path: Path) -> dict[str, Route]:
 
 def _intervals(path: Path, tag: str) -> pd.DataFrame:
     rows: list[dict[str, str]] = []
+    if not path.exists():  # SUMO writes no file for outputs nothing was defined for
+        return pd.DataFrame(rows)
     for _, el in ET.iterparse(path):
         if el.tag == "interval":
             if tag == "edge":
@@ -78,6 +80,9 @@ def read_loops(path: Path) -> pd.DataFrame:
     """Induction-loop readings: ``begin``, ``end`` (s), ``id``, ``nVehContrib`` (vehicles),
     ``occupancy`` (percent), ``speed`` (m/s, −1 = no vehicle)."""
     df = _intervals(path, "interval")
-    for col in ("begin", "end", "nVehContrib", "occupancy", "speed"):
-        df[col] = pd.to_numeric(df[col], errors="coerce")
+    for col in ("begin", "end", "nVehContrib", "occupancy", "speed", "id"):
+        if col not in df:
+            df[col] = pd.Series(dtype=str if col == "id" else float)
+        elif col != "id":
+            df[col] = pd.to_numeric(df[col], errors="coerce")
     return df

@@ -29,6 +29,11 @@ class RunFiles:
     wall_s: float
 
 
+def _within(path: Path, directory: Path) -> str:
+    """``path`` relative to ``directory`` (where SUMO runs)."""
+    return str(Path(path).resolve().relative_to(Path(directory).resolve()))
+
+
 def run_sumo(
     directory: Path, *, net: Path, routes: Path, additional: Path, duration_s: int,
     seed: int, lateral_resolution_m: float, time_to_teleport_s: int,
@@ -36,19 +41,22 @@ def run_sumo(
     """Run SUMO in ``directory``; raises ``RuntimeError`` with SUMO's message on failure."""
     fcd, veh = directory / "fcd.csv", directory / "vehroutes.xml"
     log = directory / "sumo.log"
+    # file names relative to the run folder: SUMO reads "a:b" in a path as host:port
     cmd = [
-        binary("sumo"), "--net-file", str(net), "--route-files", str(routes),
-        "--additional-files", str(additional), "--begin", "0", "--end", str(duration_s),
+        binary("sumo"), "--net-file", _within(net, directory),
+        "--route-files", _within(routes, directory),
+        "--additional-files", _within(additional, directory), "--begin", "0",
+        "--end", str(duration_s),
         "--step-length", "1", "--seed", str(seed),
         "--lateral-resolution", str(lateral_resolution_m),
         "--time-to-teleport", str(time_to_teleport_s), "--ignore-route-errors", "true",
-        "--device.fcd.probability", "0", "--fcd-output", str(fcd),
+        "--device.fcd.probability", "0", "--fcd-output", fcd.name,
         "--fcd-output.attributes", "x,y,angle,speed,pos,lane",
-        "--device.vehroute.probability", "0", "--vehroute-output", str(veh),
+        "--device.vehroute.probability", "0", "--vehroute-output", veh.name,
         "--vehroute-output.exit-times", "true", "--vehroute-output.write-unfinished", "true",
         "--device.rerouting.probability", "0", "--device.rerouting.period", "120",
         "--no-step-log", "true", "--duration-log.statistics", "true",
-        "--log", str(log), "--output-prefix", "",
+        "--log", log.name, "--output-prefix", "",
     ]  # fmt: skip
     t0 = time.monotonic()
     done = subprocess.run(cmd, cwd=directory, capture_output=True, text=True, check=False)

@@ -57,3 +57,25 @@ def test_grid_size_and_same_city_on_other_days(tmp_path) -> None:
     assert np.array_equal(a.demand_factor, b.demand_factor)  # same city
     assert not np.array_equal(a.base_speed, b.base_speed)  # another day
     assert not np.array_equal(b.demand_factor, c.demand_factor)
+
+
+@pytest.mark.slow
+def test_the_evaluation_runs_on_sumo_with_per_lane_loops_as_stations(tmp_path) -> None:
+    pytest.importorskip("sumo")
+    from evaluation.incident_eval import EvalConfig, evaluate, read_stations
+
+    path = write_grid(tmp_path / "grid.geojson", rows=5, cols=5, spacing_m=350.0)
+    network = load_network(path)
+    cfg = EvalConfig(runs=1, history_days=1, duration_s=900, incidents_per_run=1, warmup_s=120,
+                     incident_min_s=300, incident_max_s=400, engine="sumo",
+                     sumo_trips_per_hour=3000, work_dir=str(tmp_path / "work"))  # fmt: skip
+    rows, meta = evaluate(network, cfg, network_path=str(path), progress=None)
+    (run,) = meta["runs"]
+    stations = read_stations(tmp_path / "work" / "sumo-run-1-0", network)
+    loops = (tmp_path / "work" / "sumo-run-1-0" / "truth" / "detectors.csv").read_text()
+    # the loops of a site are one station, placed where the site is
+    assert run["stations"] == len(stations.ids) < loops.count("__l")
+    assert all(k < len(stations.ids) for k in stations.of_detector.values())
+    assert {r.method for r in rows} >= {"fused", "california8"}
+    assert all(r.incidents == 1 for r in rows)
+    assert meta["hours"] == pytest.approx(0.25)
