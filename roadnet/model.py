@@ -163,10 +163,10 @@ def reverse_segments(from_node: np.ndarray, to_node: np.ndarray) -> np.ndarray:
 
 
 def load_network(path: str | Path | None = None) -> RoadNetwork:
-    """Load a network from GeoJSON (``.geojson``/``.json``) or OpenStreetMap.
+    """Load a network from GeoJSON (``.geojson``/``.json``), OpenStreetMap or SUMO.
 
-    OpenStreetMap extracts may be ``.osm``, ``.osm.pbf`` or ``.osm.bz2``; ``None``
-    loads the bundled Hai Phong demo network.
+    OpenStreetMap extracts may be ``.osm``, ``.osm.pbf`` or ``.osm.bz2``; SUMO networks
+    ``.net.xml`` (edge ids kept); ``None`` loads the bundled Hai Phong demo network.
     """
     from roadnet.geojson_loader import load_geojson_network
 
@@ -182,4 +182,10 @@ def load_network(path: str | Path | None = None) -> RoadNetwork:
         from roadnet.osm_loader import load_osm_network
 
         return load_osm_network(path)
-    raise ValueError(f"unknown network format for {path} (expected .geojson or .osm/.osm.pbf)")
+    if name.endswith(".net.xml"):
+        from roadnet.sumo_loader import load_sumo_network
+
+        return load_sumo_network(path)
+    raise ValueError(
+        f"unknown network format for {path} (expected .geojson, .osm/.osm.pbf or a SUMO .net.xml)"
+    )

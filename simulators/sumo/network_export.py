@@ -12,6 +12,7 @@ closer than ``join_dist_m`` removes the short edges between them (listed as ``dr
 from __future__ import annotations
 
 import subprocess
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,15 @@ def write_plain_xml(network: RoadNetwork, directory: Path) -> tuple[Path, Path]:
     nx, ny = network.projector.to_metric(network.node_lonlat[:, 0], network.node_lonlat[:, 1])
     used = np.unique(np.concatenate([seg[m.FROM_NODE].to_numpy(), seg[m.TO_NODE].to_numpy()]))
     nodes = ET.Element("nodes")
+    # the CRS of the coordinates, so that the .net.xml is georeferenced (lon/lat recoverable)
+    with warnings.catch_warnings():  # a UTM zone loses nothing as a PROJ string
+        warnings.simplefilter("ignore", UserWarning)
+        proj = network.projector.crs.to_proj4()
+    lo = (float(nx[used].min()), float(ny[used].min()))
+    hi = (float(nx[used].max()), float(ny[used].max()))
+    bounds = f"{lo[0]:.2f},{lo[1]:.2f},{hi[0]:.2f},{hi[1]:.2f}"
+    ET.SubElement(nodes, "location", netOffset="0.00,0.00", convBoundary=bounds,
+                  origBoundary=bounds, projParameter=proj)  # fmt: skip
     for i in used.tolist():
         ET.SubElement(nodes, "node", id=f"n{i}", x=f"{nx[i]:.2f}", y=f"{ny[i]:.2f}")
     edges = ET.Element("edges")
@@ -82,7 +92,8 @@ def write_plain_xml(network: RoadNetwork, directory: Path) -> tuple[Path, Path]:
                  "shape": _fmt(coords[k])}  # fmt: skip
         if isinstance(name, str) and name:
             attrs["name"] = name
-        ET.SubElement(edges, "edge", attrs)
+        edge = ET.SubElement(edges, "edge", attrs)
+        ET.SubElement(edge, "param", key="road_class", value=classes[k])
     nod, edg = directory / "nodes.nod.xml", directory / "edges.edg.xml"
     ET.ElementTree(nodes).write(nod, encoding="utf-8", xml_declaration=True)
     ET.ElementTree(edges).write(edg, encoding="utf-8", xml_declaration=True)

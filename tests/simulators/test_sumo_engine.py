@@ -131,3 +131,19 @@ def test_a_full_closure_forms_a_queue(grid: RoadNetwork, tmp_path: Path) -> None
     during = [float(r["speed_kmh"]) for r in speeds if "00:33" <= r["minute"][11:16] <= "00:37"]
     queued = [float(r["queue_m"]) for r in speeds if "00:33" <= r["minute"][11:16] <= "00:37"]
     assert during and max(during) < 10.0 and max(queued) > 0  # standing behind the closure
+
+
+def test_an_exported_network_loads_back_with_its_ids(grid: RoadNetwork, tmp_path: Path) -> None:
+    net = build_sumo_network(grid, tmp_path)
+    back = load_network(net.path)
+    a = grid.segments.set_index("segment_id")
+    b = back.segments.set_index("segment_id").reindex(a.index)
+    assert b["lanes"].tolist() == a["lanes"].tolist()
+    assert (b["road_class"] == a["road_class"]).all()
+    # junction shapes shorten edges a little; lanes lie a few metres beside the centre line
+    assert (a["length_m"] - b["length_m"]).abs().max() < 40.0
+    mid_a = grid.geom_m.tolist()
+    mid_b = back.projector.geoms_to_metric(b.geometry.values)
+    d = [ga.interpolate(0.5, normalized=True).distance(gb.interpolate(0.5, normalized=True))
+         for ga, gb in zip(mid_a, mid_b, strict=True)]  # fmt: skip
+    assert max(d) < 10.0
