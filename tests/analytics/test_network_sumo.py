@@ -25,7 +25,8 @@ NET = """<?xml version="1.0" encoding="UTF-8"?>
         <lane id="main_west_0" index="0" speed="13.89" length="300" shape="300,4.8 0,4.8"/>
     </edge>
     <edge id="footway" from="J1" to="J2" type="highway.footway">
-        <lane id="footway_0" index="0" allow="pedestrian" speed="2" length="200" shape="300,0 500,0"/>
+        <lane id="footway_0" index="0" allow="pedestrian" speed="2" length="200"
+              shape="300,0 500,0"/>
     </edge>
     <junction id="J0" type="priority" x="0" y="0"/>
     <junction id="J1" type="traffic_light" x="300" y="0"/>
