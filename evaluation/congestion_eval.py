@@ -22,7 +22,9 @@ import pandas as pd
 
 from analytics.mapmatch.hmm import MapMatcher, MatchParams
 from analytics.workers.probe_worker import ProbeProcessor
+from evaluation.detector_speed_score import SourceScore, detector_speed_score
 from evaluation.mapmatch_score import score_run
+from evaluation.naive_snap import naive_snap_accuracy
 from ingest.validation import FeedValidator
 from roadnet.model import RoadNetwork
 
@@ -44,6 +46,9 @@ class EvalRow:
     rmse_kmh: float
     bias_kmh: float
     online_fixes_per_s: float
+    naive_accuracy: float = float("nan")  # nearest segment running the fix's way
+    coverage: float = float("nan")  # scored / all segment-minutes with true traffic
+    detectors: SourceScore | None = None
 
 
 def online_minute_speeds(run_dir: Path, network: RoadNetwork, sigma_m: float) -> tuple:
@@ -95,26 +100,34 @@ def evaluate_run(
         else:
             Simulation(sc, network).run(FileSink(out), TruthWriter(out / "truth"), progress=None)
         mm = score_run(out, MapMatcher(network, MatchParams(sigma_m=max(sigma_m, 5.0))))
+        naive = naive_snap_accuracy(out, network)
         est, rate = online_minute_speeds(out, network, sigma_m)
         truth = pd.read_csv(out / "truth" / "segment_speeds.csv", parse_dates=["minute"])
+        detectors = detector_speed_score(out)
     est["minute"] = pd.to_datetime(est["minute"], utc=True)
     j = est[est["vehicles"] >= min_vehicles].merge(truth, on=["segment_id", "minute"])
     err = j["hm"] - j["speed_kmh"]
     return EvalRow(vehicles, interval_s, sigma_m, mm.fixes, mm.fix_accuracy, mm.route_accuracy,
                    len(j), float(err.abs().mean()), float(np.sqrt((err**2).mean())),
-                   float(err.mean()), rate)  # fmt: skip
+                   float(err.mean()), rate, naive, len(j) / max(len(truth), 1),
+                   detectors)  # fmt: skip
 
 
 HEADER = (
-    "| probe vehicles | interval s | GPS sigma m | fixes | fix accuracy | route-length accuracy"
-    " | scored segment-minutes | speed MAE km/h | RMSE km/h | bias km/h | online fixes/s |\n"
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    "| probe vehicles | interval s | GPS sigma m | fixes | fix accuracy | naive snap"
+    " | route-length accuracy | scored segment-minutes | coverage | speed MAE km/h | RMSE km/h"
+    " | bias km/h | loops: segment-minutes, coverage, MAE, bias km/h | online fixes/s |\n"
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    " ---: |"
 )
 
 
 def table_row(r: EvalRow) -> str:
     """Markdown row of one evaluation."""
+    d = r.detectors
+    loops = "–" if d is None or not d.segment_minutes else (
+        f"{d.segment_minutes:,}, {d.coverage:.0%}, {d.mae_kmh:.1f}, {d.bias_kmh:+.1f}")  # fmt: skip
     return (f"| {r.vehicles:,} | {r.interval_s} | {r.sigma_m:g} | {r.fixes:,} |"
-            f" {r.fix_accuracy:.3f} | {r.route_accuracy:.3f} | {r.segment_minutes:,} |"
-            f" {r.mae_kmh:.2f} | {r.rmse_kmh:.2f} | {r.bias_kmh:+.2f} |"
-            f" {r.online_fixes_per_s:,.0f} |")  # fmt: skip
+            f" {r.fix_accuracy:.3f} | {r.naive_accuracy:.3f} | {r.route_accuracy:.3f} |"
+            f" {r.segment_minutes:,} | {r.coverage:.1%} | {r.mae_kmh:.2f} | {r.rmse_kmh:.2f} |"
+            f" {r.bias_kmh:+.2f} | {loops} | {r.online_fixes_per_s:,.0f} |")  # fmt: skip
