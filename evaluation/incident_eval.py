@@ -582,6 +582,9 @@ def evaluate(
                 t.covered = t.segment in covered
             truths.extend(run_truths)
             minutes += n_min
+            if sumo:  # ``probes`` was the trips: all traffic
+                stats = json.loads((rd / "truth" / "run.json").read_text("utf-8"))["stats"]
+                probes = int(stats["probes"])
             meta_runs.append({"start": start.isoformat(), "probes": probes,
                               "incidents": len(incs), "traversals": len(trav),
                               "stations": len(stations.ids)})  # fmt: skip
