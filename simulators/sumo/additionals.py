@@ -4,6 +4,7 @@
   (``<site>__l<k>``, lane 0 the rightmost), reporting every ``interval_s``.
 - ``edgeData`` every 60 s over the traffic's vehicle types (incident blockers excluded):
   the truth per segment and minute.
+- Bus stops (``bus_stops.py``) on the rightmost lane.
 - Incidents as stopped vehicles: a lane blockage stops a vehicle on each blocked lane
   (rightmost first) at the incident's position for its duration, a full closure on every
   lane, a stalled vehicle on the rightmost lane.
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from simulators.detectors import DetectorSite
 from simulators.scenario import IncidentSpec
+from simulators.sumo.bus_stops import BusStops
 from simulators.sumo.demand import BLOCKER, VTYPES, add_vehicle_types
 
 TRAFFIC_TYPES = " ".join(VTYPES)
@@ -42,6 +44,7 @@ def write_additionals(
     path: Path, *, sites: list[DetectorSite], segment_ids: list[str],
     lane_length_m: dict[str, float], lanes_of: dict[str, int], interval_s: int,
     incidents: list[IncidentSpec], incident_pos_m: dict[str, float], per_lane: bool = True,
+    bus_stops: BusStops | None = None,
 ) -> list[Loop]:  # fmt: skip
     """Write the additional file; returns the loops as (loop id, site id, lane, segment id,
     position m)."""
@@ -49,6 +52,13 @@ def write_additionals(
     add_vehicle_types(root)
     ET.SubElement(root, "edgeData", id="truth", period="60", file="edgedata.xml",
                   excludeEmpty="true", vTypes=TRAFFIC_TYPES)  # fmt: skip
+    if bus_stops is not None:
+        for k in range(len(bus_stops.segment)):
+            lane = f"{segment_ids[int(bus_stops.segment[k])]}_0"
+            start = min(float(bus_stops.start_m[k]), lane_length_m.get(lane, 40.0) - 21.0)
+            ET.SubElement(root, "busStop", id=bus_stops.stop_id(k, segment_ids), lane=lane,
+                          startPos=f"{max(start, 0.0):.1f}",
+                          endPos=f"{max(start, 0.0) + 20.0:.1f}")  # fmt: skip
     loops: list[Loop] = []
     for site in sites:
         seg = segment_ids[site.segment]

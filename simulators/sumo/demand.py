@@ -6,8 +6,9 @@ taxis, buses and trucks keep to their lane. ``n`` trips depart over the run, the
 departure times distributed like the weekday volume/capacity profile at the city's local
 time; origins and destinations are segments drawn with weights of lanes × road-class
 weight (arterials carry more), at least ``min_trip_m`` apart. SUMO routes each trip at
-departure (fastest path); a share of vehicles reroutes around congestion. Probe vehicles
-(``probe_share``) carry SUMO's FCD device: their positions become the GPS feed.
+departure (fastest path, through a bus's stops: ``bus_stops.py``); a share of vehicles
+reroutes around congestion. Probe vehicles (``probe_share``) carry SUMO's FCD device: their
+positions become the GPS feed.
 Deterministic for a seed.
 """
 
@@ -24,6 +25,7 @@ import numpy as np
 from roadnet import model as m
 from roadnet.model import RoadNetwork
 from simulators.fleet import FleetSpec
+from simulators.sumo.bus_stops import BusStops, stops_for_trip
 from simulators.traffic.profile import class_weight, volume_capacity
 
 _CAR = {"length": "4.5", "minGap": "2.0", "maxSpeed": "22.2", "accel": "2.6", "decel": "4.5",
@@ -111,11 +113,14 @@ def add_vehicle_types(root: ET.Element) -> None:
 
 
 def write_routes(network: RoadNetwork, trips: Trips, path: Path, *, rerouting_share: float,
-                 rng: np.random.Generator) -> None:  # fmt: skip
-    """The ``.rou.xml`` of the trips: vTypes, then trips by departure time."""
+                 rng: np.random.Generator, stops: BusStops | None = None) -> None:  # fmt: skip
+    """The ``.rou.xml`` of the trips by departure time (buses stop at ``stops``)."""
     ids = network.segments[m.SEGMENT_ID].astype(str).to_numpy()
     root = ET.Element("routes")  # the vTypes are in the additional file (loaded first)
     reroute = rng.random(len(trips.vehicle_id)) < rerouting_share
+    mid = np.array([(g.interpolate(0.5, normalized=True).x, g.interpolate(0.5, normalized=True).y)
+                    for g in network.geom_m])  # fmt: skip
+    id_list = ids.tolist()
     for k in np.argsort(trips.depart_s, kind="stable").tolist():
         trip = ET.SubElement(root, "trip", {
             "id": str(trips.vehicle_id[k]), "type": str(trips.vehicle_type[k]),
@@ -128,4 +133,9 @@ def write_routes(network: RoadNetwork, trips: Trips, path: Path, *, rerouting_sh
             ET.SubElement(trip, "param", key="has.vehroute.device", value="true")
         if reroute[k]:
             ET.SubElement(trip, "param", key="has.rerouting.device", value="true")
+        if stops is not None and trips.vehicle_type[k] == "bus":
+            o, d = mid[trips.origin[k]], mid[trips.destination[k]]
+            for stop, dwell in stops_for_trip(stops, o, d, rng):
+                ET.SubElement(trip, "stop", busStop=stops.stop_id(stop, id_list),
+                              duration=f"{dwell:.0f}")  # fmt: skip
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

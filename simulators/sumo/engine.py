@@ -31,6 +31,7 @@ from simulators.scenario import Scenario
 from simulators.simulation import fleet_specs
 from simulators.sinks import FeedSink
 from simulators.sumo.additionals import Loop, write_additionals
+from simulators.sumo.bus_stops import place_bus_stops
 from simulators.sumo.demand import Trips, make_trips, write_routes
 from simulators.sumo.network_export import NetOptions, build_sumo_network
 from simulators.sumo.outputs import Route, read_edgedata, read_fcd, read_loops, read_vehroutes
@@ -68,7 +69,10 @@ def simulate_sumo(
     trips = make_trips(network, specs, n=sc.vehicles, duration_s=sc.duration_s, start=start,
                        timezone=sc.timezone, probe_share=so.probe_share, rng=rng)  # fmt: skip
     routes = work / "trips.rou.xml"
-    write_routes(network, trips, routes, rerouting_share=so.rerouting_share, rng=rng)
+    stops = place_bus_stops(network).kept(network.segments[m.SEGMENT_ID].astype(str).isin(
+        net.lanes).to_numpy())  # fmt: skip
+    write_routes(network, trips, routes, rerouting_share=so.rerouting_share, rng=rng,
+                 stops=stops)  # fmt: skip
     seg = network.segments
     ids = seg[m.SEGMENT_ID].astype(str).tolist()
     index = {s: i for i, s in enumerate(ids)}
@@ -84,7 +88,7 @@ def simulate_sumo(
     loops = write_additionals(
         additional, sites=sites, segment_ids=ids, lane_length_m=net.lane_length_m,
         lanes_of=net.lanes, interval_s=sc.detectors.interval_s, incidents=sc.incidents,
-        incident_pos_m=inc_pos, per_lane=so.detector_lanes,
+        incident_pos_m=inc_pos, per_lane=so.detector_lanes, bus_stops=stops,
     )  # fmt: skip
     say(f"SUMO demand: {len(trips.vehicle_id)} trips, {int(trips.probe.sum())} probes,"
         f" {len(loops)} loops; running {sc.duration_s} s")  # fmt: skip

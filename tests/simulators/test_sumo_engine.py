@@ -147,3 +147,18 @@ def test_an_exported_network_loads_back_with_its_ids(grid: RoadNetwork, tmp_path
     d = [ga.interpolate(0.5, normalized=True).distance(gb.interpolate(0.5, normalized=True))
          for ga, gb in zip(mid_a, mid_b, strict=True)]  # fmt: skip
     assert max(d) < 10.0
+
+
+def test_buses_stop_at_stops_along_their_way(run: Path, grid: RoadNetwork) -> None:
+    from simulators.sumo.bus_stops import BusStops, stops_for_trip
+
+    stops = BusStops(np.arange(5), np.zeros(5), np.array(
+        [[500.0, 0.0], [100.0, 50.0], [300.0, -100.0], [900.0, 20.0], [450.0, 600.0]]))  # fmt: skip
+    got = stops_for_trip(stops, np.array([0.0, 0.0]), np.array([1000.0, 0.0]),
+                         np.random.default_rng(0))  # fmt: skip
+    # ordered along the way, ≥ 400 m apart, off-corridor stop 4 left out
+    assert [k for k, _ in got] == [1, 0, 3]
+    assert all(15.0 <= dwell <= 30.0 for _, dwell in got)
+    routes = (run / "sumo" / "trips.rou.xml").read_text(encoding="utf-8")
+    assert routes.count("<stop busStop=") > 5
+    assert "Error" not in (run / "sumo" / "sumo.log").read_text(encoding="utf-8")
