@@ -101,7 +101,7 @@ class SumoSpec(_Strict):
     tls_guess: bool = True
     tls_guess_threshold: float = Field(40.0, gt=0)
     tls_cycle_s: int = Field(90, ge=20, le=300)
-    join_junctions: bool = False
+    join_junctions: bool = True
     time_to_teleport_s: int = Field(600, ge=-1)
     rerouting_share: float = Field(0.3, ge=0, le=1)
     detector_lanes: bool = Field(True, description="Loops per lane (<station>__l<k>).")

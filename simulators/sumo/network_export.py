@@ -39,7 +39,7 @@ class NetOptions:
     tls_guess: bool = True
     tls_guess_threshold: float = 40.0
     tls_cycle_s: int = 90
-    join_junctions: bool = False
+    join_junctions: bool = True
     join_dist_m: float = 10.0
     lane_width_m: float = 3.2
 
