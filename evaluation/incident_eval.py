@@ -78,6 +78,7 @@ class EvalConfig:
     queue_min_m: float = 100.0  # incidents whose queue reached this length form their own column
     covered_share: float = 0.5  # of incidents placed between detector stations
     gps_sigma_m: float = 8.0
+    incident_kind: str = "lane_blockage"  # or "full_closure", "stalled_vehicle"
     engine: str = "own"  # or "sumo": SUMO simulates the runs and the history days
     sumo_trips_per_hour: int = 6000  # sumo: trips departing per simulated hour (all traffic)
     work_dir: str | None = None  # keep runs here (reused when present); None: temporary
@@ -196,8 +197,9 @@ def random_incidents(
     network: RoadNetwork, rng: np.random.Generator, *, n: int, duration_s: int,
     cfg: EvalConfig, covered: set[int] | None = None,
 ) -> list[dict]:  # fmt: skip
-    """Lane-blocking incidents on segments with ≥ 2 lanes per direction and ≥ 200 m; a share
-    ``cfg.covered_share`` of them on ``covered`` segments (between detector stations)."""
+    """Incidents (``cfg.incident_kind``, one lane for a blockage) on segments with ≥ 2 lanes
+    per direction and ≥ 200 m; a share ``cfg.covered_share`` of them on ``covered`` segments
+    (between detector stations)."""
     seg = network.segments
     ok = np.flatnonzero(
         (seg[m.LANES].to_numpy() >= 2)
@@ -232,7 +234,8 @@ def random_incidents(
         start = int(rng.integers(cfg.warmup_s, max(cfg.warmup_s + 1, duration_s - dur - 300)))
         out.append({"id": f"inc-{j}", "segment_id": str(seg[m.SEGMENT_ID].iloc[ok[k]]),
                     "position": round(float(rng.uniform(0.3, 0.9)), 2), "start_s": start,
-                    "duration_s": dur, "kind": "lane_blockage", "lanes_blocked": 1})  # fmt: skip
+                    "duration_s": dur, "kind": cfg.incident_kind,
+                    "lanes_blocked": 1})  # fmt: skip
     return out
 
 

@@ -54,6 +54,8 @@ def _evaluate_incidents(args: argparse.Namespace) -> int:
         cfg = EvalConfig(runs=args.runs, duration_s=args.duration,
                          incidents_per_run=args.incidents, penetration=args.penetration,
                          history_days=args.history_days, seed=args.seed,
+                         incident_kind=args.incident_kind,
+                         sumo_trips_per_hour=args.trips_per_hour,
                          work_dir=args.work_dir, detector=wp.detector, tracker=wp.tracker,
                          engine=args.engine,
                          availability_lag_s=wp.availability_lag_s, windows_min=wp.windows_min,
@@ -94,6 +96,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--incidents", type=int, default=4, help="incidents: per run")
     s.add_argument("--penetration", type=float, default=0.05, help="incidents: probe share")
     s.add_argument("--history-days", type=int, default=3, help="incidents: profile days")
+    s.add_argument(
+        "--incident-kind", choices=["lane_blockage", "full_closure", "stalled_vehicle"],
+        default="lane_blockage", help="incidents: what the simulated incidents are",
+    )  # fmt: skip
+    s.add_argument(
+        "--trips-per-hour", type=int, default=6000,
+        help="incidents with --engine sumo: trips per hour at the weekday peak (all traffic)",
+    )  # fmt: skip
     s.add_argument("--grid", type=int, default=16, help="grid size (16: 960 seg)")
     s.add_argument("--work-dir", help="incidents: keep the simulated runs here (reused)")
     s.add_argument("--vehicles", default="300,1000", help="probe fleet sizes (comma list)")
