@@ -80,13 +80,16 @@ def departure_times(
 def make_trips(
     network: RoadNetwork, specs: tuple[FleetSpec, ...], *, n: int, duration_s: int,
     start: datetime, timezone: str, probe_share: float, rng: np.random.Generator,
-    min_trip_m: float = 1000.0,
+    min_trip_m: float = 1000.0, usable: np.ndarray | None = None,
 ) -> Trips:  # fmt: skip
-    """Draw ``n`` trips (see the module docstring)."""
+    """Draw ``n`` trips (see the module docstring) between ``usable`` segments (a mask; all
+    when ``None``: segments SUMO dropped cannot start or end a trip)."""
     seg = network.segments
     weight = seg[m.LANES].to_numpy(float) * np.array(
         [class_weight(str(c)) for c in seg[m.ROAD_CLASS].fillna("")]
     )
+    if usable is not None:
+        weight = np.where(np.asarray(usable, bool), weight, 0.0)
     p = weight / weight.sum()
     origin = rng.choice(len(seg), n, p=p)
     destination = rng.choice(len(seg), n, p=p)

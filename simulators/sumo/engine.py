@@ -66,11 +66,12 @@ def simulate_sumo(
     say(f"SUMO network: {len(net.edges)} edges, {net.traffic_lights} traffic lights,"
         f" {len(net.dropped)} segments dropped by junction joining")  # fmt: skip
     specs = fleet_specs(sc)
+    kept = network.segments[m.SEGMENT_ID].astype(str).isin(net.lanes).to_numpy()
     trips = make_trips(network, specs, n=sc.vehicles, duration_s=sc.duration_s, start=start,
-                       timezone=sc.timezone, probe_share=so.probe_share, rng=rng)  # fmt: skip
+                       timezone=sc.timezone, probe_share=so.probe_share, rng=rng,
+                       usable=kept)  # fmt: skip
     routes = work / "trips.rou.xml"
-    stops = place_bus_stops(network).kept(network.segments[m.SEGMENT_ID].astype(str).isin(
-        net.lanes).to_numpy())  # fmt: skip
+    stops = place_bus_stops(network).kept(kept)
     write_routes(network, trips, routes, rerouting_share=so.rerouting_share, rng=rng,
                  stops=stops)  # fmt: skip
     seg = network.segments

@@ -162,3 +162,19 @@ def test_buses_stop_at_stops_along_their_way(run: Path, grid: RoadNetwork) -> No
     routes = (run / "sumo" / "trips.rou.xml").read_text(encoding="utf-8")
     assert routes.count("<stop busStop=") > 5
     assert "Error" not in (run / "sumo" / "sumo.log").read_text(encoding="utf-8")
+
+
+WEST_OAKLAND = Path(__file__).resolve().parents[3] / "shared" / "data" / "west-oakland.osm.bz2"
+
+
+@pytest.mark.skipif(not WEST_OAKLAND.exists(), reason="no shared OSM extract beside the repo")
+def test_joined_junctions_drop_short_edges_and_no_trip_uses_them(tmp_path: Path) -> None:
+    from simulators.sumo.engine import simulate_sumo
+
+    osm = load_network(WEST_OAKLAND)
+    stats = simulate_sumo(_scenario(duration_s=300, vehicles=200), osm, tmp_path, progress=None)
+    dropped = set(stats["dropped_segments"])
+    assert dropped  # a real OSM extract has junctions a few metres apart
+    trips = (tmp_path / "sumo" / "trips.rou.xml").read_text(encoding="utf-8")
+    assert not any(f'"{d}"' in trips for d in dropped)
+    assert "Error" not in (tmp_path / "sumo" / "sumo.log").read_text(encoding="utf-8")
