@@ -106,7 +106,7 @@ class DetectorBank:
         self._samples = 0
         out = []
         for k, site in enumerate(self.sites):
-            reading = {
+            reading: dict = {
                 "detector_id": site.detector_id,
                 "interval_s": self.interval_s,
                 "volume": int(volume[k]),
@@ -114,9 +114,9 @@ class DetectorBank:
             }
             if volume[k] > 0:
                 reading["speed_kmh"] = round(float(speed_noisy[k]), 1)
-            reading = self._apply_fault(site, reading, end_s)
-            if reading is not None and self.rng.random() >= self.missing_p:
-                out.append(reading)
+            sent = self._apply_fault(site, reading, end_s)
+            if sent is not None and self.rng.random() >= self.missing_p:
+                out.append(sent)
         return out
 
     def _apply_fault(self, site: DetectorSite, reading: dict, end_s: float) -> dict | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class FeedSink(Protocol):
@@ -37,9 +37,9 @@ class FileSink:
 
 
 class KafkaSink:
-    """Publishes to the GPS and detector topics with a durable producer."""
+    """Publishes to the GPS and detector topics with a durable producer (a KafkaProducer)."""
 
-    def __init__(self, producer: object, gps_topic: str, detector_topic: str) -> None:
+    def __init__(self, producer: Any, gps_topic: str, detector_topic: str) -> None:
         self.producer = producer
         self.gps_topic = gps_topic
         self.detector_topic = detector_topic
