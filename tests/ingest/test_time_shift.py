@@ -105,3 +105,10 @@ def test_cli_options_are_exclusive_and_checked(capsys) -> None:
     assert "not allowed with argument" in err
     assert "'tomorrow' is not a duration" in err
     assert "has no UTC offset" in err
+
+
+@pytest.mark.parametrize("text", ["36501d", "-99999999999d", "1000000000h"])
+def test_durations_beyond_a_century_are_refused_not_overflowed(text: str) -> None:
+    with pytest.raises(ValueError, match="at most 36500 days"):
+        parse_duration(text)
+    assert parse_duration("-36500d") == -timedelta(days=36_500)
