@@ -112,3 +112,19 @@ def test_durations_beyond_a_century_are_refused_not_overflowed(text: str) -> Non
     with pytest.raises(ValueError, match="at most 36500 days"):
         parse_duration(text)
     assert parse_duration("-36500d") == -timedelta(days=36_500)
+
+
+def test_cli_takes_a_negative_duration_without_equals_sign(capsys) -> None:
+    parser = build_parser()
+    args = parser.parse_args(["replay", "gps", "f.jsonl", "--shift-by", "-2h30m"])
+    assert args.shift_by == -timedelta(hours=2, minutes=30)
+    assert parser.parse_args(["replay", "gps", "f.jsonl", "--shift-by", "-1d"]).shift_by == (
+        timedelta(days=-1)
+    )
+    for bad in (["--shift-by", "-1x"], ["--shift-by", "99999999999d"]):
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args(["replay", "gps", "f.jsonl", *bad])
+        assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "'-1x' is not a duration" in err
+    assert "at most 36500 days" in err
