@@ -128,3 +128,29 @@ def test_cli_takes_a_negative_duration_without_equals_sign(capsys) -> None:
     err = capsys.readouterr().err
     assert "'-1x' is not a duration" in err
     assert "at most 36500 days" in err
+
+
+def test_shift_applies_to_batches_and_leaves_the_pacing_alone() -> None:
+    from ingest.batching import PartitionBatcher
+
+    start = 1_764_547_200_000  # 2025-12-01T00:00Z
+    records = [{"vehicle_id": "a", "ts": start}, {"vehicle_id": "b", "ts": start + 60_000},
+               {"vehicle_id": "a", "ts": "2025-12-01T00:02:00.250Z"}]  # fmt: skip
+    paced: dict[str, list[float]] = {}
+    batches: list[list[dict]] = []
+    for name, shift in (("none", None), ("back a day", TimeShift(by=parse_duration("-1d")))):
+        t = [0.0]
+        slept = paced.setdefault(name, [])
+
+        def sleep(s: float, t: list[float] = t, slept: list[float] = slept) -> None:
+            slept.append(s)
+            t[0] += s
+
+        batcher = PartitionBatcher(lambda p, k, v: batches.append(json.loads(v)), 1, kind="gps")
+        replay(records, lambda k, v: None, kind="gps", speedup=60.0, shift=shift,
+               progress=None, clock=lambda t=t: t[0], sleep=sleep, batcher=batcher)  # fmt: skip
+    assert paced["back a day"] == paced["none"] == pytest.approx([1.0, 60.25 / 60])  # 60x
+    shifted = [r for batch in batches[len(batches) // 2 :] for r in batch]
+    assert [record_ts_ms(r) for r in shifted] == [start - DAY_MS, start - DAY_MS + 60_000,
+                                                  start - DAY_MS + 120_250]  # fmt: skip
+    assert shifted[2]["ts"] == "2025-11-30T00:02:00.250000Z"  # still RFC 3339
