@@ -18,12 +18,15 @@ _DURATION = re.compile(
     r"(?:(?P<m>\d+(?:\.\d+)?)m(?!s))?(?:(?P<s>\d+(?:\.\d+)?)s)?(?:(?P<ms>\d+)ms)?"
 )
 _UNIT_S = {"d": 86_400.0, "h": 3_600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+#: Longest shift accepted either way: a century keeps every restamped time a valid date.
+MAX_SHIFT = timedelta(days=36_500)
 
 
 def parse_duration(text: str) -> timedelta:
     """A signed duration such as ``1d``, ``-2h30m``, ``86400s``, ``1d12h``, ``500ms``: an
     optional sign, then amounts in days (d), hours (h), minutes (m), seconds (s) and
-    milliseconds (ms), in that order; raises ``ValueError`` with the accepted form."""
+    milliseconds (ms), in that order, at most :data:`MAX_SHIFT` either way; raises
+    ``ValueError`` with the accepted form."""
     value = text.strip().lower()
     match = _DURATION.fullmatch(value)
     if not value or match is None or not any(match.group(u) for u in _UNIT_S):
@@ -32,6 +35,8 @@ def parse_duration(text: str) -> timedelta:
             " (units d, h, m, s, ms, in that order; optional leading sign)"
         )
     seconds = sum(float(match.group(u)) * f for u, f in _UNIT_S.items() if match.group(u))
+    if seconds > MAX_SHIFT.total_seconds():
+        raise ValueError(f"{text!r} is too long a shift: at most {MAX_SHIFT.days} days either way")
     return timedelta(seconds=-seconds if match.group("sign") == "-" else seconds)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -56,6 +57,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms replay`` to the parser."""
     s = sub.add_parser("replay", help="publish a recorded CSV/JSON-lines feed to Kafka")
+    # argparse reads only plain numbers (-5, -.5) after an option as values; any word starting
+    # "-<digit>" is one here too, so "--shift-by -2h30m" needs no "=" (replay has no such option)
+    s._negative_number_matcher = re.compile(r"-\.?\d")
     s.add_argument("kind", choices=["gps", "detectors"])
     s.add_argument("file")
     s.add_argument("--speedup", type=float, default=1.0, help="replay N times faster")
@@ -66,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     shift.add_argument("--shift-to-now", action="store_true", help="restamp so the feed starts now")
     shift.add_argument(
         "--shift-by", type=_argument(parse_duration), metavar="DURATION",
-        help="move every timestamp by DURATION (e.g. 7d, 86400s; --shift-by=-2h30m back):"
+        help="move every timestamp by DURATION (e.g. 7d, 86400s; -2h30m back):"
         " files given the same shift keep their distance (recorded days stay a day apart)",
     )  # fmt: skip
     shift.add_argument(

@@ -105,3 +105,52 @@ def test_cli_options_are_exclusive_and_checked(capsys) -> None:
     assert "not allowed with argument" in err
     assert "'tomorrow' is not a duration" in err
     assert "has no UTC offset" in err
+
+
+@pytest.mark.parametrize("text", ["36501d", "-99999999999d", "1000000000h"])
+def test_durations_beyond_a_century_are_refused_not_overflowed(text: str) -> None:
+    with pytest.raises(ValueError, match="at most 36500 days"):
+        parse_duration(text)
+    assert parse_duration("-36500d") == -timedelta(days=36_500)
+
+
+def test_cli_takes_a_negative_duration_without_equals_sign(capsys) -> None:
+    parser = build_parser()
+    args = parser.parse_args(["replay", "gps", "f.jsonl", "--shift-by", "-2h30m"])
+    assert args.shift_by == -timedelta(hours=2, minutes=30)
+    assert parser.parse_args(["replay", "gps", "f.jsonl", "--shift-by", "-1d"]).shift_by == (
+        timedelta(days=-1)
+    )
+    for bad in (["--shift-by", "-1x"], ["--shift-by", "99999999999d"]):
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args(["replay", "gps", "f.jsonl", *bad])
+        assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "'-1x' is not a duration" in err
+    assert "at most 36500 days" in err
+
+
+def test_shift_applies_to_batches_and_leaves_the_pacing_alone() -> None:
+    from ingest.batching import PartitionBatcher
+
+    start = 1_764_547_200_000  # 2025-12-01T00:00Z
+    records = [{"vehicle_id": "a", "ts": start}, {"vehicle_id": "b", "ts": start + 60_000},
+               {"vehicle_id": "a", "ts": "2025-12-01T00:02:00.250Z"}]  # fmt: skip
+    paced: dict[str, list[float]] = {}
+    batches: list[list[dict]] = []
+    for name, shift in (("none", None), ("back a day", TimeShift(by=parse_duration("-1d")))):
+        t = [0.0]
+        slept = paced.setdefault(name, [])
+
+        def sleep(s: float, t: list[float] = t, slept: list[float] = slept) -> None:
+            slept.append(s)
+            t[0] += s
+
+        batcher = PartitionBatcher(lambda p, k, v: batches.append(json.loads(v)), 1, kind="gps")
+        replay(records, lambda k, v: None, kind="gps", speedup=60.0, shift=shift,
+               progress=None, clock=lambda t=t: t[0], sleep=sleep, batcher=batcher)  # fmt: skip
+    assert paced["back a day"] == paced["none"] == pytest.approx([1.0, 60.25 / 60])  # 60x
+    shifted = [r for batch in batches[len(batches) // 2 :] for r in batch]
+    assert [record_ts_ms(r) for r in shifted] == [start - DAY_MS, start - DAY_MS + 60_000,
+                                                  start - DAY_MS + 120_250]  # fmt: skip
+    assert shifted[2]["ts"] == "2025-11-30T00:02:00.250000Z"  # still RFC 3339
