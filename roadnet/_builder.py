@@ -48,8 +48,17 @@ def geodesic_lengths(lonlat: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(d, starts)
 
 
-def build_network(ways: Sequence[Way], *, source: str = "") -> m.RoadNetwork:
-    """Build the directed network from ways; raises ``ValueError`` when nothing usable remains."""
+#: A signal tagged on an approach (OSM often tags the stop line, not the junction) belongs to
+#: the nearest junction within this distance (metres).
+SIGNAL_REACH_M = 30.0
+
+
+def build_network(
+    ways: Sequence[Way], *, source: str = "", signals_lonlat: np.ndarray | None = None
+) -> m.RoadNetwork:
+    """Build the directed network from ways; raises ``ValueError`` when nothing usable remains.
+    ``signals_lonlat``: traffic signals (WGS 84), each marking its nearest node within
+    :data:`SIGNAL_REACH_M` as signalised (``RoadNetwork.node_signal``)."""
     ways = [w for w in ways if len(w.lonlat) >= 2]
     if not ways:
         raise ValueError(f"no road ways with two or more points in {source or 'input'}")
@@ -124,9 +133,22 @@ def build_network(ways: Sequence[Way], *, source: str = "") -> m.RoadNetwork:
     frame = frame[frame[m.LENGTH] > 0.5].reset_index(drop=True)
     frame[m.SPEED_LIMIT] = frame[m.SPEED_LIMIT].astype(float)
     centre = coords.mean(axis=0)
+    projector = Projector(utm_crs_for(centre[0], centre[1]))
+    node_signal = None
+    if signals_lonlat is not None:
+        node_signal = np.zeros(len(node_lonlat), bool)
+        if len(signals_lonlat):
+            nx, ny = projector.to_metric(node_lonlat[:, 0], node_lonlat[:, 1])
+            sx, sy = projector.to_metric(signals_lonlat[:, 0], signals_lonlat[:, 1])
+            tree = shapely.STRtree(shapely.points(nx, ny))
+            (_, nearest), _ = tree.query_nearest(shapely.points(sx, sy),
+                                                 max_distance=SIGNAL_REACH_M,
+                                                 return_distance=True)  # fmt: skip
+            node_signal[nearest] = True
     return m.RoadNetwork(
         segments=frame,
         node_lonlat=node_lonlat,
-        projector=Projector(utm_crs_for(centre[0], centre[1])),
+        projector=projector,
         source=source,
+        node_signal=node_signal,
     )

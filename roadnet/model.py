@@ -66,12 +66,16 @@ class RoadNetwork:
         ``(n_nodes, 2)`` node coordinates, degrees.
     projector
         The metric projection used for ``geom_m`` and all distances.
+    node_signal
+        Per node, whether it has traffic signals (from OSM ``highway=traffic_signals``);
+        ``None`` when the source does not say.
     """
 
     segments: gpd.GeoDataFrame
     node_lonlat: np.ndarray
     projector: Projector
     source: str = ""
+    node_signal: np.ndarray | None = None  # per node: traffic signals known (None: unknown)
     _index_of: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -79,9 +79,11 @@ def _lanes(value: str | None) -> int | None:
     return lanes if lanes > 0 else None
 
 
-def _read_ways(path: Path, road_classes: frozenset[str]) -> tuple[list[Way], int]:
-    """Road ways of an OSM file and the number skipped for missing node locations."""
+def _read_ways(path: Path, road_classes: frozenset[str]) -> tuple[list[Way], int, np.ndarray]:
+    """Road ways of an OSM file, the number skipped for missing node locations, and the
+    (lon, lat) of nodes tagged ``highway=traffic_signals``."""
     ways: list[Way] = []
+    signals: list[tuple[float, float]] = []
     skipped = 0
     processor = (
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
@@ -89,6 +91,10 @@ def _read_ways(path: Path, road_classes: frozenset[str]) -> tuple[list[Way], int
         .with_filter(osmium.filter.KeyFilter("highway"))
     )
     for obj in processor:
+        if isinstance(obj, osmium.osm.Node):
+            if obj.tags.get("highway") == "traffic_signals" and obj.location.valid():
+                signals.append((obj.location.lon, obj.location.lat))
+            continue
         if not isinstance(obj, osmium.osm.Way) or obj.tags.get("highway") not in road_classes:
             continue
         tags = {t.k: t.v for t in obj.tags}
@@ -109,7 +115,7 @@ def _read_ways(path: Path, road_classes: frozenset[str]) -> tuple[list[Way], int
                 maxspeed_kmh=_maxspeed_kmh(tags.get("maxspeed")),
             )
         )
-    return ways, skipped
+    return ways, skipped, np.array(signals, float).reshape(-1, 2)
 
 
 def load_osm_network(
@@ -131,7 +137,7 @@ def load_osm_network(
     """
     path = Path(path)
     try:
-        ways, skipped = _read_ways(path, road_classes)
+        ways, skipped, signals = _read_ways(path, road_classes)
     except (RuntimeError, OSError) as exc:
         raise ValueError(f"cannot read OpenStreetMap file {path}: {exc}") from exc
     if skipped:
@@ -141,4 +147,4 @@ def load_osm_network(
             f"no usable roads in {path} (no way with highway in {sorted(road_classes)} "
             "and two or more located nodes)"
         )
-    return build_network(ways, source=str(path))
+    return build_network(ways, source=str(path), signals_lonlat=signals)

@@ -5,7 +5,8 @@ junctions become nodes; the geometry is the edge's shape (or its middle lane's),
 SUMO's x/y (metres, minus ``netOffset``) into WGS 84 with the net's ``projParameter``; a net
 without a projection cannot be placed on the map and is refused. Road class from the edge
 type (``highway.primary``) or a ``road_class`` parameter, lanes from the lane count, speeds
-from the lanes' limits (m/s in SUMO, km/h here).
+from the lanes' limits (m/s in SUMO, km/h here); junctions of type ``traffic_light`` are the
+signalised nodes.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ def load_sumo_network(path: str | Path) -> m.RoadNetwork:
                          " or from OSM")  # fmt: skip
     off = np.array([float(v) for v in (loc.get("netOffset") or "0,0").split(",")])  # type: ignore[union-attr]
     to_wgs84 = Transformer.from_proj(proj, "EPSG:4326", always_xy=True)
-    junctions = {j.get("id", ""): (float(j.get("x", "0")), float(j.get("y", "0")))
-                 for j in root.iter("junction") if j.get("type") != "internal"}  # fmt: skip
+    nodes = [j for j in root.iter("junction") if j.get("type") != "internal"]
+    junctions = {j.get("id", ""): (float(j.get("x", "0")), float(j.get("y", "0"))) for j in nodes}
+    signal = np.array([(j.get("type") or "").startswith("traffic_light") for j in nodes], bool)
     node_index = {jid: k for k, jid in enumerate(junctions)}
     rows, shapes = [], []
     for e in root.iter("edge"):
@@ -91,4 +93,4 @@ def load_sumo_network(path: str | Path) -> m.RoadNetwork:
     centre = lonlat.mean(axis=0)
     return m.RoadNetwork(segments=frame, node_lonlat=np.column_stack([jlon, jlat]),
                          projector=Projector(utm_crs_for(centre[0], centre[1])),
-                         source=str(path))  # fmt: skip
+                         source=str(path), node_signal=signal)  # fmt: skip

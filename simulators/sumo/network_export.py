@@ -5,7 +5,8 @@ east and y north in metres) and built by ``netconvert`` without moving the origi
 positions are the project's metric coordinates and SUMO edge ids are segment ids: feeds and
 truth from SUMO speak the project's ids. Two directions of a road drawn on one centre line
 become two edges side by side (lanes spread to the right of the direction of travel).
-Traffic lights are guessed at junctions of major roads (``tls_guess``); joining junctions
+Traffic lights stand where the network knows signals (OSM ``highway=traffic_signals``) and
+are guessed at other junctions of major roads (``tls_guess``); joining junctions
 closer than ``join_dist_m`` removes the short edges between them (listed as ``dropped``).
 """
 
@@ -78,8 +79,11 @@ def write_plain_xml(network: RoadNetwork, directory: Path) -> tuple[Path, Path]:
     bounds = f"{lo[0]:.2f},{lo[1]:.2f},{hi[0]:.2f},{hi[1]:.2f}"
     ET.SubElement(nodes, "location", netOffset="0.00,0.00", convBoundary=bounds,
                   origBoundary=bounds, projParameter=proj)  # fmt: skip
+    signal = network.node_signal
     for i in used.tolist():
-        ET.SubElement(nodes, "node", id=f"n{i}", x=f"{nx[i]:.2f}", y=f"{ny[i]:.2f}")
+        node = ET.SubElement(nodes, "node", id=f"n{i}", x=f"{nx[i]:.2f}", y=f"{ny[i]:.2f}")
+        if signal is not None and signal[i]:
+            node.set("type", "traffic_light")
     edges = ET.Element("edges")
     coords = [shapely.get_coordinates(g) for g in network.geom_m]
     classes = seg[m.ROAD_CLASS].fillna("").astype(str).to_numpy()

@@ -222,3 +222,31 @@ def test_tag_parsing_on_small_extract(tmp_path: Path, caplog: pytest.LogCaptureF
     assert seg.loc["3:0:r", m.NAME] == "Lạch Tray"
     assert seg.loc["4:0:f", m.NAME] == "QL5"
     assert seg.loc["3:0:r", m.LANES] == m.DEFAULT_LANES["primary"]
+
+
+def test_traffic_signals_mark_the_nearest_junction(tmp_path: Path) -> None:
+    # a cross of two streets at node 3; a signal tagged on the junction and one on an
+    # approach 11 m before the junction of node 5; a signal 200 m from any junction
+    nodes = ('<node id="1" lat="20.850" lon="106.680"/><node id="2" lat="20.850" lon="106.682"/>'
+             '<node id="3" lat="20.850" lon="106.684"><tag k="highway" v="traffic_signals"/>'
+             '</node><node id="4" lat="20.852" lon="106.684"/>'
+             '<node id="5" lat="20.848" lon="106.684"/><node id="6" lat="20.8481" lon="106.684">'
+             '<tag k="highway" v="traffic_signals"/></node>'
+             '<node id="7" lat="20.846" lon="106.686"/><node id="8" lat="20.846" lon="106.690"/>'
+             '<node id="9" lat="20.8478" lon="106.688"><tag k="highway" v="traffic_signals"/>'
+             '</node>')  # fmt: skip
+    ways = ('<way id="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="primary"/>'
+            '</way><way id="2"><nd ref="4"/><nd ref="3"/><nd ref="6"/><nd ref="5"/>'
+            '<tag k="highway" v="primary"/></way><way id="3"><nd ref="5"/><nd ref="7"/>'
+            '<nd ref="8"/><tag k="highway" v="secondary"/></way>')  # fmt: skip
+    path = tmp_path / "signals.osm"
+    path.write_text(f'<osm version="0.6">{nodes}{ways}</osm>', encoding="utf-8")
+    net = load_osm_network(path)
+    assert net.node_signal is not None
+    signalised = {tuple(np.round(net.node_lonlat[i], 4)) for i in np.flatnonzero(net.node_signal)}
+    assert signalised == {(106.684, 20.85), (106.684, 20.848)}
+
+
+def test_the_bundled_oakland_extract_has_signals() -> None:
+    net = load_osm_network(OAKLAND)
+    assert net.node_signal is not None and 1 <= net.node_signal.sum() <= 4

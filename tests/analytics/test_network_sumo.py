@@ -63,3 +63,12 @@ def test_a_net_without_projection_is_refused(tmp_path: Path) -> None:
                                 ' +no_defs"', 'projParameter="!"'), encoding="utf-8")  # fmt: skip
     with pytest.raises(ValueError, match="no projection"):
         load_network(path)
+
+
+def test_traffic_light_junctions_are_signalised_nodes(tmp_path: Path) -> None:
+    path = tmp_path / "city.net.xml"
+    path.write_text(NET, encoding="utf-8")
+    net = load_network(path)
+    east = net.segments.set_index("segment_id").loc["main_east"]
+    assert net.node_signal is not None
+    assert net.node_signal[east["to_node"]] and not net.node_signal[east["from_node"]]

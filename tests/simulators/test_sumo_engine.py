@@ -178,3 +178,16 @@ def test_joined_junctions_drop_short_edges_and_no_trip_uses_them(tmp_path: Path)
     trips = (tmp_path / "sumo" / "trips.rou.xml").read_text(encoding="utf-8")
     assert not any(f'"{d}"' in trips for d in dropped)
     assert "Error" not in (tmp_path / "sumo" / "sumo.log").read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(not WEST_OAKLAND.exists(), reason="no shared OSM extract beside the repo")
+def test_osm_signals_become_traffic_lights(tmp_path: Path) -> None:
+    from simulators.sumo.network_export import NetOptions
+
+    osm = load_network(WEST_OAKLAND)
+    assert osm.node_signal is not None and osm.node_signal.any()
+    net = build_sumo_network(osm, tmp_path, NetOptions(tls_guess=False, join_junctions=False))
+    assert net.traffic_lights == int(osm.node_signal.sum())
+    osm.node_signal = None  # a source that says nothing of signals: none without the guess
+    assert build_sumo_network(osm, tmp_path / "unknown",
+                              NetOptions(tls_guess=False)).traffic_lights == 0  # fmt: skip
