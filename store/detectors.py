@@ -74,9 +74,12 @@ def _bearing(row: dict[str, str], where: str) -> float:
         raise ValueError(f"{where}: {exc}") from None
 
 
-def read_inventory(path: str | Path, network: RoadNetwork) -> list[DetectorSite]:
+def read_inventory(
+    path: str | Path, network: RoadNetwork, *, warnings: list[str] | None = None
+) -> list[DetectorSite]:
     """Detectors of an inventory CSV, placed on ``network``; raises ``ValueError`` on bad rows
-    and logs a warning for each detector placed on one of two equally close directions."""
+    and logs a warning for each detector placed on one of two equally close directions (also
+    appended to ``warnings`` when given, for a command to show)."""
     known = set(network.segments[m.SEGMENT_ID])
     rows: list[tuple[str, dict[str, str]]] = []
     with Path(path).open(encoding="utf-8", newline="") as fh:
@@ -117,11 +120,12 @@ def read_inventory(path: str | Path, network: RoadNetwork) -> list[DetectorSite]
                                  f" of {lons[j]}, {lats[j]}")  # fmt: skip
             seg = str(ids[placed.segment[j]])
             if placed.twin[j] >= 0:
-                log.warning(
-                    "%s: detector %s is as close to %s as to %s (the two directions of one"
-                    " road); placed on %s: give bearing_deg or direction to choose",
-                    where, row["detector_id"].strip(), seg, ids[placed.twin[j]], seg,
-                )  # fmt: skip
+                msg = (f"{where}: detector {row['detector_id'].strip()} is as close to {seg} as"
+                       f" to {ids[placed.twin[j]]} (the two directions of one road); placed on"
+                       f" {seg}: give bearing_deg or direction to choose")  # fmt: skip
+                log.warning("%s", msg)
+                if warnings is not None:
+                    warnings.append(msg)
             lanes = _number(row, "lanes", where)
             sites[k] = DetectorSite(
                 row["detector_id"].strip(), seg, float(placed.offset_m[j]),
