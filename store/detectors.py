@@ -138,7 +138,9 @@ def read_inventory(
 
 
 def _check_stations(sites: list[DetectorSite], path: str | Path) -> None:
-    """Every detector of one station must be on one segment."""
+    """Every detector of one station must be on one segment, and a detector that is a station
+    of its own must not share its id with another station (the two would merge: a station's
+    total reported beside its lanes would count its traffic twice)."""
     seen: dict[str, DetectorSite] = {}
     for site in sites:
         if site.station_id is None:
@@ -149,6 +151,14 @@ def _check_stations(sites: list[DetectorSite], path: str | Path) -> None:
                 f"{path}: station {site.station_id} has detectors on two segments:"
                 f" {other.detector_id} on {other.segment_id}, {site.detector_id} on"
                 f" {site.segment_id}"
+            )
+    for site in sites:
+        lane = seen.get(site.detector_id)
+        if site.station_id is None and lane is not None:
+            raise ValueError(
+                f"{path}: detector {site.detector_id} has no station_id but is the station of"
+                f" {lane.detector_id}: give it station_id {site.detector_id} if it is one of"
+                " that station's lanes, else another id"
             )
 
 

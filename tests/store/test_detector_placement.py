@@ -89,6 +89,17 @@ def test_a_bad_bearing_is_an_error_naming_the_line(net, tmp_path, columns, value
         read_inventory(inv, net)
 
 
+def test_a_station_id_must_not_merge_a_detector_of_its_own(net, tmp_path) -> None:
+    # a station's all-lane total beside its per-lane loops would count its traffic twice
+    inv = _inventory(tmp_path, "detector_id,segment_id,position_m,station_id\n"
+                     "LT7,ew:0:f,100,\nLT7__l0,ew:0:f,100,LT7\nLT7__l1,ew:0:f,100,LT7\n")
+    with pytest.raises(ValueError, match="detector LT7 has no station_id but is the station"):
+        read_inventory(inv, net)
+    inv.write_text("detector_id,segment_id,position_m,station_id\n"
+                   "LT7__l0,ew:0:f,100,LT7\nLT7__l1,ew:0:f,100,LT7\n")  # fmt: skip
+    assert {s.station_id for s in read_inventory(inv, net)} == {"LT7"}
+
+
 @pytest.mark.integration
 def test_detectors_load_shows_twin_warnings_and_stores_stations(
     net, tmp_path, itms_settings: Settings, monkeypatch, capsys
