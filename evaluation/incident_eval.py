@@ -356,18 +356,21 @@ def build_profiles(
     *, n_stations: int | None = None,
 ) -> Profiles:  # fmt: skip
     """Profiles from incident-free simulated days (detector readings, true speeds);
-    ``station_index`` maps detector ids to stations (``n_stations``, default one each)."""
+    ``station_index`` maps detector ids to stations (``n_stations``, default one each). A
+    station's occupancy at a reading time is the mean over its lanes' loops (as
+    :func:`store.incident_inputs.occupancy_profile` takes it)."""
     n_st = len(station_index) if n_stations is None else n_stations
     occ_rows, speed_rows = [], []
-    for d in days:
+    for i, d in enumerate(days):
         for r in _read_jsonl(d / "detectors.jsonl"):
             k = station_index.get(r["detector_id"])
             if k is not None:
                 occ_rows.append((slot_of(r["ts"] / 1000.0 - r["interval_s"] / 2.0, tz), k,
-                                 r["occupancy"]))  # fmt: skip
+                                 i, r["ts"], r["occupancy"]))  # fmt: skip
         sp = pd.read_csv(d / "truth" / "segment_speeds.csv", parse_dates=["minute"])
         speed_rows.append(sp)
-    occ = pd.DataFrame(occ_rows, columns=["slot", "station", "occ"])
+    occ = pd.DataFrame(occ_rows, columns=["slot", "station", "day", "ts", "occ"])
+    occ = occ.groupby(["slot", "station", "day", "ts"])["occ"].mean().reset_index()
     g = occ.groupby(["slot", "station"])["occ"].agg(["mean", "std"]).reset_index()
     mean, std = {}, {}
     for slot, part in g.groupby("slot"):

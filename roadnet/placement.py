@@ -68,8 +68,8 @@ def place_points(
     """Place points (WGS 84) on the nearest segment within ``max_distance_m`` whose direction
     of travel there is within ``max_bearing_diff_deg`` of the point's bearing (NaN bearing:
     any direction). Without a bearing, a segment of the other direction within ``tie_m`` of
-    the nearest distance is reported as its ``twin`` (the choice between them is arbitrary:
-    the lowest index)."""
+    the nearest distance is reported as its ``twin``; the point is placed on the lower index of
+    the two (a guess, but a stable one: not whichever a rounding error puts nearer)."""
     x, y = network.projector.to_metric(np.asarray(lon, float), np.asarray(lat, float))
     pts = shapely.points(x, y)
     n = len(pts)
@@ -97,5 +97,9 @@ def place_points(
                       bearing_at(network.geom_m[s_i[f]], o[f])) > 90.0)  # fmt: skip
     tied = (p_i[second] == p_i[f]) & (d[second] - d[f] <= tie_m) & opposite & ~np.isfinite(
         want[f])  # fmt: skip
-    twin[p_i[f[tied]]] = s_i[second[tied]]
+    # of two tied twins the lower index is taken (not whichever is a rounding error nearer)
+    swap = tied & (s_i[second] < s_i[f])
+    seg[p_i[f[swap]]], off[p_i[f[swap]]] = s_i[second[swap]], o[second[swap]]
+    dist[p_i[f[swap]]] = d[second[swap]]
+    twin[p_i[f[tied]]] = np.where(swap, s_i[f], s_i[second])[tied]
     return Placement(seg, off, dist, twin)

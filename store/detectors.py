@@ -74,9 +74,12 @@ def _bearing(row: dict[str, str], where: str) -> float:
         raise ValueError(f"{where}: {exc}") from None
 
 
-def read_inventory(path: str | Path, network: RoadNetwork) -> list[DetectorSite]:
+def read_inventory(
+    path: str | Path, network: RoadNetwork, *, warnings: list[str] | None = None
+) -> list[DetectorSite]:
     """Detectors of an inventory CSV, placed on ``network``; raises ``ValueError`` on bad rows
-    and logs a warning for each detector placed on one of two equally close directions."""
+    and logs a warning for each detector placed on one of two equally close directions (also
+    appended to ``warnings`` when given, for a command to show)."""
     known = set(network.segments[m.SEGMENT_ID])
     rows: list[tuple[str, dict[str, str]]] = []
     with Path(path).open(encoding="utf-8", newline="") as fh:
@@ -117,11 +120,12 @@ def read_inventory(path: str | Path, network: RoadNetwork) -> list[DetectorSite]
                                  f" of {lons[j]}, {lats[j]}")  # fmt: skip
             seg = str(ids[placed.segment[j]])
             if placed.twin[j] >= 0:
-                log.warning(
-                    "%s: detector %s is as close to %s as to %s (the two directions of one"
-                    " road); placed on %s: give bearing_deg or direction to choose",
-                    where, row["detector_id"].strip(), seg, ids[placed.twin[j]], seg,
-                )  # fmt: skip
+                msg = (f"{where}: detector {row['detector_id'].strip()} is as close to {seg} as"
+                       f" to {ids[placed.twin[j]]} (the two directions of one road); placed on"
+                       f" {seg}: give bearing_deg or direction to choose")  # fmt: skip
+                log.warning("%s", msg)
+                if warnings is not None:
+                    warnings.append(msg)
             lanes = _number(row, "lanes", where)
             sites[k] = DetectorSite(
                 row["detector_id"].strip(), seg, float(placed.offset_m[j]),
@@ -134,7 +138,9 @@ def read_inventory(path: str | Path, network: RoadNetwork) -> list[DetectorSite]
 
 
 def _check_stations(sites: list[DetectorSite], path: str | Path) -> None:
-    """Every detector of one station must be on one segment."""
+    """Every detector of one station must be on one segment, and a detector that is a station
+    of its own must not share its id with another station (the two would merge: a station's
+    total reported beside its lanes would count its traffic twice)."""
     seen: dict[str, DetectorSite] = {}
     for site in sites:
         if site.station_id is None:
@@ -145,6 +151,14 @@ def _check_stations(sites: list[DetectorSite], path: str | Path) -> None:
                 f"{path}: station {site.station_id} has detectors on two segments:"
                 f" {other.detector_id} on {other.segment_id}, {site.detector_id} on"
                 f" {site.segment_id}"
+            )
+    for site in sites:
+        lane = seen.get(site.detector_id)
+        if site.station_id is None and lane is not None:
+            raise ValueError(
+                f"{path}: detector {site.detector_id} has no station_id but is the station of"
+                f" {lane.detector_id}: give it station_id {site.detector_id} if it is one of"
+                " that station's lanes, else another id"
             )
 
 

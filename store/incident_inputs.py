@@ -103,22 +103,23 @@ def station_readings(
 def occupancy_profile(
     conn: psycopg.Connection, slot: datetime, days: int, station_ids: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per station of ``station_ids``: mean and sample standard deviation of the occupancy
-    of readings ending in the 15-minute ``slot`` on each of the previous ``days`` days (NaN:
-    no data)."""
+    """Per station of ``station_ids``: mean and sample standard deviation of the station's
+    occupancy (per reading time, the mean over its in-service lanes' loops) of readings ending
+    in the 15-minute ``slot`` on each of the previous ``days`` days (NaN: no data)."""
     st = {d: k for k, d in enumerate(station_ids)}
     mean, std = np.full(len(st), np.nan), np.full(len(st), np.nan)
     rows = conn.execute(
-        "WITH days AS (SELECT generate_series(1, %s) AS k)"
-        f" SELECT {_STATION} AS station, avg(r.occupancy), stddev_samp(r.occupancy)"
-        " FROM days JOIN detector_reading r ON r.ts > %s - make_interval(days => days.k)"
-        "  AND r.ts <= %s - make_interval(days => days.k) + interval '15 minutes'"
-        " JOIN detector d ON d.detector_id = r.detector_id"
-        f" WHERE {_STATION} = ANY(%s) GROUP BY station",
+        "WITH days AS (SELECT generate_series(1, %s) AS k),"
+        f" occ AS (SELECT {_STATION} AS station, r.ts, avg(r.occupancy) AS occupancy"
+        "  FROM days JOIN detector_reading r ON r.ts > %s - make_interval(days => days.k)"
+        "   AND r.ts <= %s - make_interval(days => days.k) + interval '15 minutes'"
+        "  JOIN detector d ON d.detector_id = r.detector_id"
+        f"  WHERE d.status = 'in_service' AND {_STATION} = ANY(%s) GROUP BY station, r.ts)"
+        " SELECT station, avg(occupancy), stddev_samp(occupancy) FROM occ GROUP BY station",
         (days, slot, slot, list(station_ids)),
     ).fetchall()
-    for did, avg, sd in rows:
-        mean[st[did]], std[st[did]] = avg, np.nan if sd is None else sd
+    for sid, avg, sd in rows:
+        mean[st[sid]], std[st[sid]] = avg, np.nan if sd is None else sd
     return mean, std
 
 

@@ -13,10 +13,13 @@ def cmd_detectors(args: argparse.Namespace) -> int:
     from store.detectors import read_inventory, sync_detectors
 
     network = network_from(args.network)
-    sites = read_inventory(args.file, network)
+    warnings: list[str] = []
+    sites = read_inventory(args.file, network, warnings=warnings)
     with psycopg.connect(current_settings().dsn) as conn:
         n = sync_detectors(conn, sites, network)
     print(f"stored {n} detectors")
+    for msg in warnings:
+        print(f"warning: {msg}")
     return 0
 
 

@@ -79,3 +79,30 @@ def test_the_evaluation_runs_on_sumo_with_per_lane_loops_as_stations(tmp_path) -
     assert {r.method for r in rows} >= {"fused", "california8"}
     assert all(r.incidents == 1 for r in rows)
     assert meta["hours"] == pytest.approx(0.25)
+
+
+def test_profiles_are_of_station_occupancy_lanes_averaged(tmp_path) -> None:
+    """Per-lane loops of one station: the profile's spread is of the station's occupancy (the
+    lanes' mean per reading time), as the store's occupancy profile takes it."""
+    from zoneinfo import ZoneInfo
+
+    from evaluation.incident_eval import build_profiles
+
+    net = load_network(write_grid(tmp_path / "g.geojson", rows=3, cols=3))
+    seg = str(net.segments["segment_id"].iloc[0])
+    days = []
+    for day, lanes in enumerate([(0.1, 0.2, 0.3), (0.2, 0.3, 0.4)]):
+        d = tmp_path / f"day{day}"
+        (d / "truth").mkdir(parents=True)
+        ts = 1_700_000_060_000  # the same clock time on both simulated days
+        (d / "detectors.jsonl").write_text("".join(
+            f'{{"detector_id": "S1__l{k}", "ts": {ts}, "interval_s": 60, "occupancy": {occ}}}\n'
+            for k, occ in enumerate(lanes)))  # fmt: skip
+        (d / "truth" / "segment_speeds.csv").write_text(
+            f"minute,segment_id,speed_kmh\n2023-11-14T22:13:00Z,{seg},30\n")
+        days.append(d)
+    prof = build_profiles(days, net, {f"S1__l{k}": 0 for k in range(3)}, ZoneInfo("UTC"),
+                          n_stations=1)  # fmt: skip
+    (slot,) = prof.occ_mean
+    assert prof.occ_mean[slot].tolist() == pytest.approx([0.25])
+    assert prof.occ_std[slot].tolist() == pytest.approx([0.1 / 2**0.5])

@@ -10,6 +10,7 @@ import numpy as np
 import psycopg
 import pytest
 
+from analytics.incidents.inputs import station_minute
 from roadnet import load_network
 from roadnet.model import RoadNetwork
 from roadnet.placement import bearing_at, direction_deg
@@ -110,13 +111,15 @@ def test_per_lane_loops_with_a_station_id_are_one_station(net, itms_settings, tm
                    f"S2,{b},80,2,\n")  # fmt: skip
     sites = read_inventory(inv, net)
     minute = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
-    rows = []  # lanes: 10, 20, 30 vehicles; occupancy 0.1, 0.2, 0.3; speeds 30, 20, 10 km/h
+    # lanes: 10, 20, 30 vehicles; occupancy 0.1, 0.2, 0.3 (a day earlier 0.2, 0.3, 0.4);
+    # speeds 30, 20, 10 km/h
+    rows = []
     for day in (0, 1):
         t = minute - timedelta(days=day) + timedelta(minutes=1)
         for lane, (vol, occ, kmh) in enumerate([(10, 0.1, 30.0), (20, 0.2, 20.0),
                                                 (30, 0.3, 10.0)]):  # fmt: skip
-            rows.append((f"S1__l{lane}", t, 60, vol, occ, kmh))
-        rows.append(("S2", t, 60, 15, 0.05, 40.0))
+            rows.append((f"S1__l{lane}", t, 60, vol, occ + 0.1 * day, kmh))
+        rows.append(("S2", t, 60, 15, 0.05 + 0.1 * day, 40.0))
     with psycopg.connect(itms_settings.dsn) as conn:
         sync_network(conn, net)
         sync_detectors(conn, sites, net)
@@ -132,8 +135,16 @@ def test_per_lane_loops_with_a_station_id_are_one_station(net, itms_settings, tm
         ids = [s.station_id for s in stations]
         got = station_readings(conn, minute, minute + timedelta(minutes=1), ids)
         assert sorted(got.station.tolist()) == [0, 0, 0, 1]
-        mean, _ = occupancy_profile(conn, minute + timedelta(days=1), 2, ids)
-        assert mean.tolist() == pytest.approx([0.2, 0.05])
+        # as the incident worker sees them: one station, lanes averaged / summed
+        occ, vol, kmh = station_minute(got.station, got.volume, got.occupancy, got.speed_kmh, 2)
+        assert occ.tolist() == pytest.approx([0.2, 0.05])
+        assert vol.tolist() == [60, 15]
+        assert kmh.tolist() == pytest.approx([60 / (10 / 30 + 20 / 20 + 30 / 10), 40.0])
+        # the profile is of the station's occupancy (lanes averaged per reading time): S1
+        # 0.2 and 0.3, not the six lanes' readings (whose spread would be 0.10)
+        mean, std = occupancy_profile(conn, minute + timedelta(days=1), 2, ids)
+        assert mean.tolist() == pytest.approx([0.25, 0.1])
+        assert std.tolist() == pytest.approx([0.1 / 2**0.5, 0.1 / 2**0.5])
         index = {s: i for i, s in enumerate(net.segments["segment_id"])}
         window = read_window(conn, index, minute, 1)
     # the segment's traffic is the station's: lanes summed, harmonic speed weighted by volume
