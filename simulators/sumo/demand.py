@@ -21,6 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import shapely
 
 from roadnet import model as m
 from roadnet.model import RoadNetwork
@@ -93,7 +94,7 @@ def make_trips(
     p = weight / weight.sum()
     origin = rng.choice(len(seg), n, p=p)
     destination = rng.choice(len(seg), n, p=p)
-    xy = np.array([(g.centroid.x, g.centroid.y) for g in network.geom_m])
+    xy = shapely.get_coordinates(shapely.centroid(network.geom_m))
     for _ in range(20):  # redraw destinations too close to the origin
         near = np.hypot(*(xy[origin] - xy[destination]).T) < min_trip_m
         if not near.any():
@@ -121,8 +122,8 @@ def write_routes(network: RoadNetwork, trips: Trips, path: Path, *, rerouting_sh
     ids = network.segments[m.SEGMENT_ID].astype(str).to_numpy()
     root = ET.Element("routes")  # the vTypes are in the additional file (loaded first)
     reroute = rng.random(len(trips.vehicle_id)) < rerouting_share
-    mid = np.array([(g.interpolate(0.5, normalized=True).x, g.interpolate(0.5, normalized=True).y)
-                    for g in network.geom_m])  # fmt: skip
+    mid = shapely.get_coordinates(shapely.line_interpolate_point(network.geom_m, 0.5,
+                                                                 normalized=True))  # fmt: skip
     id_list = ids.tolist()
     for k in np.argsort(trips.depart_s, kind="stable").tolist():
         trip = ET.SubElement(root, "trip", {

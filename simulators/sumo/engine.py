@@ -136,8 +136,9 @@ def _true_segments(
         k = np.searchsorted(route.exit_s, t[rows], side="left")
         k = np.minimum(k, len(route.edges) - 1)
         seg[rows] = [index.get(route.edges[j], -1) for j in k.tolist()]
-    lane_edge = fixes["lane"].astype(str).str.rsplit("_", n=1).str[0].to_numpy()
-    on_edge = np.array([not str(lane).startswith(":") for lane in fixes["lane"]], bool)
+    lane = fixes["lane"].astype(str)
+    lane_edge = lane.str.rsplit("_", n=1).str[0].to_numpy()
+    on_edge = ~lane.str.startswith(":").to_numpy(bool)
     ids = np.array(list(index), dtype=object)
     same = on_edge & (seg >= 0) & (lane_edge == np.where(seg >= 0, ids[np.maximum(seg, 0)], ""))
     offset = np.where(same, fixes["pos"].to_numpy(float), 0.0)
@@ -281,12 +282,17 @@ def _write_speeds(truth: TruthWriter, edge: pd.DataFrame, network: RoadNetwork,
     length = dict(zip(network.segments[m.SEGMENT_ID].astype(str),
                       network.segments[m.LENGTH].astype(float), strict=True))  # fmt: skip
     queue = _queue_m(edge, lanes)
-    for k, row in enumerate(edge.itertuples(index=False)):
-        if not row.speed > 0 or row.id not in length:
-            continue
-        truth.speeds.writerow((iso(start_ms + row.begin * 1000), row.id,
-                               f"{row.speed * 3.6:.2f}", f"{length[row.id] / row.speed:.1f}",
-                               f"{row.left * 60:.0f}", f"{queue[k]:.0f}"))  # fmt: skip
+    seg_len = edge["id"].map(length).to_numpy(float)
+    ok = (edge["speed"].to_numpy(float) > 0) & np.isfinite(seg_len)
+    e = edge[ok]
+    speed = e["speed"].to_numpy(float)
+    minutes = pd.to_datetime(start_ms + e["begin"].to_numpy(float) * 1000, unit="ms",
+                             utc=True).strftime("%Y-%m-%dT%H:%M:%SZ")  # whole minutes
+    truth.speeds.writerows(zip(
+        minutes, e["id"], np.char.mod("%.2f", speed * 3.6),
+        np.char.mod("%.1f", seg_len[ok] / speed),
+        np.char.mod("%.0f", e["left"].to_numpy(float) * 60), np.char.mod("%.0f", queue[ok]),
+        strict=True))  # fmt: skip
 
 
 def _write_incidents(truth: TruthWriter, sc: Scenario, network: RoadNetwork,
