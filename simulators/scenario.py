@@ -38,11 +38,11 @@ class IncidentSpec(_Strict):
 
     id: str = Field(min_length=1)
     segment_id: str
-    position: float = Field(0.5, ge=0.0, le=1.0, description="Fraction along the segment.")
+    position: float = Field(default=0.5, ge=0.0, le=1.0, description="Fraction along the segment.")
     start_s: float = Field(ge=0)
     duration_s: float = Field(gt=0)
     kind: Literal["lane_blockage", "full_closure", "stalled_vehicle"] = "lane_blockage"
-    lanes_blocked: int = Field(1, ge=1)
+    lanes_blocked: int = Field(default=1, ge=1)
 
 
 class FaultSpec(_Strict):
@@ -50,16 +50,16 @@ class FaultSpec(_Strict):
 
     detector_id: str
     kind: Literal["stuck", "zero", "chatter", "missing"]
-    from_s: float = Field(0.0, ge=0)
+    from_s: float = Field(default=0.0, ge=0)
 
 
 class DetectorSpec(_Strict):
     """Where detectors stand and how they report."""
 
-    spacing: int = Field(3, ge=1, description="Every n-th eligible segment gets one.")
+    spacing: int = Field(default=3, ge=1, description="Every n-th eligible segment gets one.")
     classes: list[str] = ["motorway", "trunk", "primary"]
-    interval_s: int = Field(60, ge=20, le=3600)
-    missing_p: float = Field(0.0, ge=0, le=1)
+    interval_s: int = Field(default=60, ge=20, le=3600)
+    missing_p: float = Field(default=0.0, ge=0, le=1)
     faults: list[FaultSpec] = []
 
 
@@ -74,14 +74,14 @@ class FleetOverride(_Strict):
 class GpsSpec(_Strict):
     """GPS error and delivery impairments (see :class:`simulators.gps_channel.GpsNoise`)."""
 
-    sigma_m: float = Field(8.0, ge=0)
-    outlier_p: float = Field(0.01, ge=0, le=1)
-    outlier_sigma_m: float = Field(80.0, ge=0)
-    drop_p: float = Field(0.02, ge=0, le=1)
-    outage_p: float = Field(0.002, ge=0, le=1)
-    duplicate_p: float = Field(0.01, ge=0, le=1)
-    out_of_order_p: float = Field(0.02, ge=0, le=1)
-    late_p: float = Field(0.005, ge=0, le=1)
+    sigma_m: float = Field(default=8.0, ge=0)
+    outlier_p: float = Field(default=0.01, ge=0, le=1)
+    outlier_sigma_m: float = Field(default=80.0, ge=0)
+    drop_p: float = Field(default=0.02, ge=0, le=1)
+    outage_p: float = Field(default=0.002, ge=0, le=1)
+    duplicate_p: float = Field(default=0.01, ge=0, le=1)
+    out_of_order_p: float = Field(default=0.02, ge=0, le=1)
+    late_p: float = Field(default=0.005, ge=0, le=1)
 
     def noise(self) -> GpsNoise:
         """The channel settings."""
@@ -96,15 +96,15 @@ class SumoSpec(_Strict):
     how long a stuck vehicle waits before SUMO teleports it (s); the share of vehicles that
     reroute around congestion every 2 minutes."""
 
-    probe_share: float = Field(0.1, gt=0, le=1)
-    lateral_resolution_m: float = Field(0.8, gt=0)
+    probe_share: float = Field(default=0.1, gt=0, le=1)
+    lateral_resolution_m: float = Field(default=0.8, gt=0)
     tls_guess: bool = True
-    tls_guess_threshold: float = Field(40.0, gt=0)
-    tls_cycle_s: int = Field(90, ge=20, le=300)
+    tls_guess_threshold: float = Field(default=40.0, gt=0)
+    tls_cycle_s: int = Field(default=90, ge=20, le=300)
     join_junctions: bool = True
-    time_to_teleport_s: int = Field(600, ge=-1)
-    rerouting_share: float = Field(0.3, ge=0, le=1)
-    detector_lanes: bool = Field(True, description="Loops per lane (<station>__l<k>).")
+    time_to_teleport_s: int = Field(default=600, ge=-1)
+    rerouting_share: float = Field(default=0.3, ge=0, le=1)
+    detector_lanes: bool = Field(default=True, description="Loops per lane (<station>__l<k>).")
 
 
 class Scenario(_Strict):
@@ -114,15 +114,16 @@ class Scenario(_Strict):
     engine: Literal["own", "sumo"] = "own"
     start: datetime | None = None
     timezone: str = "Asia/Ho_Chi_Minh"
-    duration_s: int = Field(900, ge=1)
+    duration_s: int = Field(default=900, ge=1)
     seed: int = 0
     city_seed: int | None = Field(
-        None, description="Seeds the per-segment demand on its own: runs with the same city_seed"
-        " and different seeds are different days of the same city (None: from seed)."
+        default=None,
+        description="Seeds the per-segment demand on its own: runs with the same city_seed"
+        " and different seeds are different days of the same city (None: from seed).",
     )
     network: str | None = None
-    vehicles: int = Field(1000, ge=0)
-    demand_scale: float = Field(1.0, gt=0)
+    vehicles: int = Field(default=1000, ge=0)
+    demand_scale: float = Field(default=1.0, gt=0)
     gps: GpsSpec = GpsSpec()
     fleet: dict[str, FleetOverride] = {}
     detectors: DetectorSpec = DetectorSpec()

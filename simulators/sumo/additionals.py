@@ -18,9 +18,7 @@ from pathlib import Path
 from simulators.detectors import DetectorSite
 from simulators.scenario import IncidentSpec
 from simulators.sumo.bus_stops import BusStops
-from simulators.sumo.demand import BLOCKER, VTYPES, add_vehicle_types
-
-TRAFFIC_TYPES = " ".join(VTYPES)
+from simulators.sumo.vehicle_types import BLOCKER, TRAFFIC_TYPES, add_vehicle_types
 
 #: A loop: (loop id, site id, lane, segment id, position m).
 Loop = tuple[str, str, int, str, float]
@@ -54,9 +52,9 @@ def write_additionals(
                   excludeEmpty="true", vTypes=TRAFFIC_TYPES)  # fmt: skip
     if bus_stops is not None:
         for k in range(len(bus_stops.segment)):
-            lane = f"{segment_ids[int(bus_stops.segment[k])]}_0"
-            start = min(float(bus_stops.start_m[k]), lane_length_m.get(lane, 40.0) - 21.0)
-            ET.SubElement(root, "busStop", id=bus_stops.stop_id(k, segment_ids), lane=lane,
+            stop_lane = f"{segment_ids[int(bus_stops.segment[k])]}_0"
+            start = min(float(bus_stops.start_m[k]), lane_length_m.get(stop_lane, 40.0) - 21.0)
+            ET.SubElement(root, "busStop", id=bus_stops.stop_id(k, segment_ids), lane=stop_lane,
                           startPos=f"{max(start, 0.0):.1f}",
                           endPos=f"{max(start, 0.0) + 20.0:.1f}")  # fmt: skip
     loops: list[Loop] = []

@@ -1,14 +1,12 @@
-"""Demand for a SUMO run: a Vietnamese vehicle mix, trips timed by a weekday profile.
+"""Demand for a SUMO run: trips of the project's fleet mix timed by a weekday profile.
 
-Vehicle types (SUMO ``vType``): motorbikes, the majority, with the sublane model's
-arbitrary lateral alignment so they filter between cars and ride several abreast; cars,
-taxis, buses and trucks keep to their lane. ``n`` trips depart over the run, their
-departure times distributed like the weekday volume/capacity profile at the city's local
-time; origins and destinations are segments drawn with weights of lanes × road-class
-weight (arterials carry more), at least ``min_trip_m`` apart. SUMO routes each trip at
-departure (fastest path, through a bus's stops: ``bus_stops.py``); a share of vehicles
-reroutes around congestion. Probe vehicles (``probe_share``) carry SUMO's FCD device: their
-positions become the GPS feed.
+``n`` trips depart over the run, their departure times distributed like the weekday
+volume/capacity profile at the city's local time; origins and destinations are segments
+drawn with weights of lanes × road-class weight (arterials carry more), at least
+``min_trip_m`` apart. SUMO routes each trip at departure (fastest path, through a bus's
+stops: ``bus_stops.py``); a share of vehicles reroutes around congestion. Probe vehicles
+(``probe_share``) carry SUMO's FCD device: their positions become the GPS feed. How each
+type drives: ``vehicle_types.py``.
 Deterministic for a seed.
 """
 
@@ -27,27 +25,6 @@ from roadnet.model import RoadNetwork
 from simulators.fleet import FleetSpec
 from simulators.sumo.bus_stops import BusStops, stops_for_trip
 from simulators.traffic.profile import class_weight, volume_capacity
-
-_CAR = {"length": "4.5", "minGap": "2.0", "maxSpeed": "22.2", "accel": "2.6", "decel": "4.5",
-        "sigma": "0.5", "latAlignment": "center", "speedFactor": "normc(1,0.1,0.6,1.3)"}
-
-#: SUMO vType attributes per project vehicle type (lengths, gaps, widths in metres; speeds
-#: m/s; accelerations m/s²). Motorbikes: 1.9 m long, 0.8 m wide, 0.5 m gaps both ways.
-VTYPES: dict[str, dict[str, str]] = {
-    "motorbike": {"vClass": "motorcycle", "length": "1.9", "width": "0.8", "minGap": "0.5",
-                  "minGapLat": "0.3", "maxSpeed": "16.7", "accel": "2.5", "decel": "5.0",
-                  "sigma": "0.5", "latAlignment": "arbitrary", "maxSpeedLat": "1.5",
-                  "lcSublane": "2.0", "speedFactor": "normc(1,0.1,0.6,1.4)"},
-    "car": {"vClass": "passenger", **_CAR},
-    "taxi": {"vClass": "taxi", **_CAR},
-    "bus": {"vClass": "bus", "length": "10.5", "minGap": "2.5", "maxSpeed": "16.7",
-            "accel": "1.2", "decel": "4.0", "sigma": "0.3", "latAlignment": "center",
-            "speedFactor": "normc(0.9,0.05,0.7,1.0)"},
-    "truck": {"vClass": "truck", "length": "8.0", "minGap": "2.5", "maxSpeed": "16.7",
-              "accel": "1.3", "decel": "4.0", "sigma": "0.4", "latAlignment": "center",
-              "speedFactor": "normc(0.9,0.05,0.7,1.0)"},
-}  # fmt: skip
-BLOCKER = "blocker"  # the stopped vehicles that make an incident
 
 
 @dataclass(frozen=True)
@@ -103,13 +80,6 @@ def make_trips(
     return Trips(ids, types, departure_times(rng, n, duration_s, start, timezone), origin,
                  destination, rng.random(n) < probe_share,
                  np.array([specs[k].interval_s for k in kind], np.int64))  # fmt: skip
-
-
-def add_vehicle_types(root: ET.Element) -> None:
-    """Append the traffic's vTypes and the incident blocker's to an XML root."""
-    for name, attrs in VTYPES.items():
-        ET.SubElement(root, "vType", {"id": name, **attrs})
-    ET.SubElement(root, "vType", id=BLOCKER, vClass="passenger", length="4.5", color="1,0,0")
 
 
 def write_routes(network: RoadNetwork, trips: Trips, path: Path, *, rerouting_share: float,
