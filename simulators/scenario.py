@@ -34,15 +34,20 @@ class _Strict(BaseModel):
 
 
 class IncidentSpec(_Strict):
-    """An incident to inject (times in simulation seconds from the start)."""
+    """An incident to inject (times in simulation seconds from the start): lanes blocked at
+    ``position`` (a lane blockage, a full closure, a stalled vehicle) or traffic crawling at
+    ``crawl_kmh`` over the whole segment (flooding, a checkpoint, a convoy)."""
 
     id: str = Field(min_length=1)
     segment_id: str
     position: float = Field(default=0.5, ge=0.0, le=1.0, description="Fraction along the segment.")
     start_s: float = Field(ge=0)
     duration_s: float = Field(gt=0)
-    kind: Literal["lane_blockage", "full_closure", "stalled_vehicle"] = "lane_blockage"
+    kind: Literal["lane_blockage", "full_closure", "stalled_vehicle", "crawl"] = "lane_blockage"
     lanes_blocked: int = Field(default=1, ge=1)
+    crawl_kmh: float = Field(
+        default=10.0, gt=0, description="crawl: the speed limit over the whole segment, km/h."
+    )
 
 
 class FaultSpec(_Strict):

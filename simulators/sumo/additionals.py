@@ -5,9 +5,11 @@
 - ``edgeData`` every 60 s over the traffic's vehicle types (incident blockers excluded):
   the truth per segment and minute.
 - Bus stops (``bus_stops.py``) on the rightmost lane.
-- Incidents as stopped vehicles: a lane blockage stops a vehicle on each blocked lane
-  (rightmost first) at the incident's position for its duration, a full closure on every
-  lane, a stalled vehicle on the rightmost lane.
+- Incidents: a lane blockage stands a lane-wide blocker (a crash scene, roadworks) on each
+  blocked lane (rightmost first) at the incident's position for its duration, a full
+  closure on every lane; a stalled vehicle is a car stopped on the rightmost lane
+  (motorbikes squeeze past it); a crawl is a variable speed sign on every lane of the
+  segment, ``crawl_kmh`` from the start to the end (vehicles keep their speed factor).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from simulators.detectors import DetectorSite
 from simulators.scenario import IncidentSpec
 from simulators.sumo.bus_stops import BusStops
-from simulators.sumo.vehicle_types import BLOCKER, TRAFFIC_TYPES, add_vehicle_types
+from simulators.sumo.vehicle_types import BLOCKER, STALLED, TRAFFIC_TYPES, add_vehicle_types
 
 #: A loop: (loop id, site id, lane, segment id, position m).
 Loop = tuple[str, str, int, str, float]
@@ -31,6 +33,8 @@ def lane_detector_id(site_id: str, lane: int) -> str:
 
 def blocked_lanes(incident: IncidentSpec, lanes: int) -> list[int]:
     """Lane indexes (0 = rightmost) an incident blocks on a road of ``lanes`` lanes."""
+    if incident.kind == "crawl":
+        return []
     if incident.kind == "full_closure":
         return list(range(lanes))
     if incident.kind == "stalled_vehicle":
@@ -42,12 +46,12 @@ def write_additionals(
     path: Path, *, sites: list[DetectorSite], segment_ids: list[str],
     lane_length_m: dict[str, float], lanes_of: dict[str, int], interval_s: int,
     incidents: list[IncidentSpec], incident_pos_m: dict[str, float], per_lane: bool = True,
-    bus_stops: BusStops | None = None,
+    bus_stops: BusStops | None = None, lane_width_m: float = 3.2,
 ) -> list[Loop]:  # fmt: skip
     """Write the additional file; returns the loops as (loop id, site id, lane, segment id,
     position m)."""
     root = ET.Element("additional")
-    add_vehicle_types(root)
+    add_vehicle_types(root, lane_width_m=lane_width_m)
     ET.SubElement(root, "edgeData", id="truth", period="60", file="edgedata.xml",
                   excludeEmpty="true", vTypes=TRAFFIC_TYPES)  # fmt: skip
     if bus_stops is not None:
@@ -70,11 +74,18 @@ def write_additionals(
             loops.append((loop_id, site.detector_id, lane, seg, pos))
     for inc in sorted(incidents, key=lambda i: i.start_s):
         seg = inc.segment_id
+        if inc.kind == "crawl":
+            lanes_ids = " ".join(f"{seg}_{lane}" for lane in range(lanes_of.get(seg, 1)))
+            vss = ET.SubElement(root, "variableSpeedSign", id=f"{inc.id}#crawl", lanes=lanes_ids)
+            ET.SubElement(vss, "step", time=f"{inc.start_s:.0f}",
+                          speed=f"{inc.crawl_kmh / 3.6:.2f}")  # fmt: skip
+            ET.SubElement(vss, "step", time=f"{inc.start_s + inc.duration_s:.0f}", speed="-1")
+        blocker = STALLED if inc.kind == "stalled_vehicle" else BLOCKER
         for lane in blocked_lanes(inc, lanes_of.get(seg, 1)):
             lane_id = f"{seg}_{lane}"
             pos = min(max(incident_pos_m[inc.id], 5.0), lane_length_m.get(lane_id, 10.0) - 1.0)
             veh = ET.SubElement(
-                root, "vehicle", id=f"{inc.id}#{lane}", type=BLOCKER, depart=f"{inc.start_s:.0f}",
+                root, "vehicle", id=f"{inc.id}#{lane}", type=blocker, depart=f"{inc.start_s:.0f}",
                 departLane=str(lane), departPos=f"{pos:.1f}", departSpeed="0",
                 insertionChecks="none",
             )  # fmt: skip

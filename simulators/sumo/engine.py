@@ -56,9 +56,10 @@ def simulate_sumo(
     rng = np.random.default_rng(sc.seed)
     say = (lambda text: (progress.write(text + "\n"), progress.flush())) if progress else (
         lambda text: None)  # fmt: skip
-    net = build_sumo_network(network, work, NetOptions(
+    net_options = NetOptions(
         tls_guess=so.tls_guess, tls_guess_threshold=so.tls_guess_threshold,
-        tls_cycle_s=so.tls_cycle_s, join_junctions=so.join_junctions))  # fmt: skip
+        tls_cycle_s=so.tls_cycle_s, join_junctions=so.join_junctions)  # fmt: skip
+    net = build_sumo_network(network, work, net_options)
     say(f"SUMO network: {len(net.edges)} edges, {net.traffic_lights} traffic lights,"
         f" {len(net.dropped)} segments dropped by junction joining")  # fmt: skip
     specs = fleet_specs(sc)
@@ -85,6 +86,7 @@ def simulate_sumo(
         additional, sites=sites, segment_ids=ids, lane_length_m=net.lane_length_m,
         lanes_of=net.lanes, interval_s=sc.detectors.interval_s, incidents=sc.incidents,
         incident_pos_m=inc_pos, per_lane=so.detector_lanes, bus_stops=stops,
+        lane_width_m=net_options.lane_width_m,
     )  # fmt: skip
     say(f"SUMO demand: {len(trips.vehicle_id)} trips, {int(trips.probe.sum())} probes,"
         f" {len(loops)} loops; running {sc.duration_s} s")  # fmt: skip

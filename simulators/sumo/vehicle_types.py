@@ -41,11 +41,19 @@ VTYPES: dict[str, dict[str, str]] = {
 
 #: The traffic's types, space-separated (the vTypes detectors and truth count).
 TRAFFIC_TYPES = " ".join(VTYPES)
-BLOCKER = "blocker"  # the stopped vehicles that make an incident
+#: What stands in a lane during an incident: a crash scene or roadworks as wide as the lane
+#: (nothing passes it in that lane, not even a motorbike), or a stalled car (motorbikes
+#: squeeze past it in the sublane model).
+BLOCKER = "blocker"
+STALLED = "stalled"
 
 
-def add_vehicle_types(root: ET.Element) -> None:
-    """Append the traffic's vTypes and the incident blocker's to an XML root."""
+def add_vehicle_types(root: ET.Element, *, lane_width_m: float = 3.2) -> None:
+    """Append the traffic's vTypes and the incident blockers' to an XML root (lanes
+    ``lane_width_m`` wide)."""
     for name, attrs in VTYPES.items():
         ET.SubElement(root, "vType", {"id": name, **attrs})
-    ET.SubElement(root, "vType", id=BLOCKER, vClass="passenger", length="4.5", color="1,0,0")
+    ET.SubElement(root, "vType", id=BLOCKER, vClass="passenger", length="8.0",
+                  width=f"{max(lane_width_m - 0.2, 1.8):.2f}", color="1,0,0")  # fmt: skip
+    ET.SubElement(root, "vType", id=STALLED, vClass="passenger", length="4.5", width="1.8",
+                  color="1,0.5,0")  # fmt: skip
