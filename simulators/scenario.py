@@ -99,7 +99,7 @@ class SumoSpec(_Strict):
     cars; how netconvert builds the network (traffic lights guessed where the incoming roads'
     speeds sum to ``tls_guess_threshold`` m/s or more; fixed cycles of ``tls_cycle_s``);
     how long a stuck vehicle waits before SUMO teleports it (s); the share of vehicles that
-    reroute around congestion every 2 minutes."""
+    reroute around congestion every 2 minutes; the warm-up before the start (s)."""
 
     probe_share: float = Field(default=0.1, gt=0, le=1)
     lateral_resolution_m: float = Field(default=0.8, gt=0)
@@ -110,6 +110,11 @@ class SumoSpec(_Strict):
     time_to_teleport_s: int = Field(default=600, ge=-1)
     rerouting_share: float = Field(default=0.3, ge=0, le=1)
     detector_lanes: bool = Field(default=True, description="Loops per lane (<station>__l<k>).")
+    warmup_s: int = Field(
+        default=600, ge=0, le=7200,
+        description="Simulated before the start (trips at the same profile) so that the run"
+        " begins in traffic; rounded up to whole detector intervals and minutes; no output.",
+    )  # fmt: skip
 
 
 class Scenario(_Strict):

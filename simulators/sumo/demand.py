@@ -5,8 +5,9 @@ volume/capacity profile at the city's local time; origins and destinations are s
 drawn with weights of lanes × road-class weight (arterials carry more), at least
 ``min_trip_m`` apart. SUMO routes each trip at departure (fastest path, through a bus's
 stops: ``bus_stops.py``); a share of vehicles reroutes around congestion. Probe vehicles
-(``probe_share``) carry SUMO's FCD device: their positions become the GPS feed. How each
-type drives: ``vehicle_types.py``.
+(``probe_share``) carry SUMO's FCD device: their positions become the GPS feed. A warm-up
+before the run's start (trips at the same profile) fills the network, so that the run
+begins in traffic, not on empty streets. How each type drives: ``vehicle_types.py``.
 Deterministic for a seed.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,8 +30,9 @@ from simulators.traffic.profile import class_weight, volume_capacity
 
 @dataclass(frozen=True)
 class Trips:
-    """The generated vehicles (aligned arrays): id, project vehicle type, departure (s from
-    the start), origin and destination segment index, probe or not, GPS interval (s)."""
+    """The generated vehicles (aligned arrays): id, project vehicle type, departure (s on
+    SUMO's clock: from the start of the warm-up), origin and destination segment index,
+    probe or not, GPS interval (s)."""
 
     vehicle_id: np.ndarray
     vehicle_type: np.ndarray
@@ -54,12 +56,28 @@ def departure_times(
     return np.sort(np.minimum(np.interp(rng.random(n), cdf, grid), duration_s - 1.0))
 
 
+def warmup_trips(n: int, duration_s: int, warmup_s: int, start: datetime, timezone: str) -> int:
+    """Trips departing in the ``warmup_s`` before ``start``: as many per second as the ``n``
+    of the run, scaled by the weekday profile."""
+    if warmup_s <= 0 or n <= 0:
+        return 0
+    local = start.astimezone(ZoneInfo(timezone))
+    hour0 = local.hour + local.minute / 60.0 + local.second / 3600.0
+    before = volume_capacity(hour0 + np.linspace(-warmup_s, 0.0, 61) / 3600.0).mean()
+    during = volume_capacity(hour0 + np.linspace(0.0, duration_s, 61) / 3600.0).mean()
+    return round(n * warmup_s / duration_s * float(before) / max(float(during), 1e-9))
+
+
 def make_trips(
     network: RoadNetwork, specs: tuple[FleetSpec, ...], *, n: int, duration_s: int,
     start: datetime, timezone: str, probe_share: float, rng: np.random.Generator,
-    min_trip_m: float = 1000.0,
+    min_trip_m: float = 1000.0, warmup_s: int = 0,
 ) -> Trips:  # fmt: skip
-    """Draw ``n`` trips (see the module docstring)."""
+    """Draw ``n`` trips departing over the run (see the module docstring), and before them
+    those of a ``warmup_s`` warm-up that fills the network; departures in seconds from the
+    start of the warm-up (SUMO's clock)."""
+    n_warm = warmup_trips(n, duration_s, warmup_s, start, timezone)
+    n_run, n = n, n + n_warm
     seg = network.segments
     weight = seg[m.LANES].to_numpy(float) * np.array(
         [class_weight(str(c)) for c in seg[m.ROAD_CLASS].fillna("")]
@@ -77,8 +95,11 @@ def make_trips(
     kind = rng.choice(len(specs), n, p=shares / shares.sum())
     types = np.array([specs[k].vehicle_type for k in kind])
     ids = np.array([f"{t[:2]}{i:06d}" for i, t in enumerate(types)])
-    return Trips(ids, types, departure_times(rng, n, duration_s, start, timezone), origin,
-                 destination, rng.random(n) < probe_share,
+    depart = np.concatenate([
+        departure_times(rng, n_warm, warmup_s, start - timedelta(seconds=warmup_s), timezone),
+        warmup_s + departure_times(rng, n_run, duration_s, start, timezone),
+    ]) if n_warm else departure_times(rng, n_run, duration_s, start, timezone)  # fmt: skip
+    return Trips(ids, types, depart, origin, destination, rng.random(n) < probe_share,
                  np.array([specs[k].interval_s for k in kind], np.int64))  # fmt: skip
 
 

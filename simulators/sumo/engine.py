@@ -14,12 +14,14 @@ the feeds, SUMO seconds from the start inside; positions metric in SUMO, WGS 84 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
+import pandas as pd
 
 from roadnet import model as m
 from roadnet.model import RoadNetwork
@@ -32,7 +34,13 @@ from simulators.sumo.bus_stops import place_bus_stops
 from simulators.sumo.demand import make_trips, write_routes
 from simulators.sumo.feeds import loop_readings, write_feeds
 from simulators.sumo.network_export import NetOptions, build_sumo_network
-from simulators.sumo.outputs import read_edgedata, read_fcd, read_loops, read_vehroutes
+from simulators.sumo.outputs import (
+    read_edgedata,
+    read_fcd,
+    read_loops,
+    read_vehroutes,
+    shifted,
+)
 from simulators.sumo.probes import Probes, device_reports, sample_fixes
 from simulators.sumo.run import run_sumo
 from simulators.sumo.truth import write_incidents, write_loops, write_speeds, write_traversals
@@ -63,8 +71,10 @@ def simulate_sumo(
     say(f"SUMO network: {len(net.edges)} edges, {net.traffic_lights} traffic lights,"
         f" {len(net.dropped)} segments dropped by junction joining")  # fmt: skip
     specs = fleet_specs(sc)
+    warmup = warmup_s(sc)
     trips = make_trips(network, specs, n=sc.vehicles, duration_s=sc.duration_s, start=start,
-                       timezone=sc.timezone, probe_share=so.probe_share, rng=rng)  # fmt: skip
+                       timezone=sc.timezone, probe_share=so.probe_share, rng=rng,
+                       warmup_s=warmup)  # fmt: skip
     trips_file = work / "trips.rou.xml"
     stops = place_bus_stops(network).kept(network.segments[m.SEGMENT_ID].astype(str).isin(
         net.lanes).to_numpy())  # fmt: skip
@@ -84,25 +94,28 @@ def simulate_sumo(
     additional = work / "additional.add.xml"
     loops = write_additionals(
         additional, sites=sites, segment_ids=ids, lane_length_m=net.lane_length_m,
-        lanes_of=net.lanes, interval_s=sc.detectors.interval_s, incidents=sc.incidents,
+        lanes_of=net.lanes, interval_s=sc.detectors.interval_s,
+        incidents=[i.model_copy(update={"start_s": i.start_s + warmup}) for i in sc.incidents],
         incident_pos_m=inc_pos, per_lane=so.detector_lanes, bus_stops=stops,
         lane_width_m=net_options.lane_width_m,
     )  # fmt: skip
-    say(f"SUMO demand: {len(trips.vehicle_id)} trips, {int(trips.probe.sum())} probes,"
-        f" {len(loops)} loops; running {sc.duration_s} s")  # fmt: skip
+    say(f"SUMO demand: {len(trips.vehicle_id)} trips ({len(trips.vehicle_id) - sc.vehicles} in"
+        f" a {warmup} s warm-up), {int(trips.probe.sum())} probes, {len(loops)} loops;"
+        f" running {warmup + sc.duration_s} s")  # fmt: skip
     files = run_sumo(work, net=net.path, routes=trips_file, additional=additional,
-                     duration_s=sc.duration_s, seed=sc.seed,
+                     duration_s=warmup + sc.duration_s, seed=sc.seed,
                      lateral_resolution_m=so.lateral_resolution_m,
                      time_to_teleport_s=so.time_to_teleport_s)  # fmt: skip
     say(f"SUMO ran in {files.wall_s:.1f} s; writing feeds and truth")
     truth = TruthWriter(out / "truth")
     feed = FileSink(out) if sink is None else MultiSink(FileSink(out), sink)
     probes = Probes.of(trips)
-    routes = read_vehroutes(files.vehroutes)
-    fixes = sample_fixes(read_fcd(files.fcd), probes, routes, index, rng)
+    # from here on, seconds from the run's start: the warm-up left out
+    routes = {v: shifted(r, warmup) for v, r in read_vehroutes(files.vehroutes).items()}
+    fixes = sample_fixes(_after(read_fcd(files.fcd), warmup, "t"), probes, routes, index, rng)
     noise = sc.gps.noise()
     reports = device_reports(fixes, probes, network, noise, specs, rng)
-    readings = loop_readings(read_loops(files.loops), start_ms)
+    readings = loop_readings(_after(read_loops(files.loops), warmup, "begin", "end"), start_ms)
     stats: dict = write_feeds(fixes, reports, probes, readings, segment_ids=ids,
                               start_ms=start_ms, noise=noise, rng=rng, feed=feed,
                               truth=truth)  # fmt: skip
@@ -111,17 +124,35 @@ def simulate_sumo(
                                              probes.vehicle_type.tolist(), strict=True)),
                      network, index, start_ms, sc.duration_s)  # fmt: skip
     write_loops(truth, loops, network, index)
-    edge = read_edgedata(files.edgedata)
+    edge = _after(read_edgedata(files.edgedata), warmup, "begin")
     write_speeds(truth, edge, network, net.lanes, start_ms)
     write_incidents(truth, sc.incidents, network, edge, net.lanes, start_ms)
     truth.close()
     stats.update({"engine": "sumo", "sumo_wall_s": round(files.wall_s, 2),
                   "traffic_lights": net.traffic_lights, "dropped_segments": net.dropped,
-                  "trips": len(trips.vehicle_id), "probes": int(trips.probe.sum()),
-                  "loops": len(loops)})  # fmt: skip
+                  "trips": sc.vehicles, "warmup_s": warmup,
+                  "warmup_trips": len(trips.vehicle_id) - sc.vehicles,
+                  "probe_trips": int(trips.probe.sum()),
+                  "probes": len(np.unique(fixes.vehicle_id)), "loops": len(loops)})  # fmt: skip
     run = {"scenario": json.loads(sc.model_dump_json()), "start": start.isoformat(),
            "end": (start + timedelta(seconds=sc.duration_s)).isoformat(),
            "network": network.source, "stats": stats}  # fmt: skip
     (out / "truth" / "run.json").write_text(json.dumps(run, indent=2, ensure_ascii=False),
                                            encoding="utf-8")  # fmt: skip
     return stats
+
+
+def warmup_s(scenario: Scenario) -> int:
+    """The scenario's warm-up (s), rounded up to whole detector intervals and minutes (the
+    loops' and the truth's intervals start with SUMO's clock)."""
+    step = math.lcm(60, scenario.detectors.interval_s)
+    return -(-scenario.sumo.warmup_s // step) * step
+
+
+def _after(df: pd.DataFrame, warmup: int, first: str, *more: str) -> pd.DataFrame:
+    """The rows of a SUMO output from the run's start on (column ``first`` ≥ ``warmup``),
+    with the time columns on the run's clock."""
+    out = df[df[first] >= warmup].reset_index(drop=True) if len(df) else df
+    for col in (first, *more):
+        out[col] = out[col] - warmup
+    return out

@@ -31,6 +31,11 @@ class Route:
     exit_s: np.ndarray
 
 
+def shifted(route: Route, by_s: float) -> Route:
+    """``route`` with its times ``by_s`` seconds earlier."""
+    return Route(route.vehicle_type, route.depart_s - by_s, route.edges, route.exit_s - by_s)
+
+
 def read_vehroutes(path: Path) -> dict[str, Route]:
     """Routes with exit times of the vehicles that carried a vehroute device."""
     out: dict[str, Route] = {}

@@ -34,7 +34,7 @@ def write_traversals(
     network: RoadNetwork, index: dict[str, int], start_ms: int, duration_s: int,
 ) -> None:  # fmt: skip
     """Every complete pass of the vehicles in ``vehicle_type`` (the probes) over a segment
-    within the run."""
+    within the run (times in seconds from its start)."""
     length = network.segments[m.LENGTH].to_numpy(float)
     for vid, vtype in vehicle_type.items():
         route = routes.get(vid)
@@ -43,7 +43,7 @@ def write_traversals(
         for j in range(1, len(route.exit_s)):
             seg = index.get(route.edges[j], -1)
             entry, exit_ = float(route.exit_s[j - 1]), float(route.exit_s[j])
-            if seg < 0 or not exit_ <= duration_s or exit_ <= entry:
+            if seg < 0 or entry < 0 or not exit_ <= duration_s or exit_ <= entry:
                 continue
             truth.traversals.writerow((vid, vtype, route.edges[j], int(start_ms + entry * 1000),
                                        int(start_ms + exit_ * 1000),

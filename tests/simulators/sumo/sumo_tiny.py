@@ -12,11 +12,12 @@ START = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)  # 07:30 in Hai Phong: the mor
 
 
 def tiny_scenario(**kw: object) -> Scenario:
-    """A scenario on the tiny grid: 7 simulated minutes, 400 trips, half of them probes."""
+    """A scenario on the tiny grid: 7 simulated minutes after a 2-minute warm-up, 400 trips,
+    half of them probes."""
     base: dict = {"name": "tiny", "start": START, "duration_s": 420, "seed": 5,
                   "vehicles": 400, "detectors": {"spacing": 2, "classes": ["trunk", "primary"],
                                                  "interval_s": 60},
-                  "sumo": {"probe_share": 0.5}}  # fmt: skip
+                  "sumo": {"probe_share": 0.5, "warmup_s": 120}}  # fmt: skip
     base.update(kw)
     return Scenario.model_validate(base)
 
