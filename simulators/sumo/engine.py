@@ -37,13 +37,21 @@ from simulators.sumo.network_export import NetOptions, build_sumo_network
 from simulators.sumo.outputs import (
     read_edgedata,
     read_fcd,
+    read_incident_jams,
+    read_jams,
     read_loops,
     read_vehroutes,
     shifted,
 )
 from simulators.sumo.probes import Probes, device_reports, sample_fixes
 from simulators.sumo.run import run_sumo
-from simulators.sumo.truth import write_incidents, write_loops, write_speeds, write_traversals
+from simulators.sumo.truth import (
+    edge_queues,
+    write_incidents,
+    write_loops,
+    write_speeds,
+    write_traversals,
+)
 from simulators.truth import TruthWriter
 
 
@@ -125,8 +133,11 @@ def simulate_sumo(
                      network, index, start_ms, sc.duration_s)  # fmt: skip
     write_loops(truth, loops, network, index)
     edge = _after(read_edgedata(files.edgedata), warmup, "begin")
-    write_speeds(truth, edge, network, net.lanes, start_ms)
-    write_incidents(truth, sc.incidents, network, edge, net.lanes, start_ms)
+    queues = edge_queues(_after(read_jams(files.jams), warmup, "begin"))
+    write_speeds(truth, edge, queues, network, start_ms)
+    behind = {i: _after(df, warmup, "begin")
+              for i, df in read_incident_jams(files.incident_jams).items()}  # fmt: skip
+    write_incidents(truth, sc.incidents, network, queues, behind, start_ms)
     truth.close()
     stats.update({"engine": "sumo", "sumo_wall_s": round(files.wall_s, 2),
                   "traffic_lights": net.traffic_lights, "dropped_segments": net.dropped,

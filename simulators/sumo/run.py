@@ -3,7 +3,7 @@
 Time steps of 1 s, the sublane model at ``lateral_resolution_m``, a seed for every random
 choice SUMO makes. Outputs:
 floating car data of the probe vehicles as CSV (semicolon-separated), their routes with
-exit times, per-edge truth every minute and loop readings as XML.
+exit times, per-edge truth, per-lane jams every minute and loop readings as XML.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ class RunFiles:
     vehroutes: Path
     edgedata: Path
     loops: Path
+    jams: Path
+    incident_jams: Path
     log: Path
     wall_s: float
 
@@ -62,5 +64,6 @@ def run_sumo(
     done = subprocess.run(cmd, cwd=directory, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"sumo failed: {(done.stderr or done.stdout).strip()[-2000:]}")
-    return RunFiles(directory, fcd, veh, directory / "edgedata.xml", directory / "e1.xml", log,
+    return RunFiles(directory, fcd, veh, directory / "edgedata.xml", directory / "e1.xml",
+                    directory / "jams.xml", directory / "incident_jams.xml", log,
                     time.monotonic() - t0)  # fmt: skip

@@ -5,6 +5,8 @@
   at signals included), travel time, flow (vehicles leaving per hour), queue.
 - ``traversals.csv``: every complete pass of a probe over a segment (entry = leaving the
   previous edge, exit = leaving this one).
+- queues: from lane-area detectors over every lane (``additionals.py``): a segment's queue
+  is its longest lane's jam (standing vehicles less than 10 m apart), metres.
 - ``detectors.csv``: every loop with its station and lane.
 - ``incidents.csv``: each incident with the longest queue it formed.
 
@@ -24,9 +26,8 @@ from simulators.sumo.additionals import Loop
 from simulators.sumo.outputs import Route
 from simulators.truth import TruthWriter, iso
 
-#: Road length one halting vehicle takes in a queue, per lane (m): a mix of motorbikes
-#: (about 1 m each, riding three abreast in a lane) and cars (about 7 m).
-QUEUE_SPACE_M = 4.0
+#: The floor of a truth speed (km/h), as in the own simulator.
+MIN_SPEED_KMH = 1.0
 
 
 def write_traversals(
@@ -65,60 +66,92 @@ def write_loops(truth: TruthWriter, loops: list[Loop], network: RoadNetwork,
     truth.write_table("detectors.csv", header, rows)
 
 
-def queue_m(edge: pd.DataFrame, lanes: dict[str, int]) -> np.ndarray:
-    """Queue length per edge row (m): halting vehicles over the minute × space per lane."""
-    n_lanes = edge["id"].map(lanes).fillna(1).clip(lower=1).to_numpy(float)
-    return edge["waitingTime"].fillna(0).to_numpy(float) / 60.0 * QUEUE_SPACE_M / n_lanes
+def edge_queues(jams: pd.DataFrame) -> pd.DataFrame:
+    """Per edge and minute (``begin``, ``id``): its longest lane's jam averaged over the
+    minute (``queue_m``) and at its longest (``max_queue_m``), metres."""
+    g = jams.groupby(["begin", "edge"], sort=False)
+    out = g.agg(queue_m=("mean_jam_m", "max"), max_queue_m=("max_jam_m", "max")).reset_index()
+    return out.rename(columns={"edge": "id"})
 
 
-def write_speeds(truth: TruthWriter, edge: pd.DataFrame, network: RoadNetwork,
-                 lanes: dict[str, int], start_ms: int) -> None:  # fmt: skip
-    """``segment_speeds.csv`` from SUMO's per-minute edge data (all traffic vehicles)."""
+def write_speeds(truth: TruthWriter, edge: pd.DataFrame, queues: pd.DataFrame,
+                 network: RoadNetwork, start_ms: int) -> None:  # fmt: skip
+    """``segment_speeds.csv`` from SUMO's per-minute edge data (all traffic vehicles) and
+    the edges' queues (``edge_queues``). A minute in which every vehicle on a segment stood
+    still gets the own simulator's floor of 1 km/h."""
     length = dict(zip(network.segments[m.SEGMENT_ID].astype(str),
                       network.segments[m.LENGTH].astype(float), strict=True))  # fmt: skip
-    queue = queue_m(edge, lanes)
+    q = edge.merge(queues[["begin", "id", "queue_m"]], on=["begin", "id"], how="left")
+    queue = q["queue_m"].fillna(0.0).to_numpy(float)
     for k, row in enumerate(edge.itertuples(index=False)):
-        if not row.speed > 0 or row.id not in length:
+        if not row.sampledSeconds > 0 or row.id not in length:
             continue
+        speed = max(float(row.speed), MIN_SPEED_KMH / 3.6)
         truth.speeds.writerow((iso(start_ms + row.begin * 1000), row.id,
-                               f"{row.speed * 3.6:.2f}", f"{length[row.id] / row.speed:.1f}",
+                               f"{speed * 3.6:.2f}", f"{length[row.id] / speed:.1f}",
                                f"{row.left * 60:.0f}", f"{queue[k]:.0f}"))  # fmt: skip
 
 
+def _upstream_same_road(network: RoadNetwork) -> list[list[int]]:
+    """For each segment, the segments of the same road (name) that end where it starts,
+    its own reverse excluded."""
+    seg = network.segments
+    names = seg[m.NAME].fillna("").astype(str).tolist()
+    frm, to = seg[m.FROM_NODE].to_numpy(), seg[m.TO_NODE].to_numpy()
+    into: dict[int, list[int]] = {}
+    for i, t in enumerate(to.tolist()):
+        into.setdefault(int(t), []).append(i)
+    return [[u for u in into.get(int(frm[i]), []) if names[u] == names[i] and names[i]
+             and frm[u] != to[i]] for i in range(len(seg))]  # fmt: skip
+
+
+def incident_queue_m(
+    incident: IncidentSpec, queues: pd.DataFrame, network: RoadNetwork, *,
+    incident_jam: pd.DataFrame | None = None, full_share: float = 0.8, after_s: float = 600.0,
+) -> float:  # fmt: skip
+    """The longest queue (m) an incident formed, from its start to ``after_s`` after its
+    end: each minute, the jam behind it (``incident_jam``: per ``begin`` the longest lane's
+    jam upstream of its position, ``max_queue_m``; else its segment's) and, while a segment
+    is ``full_share`` full, the longest jam of the segment before it on the same road."""
+    seg = network.segments
+    ids = seg[m.SEGMENT_ID].astype(str).tolist()
+    index = {s: i for i, s in enumerate(ids)}
+    length = seg[m.LENGTH].to_numpy(float)
+    ups = _upstream_same_road(network)
+    jam = queues.set_index(["begin", "id"])["max_queue_m"]
+    own = None if incident_jam is None else incident_jam.set_index("begin")["max_queue_m"]
+    k = index[incident.segment_id]
+    room0 = length[k] * (1.0 if incident.kind == "crawl" else incident.position)
+    best = 0.0
+    end = incident.start_s + incident.duration_s + after_s
+    for t0 in np.arange(incident.start_s // 60 * 60, end, 60.0):
+        q = float(own.get(t0, 0.0)) if own is not None else float(jam.get((t0, ids[k]), 0.0))
+        total, cur, room, seen = q, k, room0, {k}
+        while q >= full_share * room:
+            nxt = [u for u in ups[cur] if u not in seen]
+            if not nxt:
+                break
+            cur = nxt[0]
+            seen.add(cur)
+            q, room = float(jam.get((t0, ids[cur]), 0.0)), length[cur]
+            total += q
+        best = max(best, total)
+    return best
+
+
 def write_incidents(truth: TruthWriter, incidents: list[IncidentSpec], network: RoadNetwork,
-                    edge: pd.DataFrame, lanes: dict[str, int],
+                    queues: pd.DataFrame, incident_jams: dict[str, pd.DataFrame],
                     start_ms: int) -> None:  # fmt: skip
-    """``incidents.csv``: each incident with the longest queue it formed (m) — on its
-    segment and the queued segments upstream along the same road, from its start to ten
-    minutes after its end."""
+    """``incidents.csv``: each incident with the longest queue it formed (``incident_queue_m``;
+    ``incident_jams``: per incident id the jams behind it, as in ``incident_queue_m``)."""
     seg = network.segments
     ids = seg[m.SEGMENT_ID].astype(str).tolist()
     index = {s: i for i, s in enumerate(ids)}
     names = seg[m.NAME].fillna("").astype(str).tolist()
-    into: dict[int, list[int]] = {}
-    for i, to in enumerate(seg[m.TO_NODE].tolist()):
-        into.setdefault(int(to), []).append(i)
-    frm = seg[m.FROM_NODE].to_numpy()
-    queue = pd.Series(queue_m(edge, lanes), index=pd.MultiIndex.from_arrays(
-        [edge["begin"].to_numpy(float), edge["id"].to_numpy()]))  # fmt: skip
     rows = []
     for inc in incidents:
         k = index[inc.segment_id]
-        best = 0.0
-        for t0 in np.arange(inc.start_s // 60 * 60, inc.start_s + inc.duration_s + 600, 60.0):
-            total, cur, seen = 0.0, k, {k}
-            while True:
-                q = float(queue.get((t0, ids[cur]), 0.0))
-                if q <= 0 and cur != k:
-                    break
-                total += q
-                ups = [u for u in into.get(int(frm[cur]), []) if names[u] == names[k]
-                       and u not in seen and frm[u] != seg[m.TO_NODE].iloc[cur]]  # fmt: skip
-                if not ups:
-                    break
-                cur = ups[0]
-                seen.add(cur)
-            best = max(best, total)
+        best = incident_queue_m(inc, queues, network, incident_jam=incident_jams.get(inc.id))
         p = shapely.line_interpolate_point(seg.geometry.iloc[k], inc.position, normalized=True)
         rows.append([inc.id, inc.kind, inc.segment_id, names[k], f"{p.x:.7f}", f"{p.y:.7f}",
                      iso(start_ms + inc.start_s * 1000),
