@@ -64,6 +64,22 @@ def run_sumo(
     done = subprocess.run(cmd, cwd=directory, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"sumo failed: {(done.stderr or done.stdout).strip()[-2000:]}")
+    ended = _ending(log)
+    if ended is None or ended[1] == "Interrupted.":
+        # SUMO exits 0 when a signal stops it: a cut-short run must not pass as a whole one
+        raise RuntimeError(f"sumo stopped early ({ended or 'no end in its log'}): see {log}")
     return RunFiles(directory, fcd, veh, directory / "edgedata.xml", directory / "e1.xml",
                     directory / "jams.xml", directory / "incident_jams.xml", log,
                     time.monotonic() - t0)  # fmt: skip
+
+
+def _ending(log: Path) -> tuple[float, str] | None:
+    """When and why SUMO's run ended, from its log (``None``: the log says nothing)."""
+    at, reason = None, None
+    with log.open(encoding="utf-8", errors="replace") as fh:
+        lines = iter(fh)
+        for line in lines:
+            if line.startswith("Simulation ended at time:"):
+                at = float(line.split(":", 1)[1].strip().rstrip("."))
+                reason = next(lines, "").removeprefix("Reason:").strip()
+    return None if at is None else (at, reason or "")
