@@ -44,7 +44,7 @@ from simulators.sumo.outputs import (
     shifted,
 )
 from simulators.sumo.probes import Probes, device_reports, sample_fixes
-from simulators.sumo.run import run_sumo
+from simulators.sumo.run import run_counts, run_sumo
 from simulators.sumo.truth import (
     edge_queues,
     write_incidents,
@@ -140,6 +140,7 @@ def simulate_sumo(
     write_incidents(truth, sc.incidents, network, queues, behind, start_ms)
     truth.close()
     stats.update({"engine": "sumo", "sumo_wall_s": round(files.wall_s, 2),
+                  "sumo": run_counts(files.log),
                   "traffic_lights": net.traffic_lights, "dropped_segments": net.dropped,
                   "trips": sc.vehicles, "warmup_s": warmup,
                   "warmup_trips": len(trips.vehicle_id) - sc.vehicles,

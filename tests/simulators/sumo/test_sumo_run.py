@@ -18,3 +18,15 @@ def test_the_end_of_a_run_is_read_from_its_log(tmp_path: Path) -> None:
     assert _ending(log) == (3036.0, "Interrupted.")
     log.write_text("Error: nothing\n", encoding="utf-8")
     assert _ending(log) is None
+
+
+def test_the_closing_counts_are_read_from_the_log(tmp_path: Path) -> None:
+    from simulators.sumo.run import run_counts
+
+    log = tmp_path / "sumo.log"
+    log.write_text("Vehicles:\n Inserted: 5790\n Running: 12\n Teleports: 9 (Collisions: 8,"
+                   " Jam: 1)\n Emergency Braking: 4\n", encoding="utf-8")  # fmt: skip
+    assert run_counts(log) == {"inserted": 5790, "teleports": 9, "collisions": 8, "jams": 1,
+                               "emergency_braking": 4}  # fmt: skip
+    log.write_text("Vehicles:\n Inserted: 10\n Teleports: 0 (Collisions: 2)\n", encoding="utf-8")
+    assert run_counts(log)["collisions"] == 2 and run_counts(log)["jams"] == 0
