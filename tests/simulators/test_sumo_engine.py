@@ -36,7 +36,7 @@ def _scenario(**kw: object) -> Scenario:
     base: dict = {"name": "tiny", "start": START, "duration_s": 420, "seed": 5,
                   "vehicles": 400, "detectors": {"spacing": 2, "classes": ["trunk", "primary"],
                                                  "interval_s": 60},
-                  "sumo": {"probe_share": 0.5}}  # fmt: skip
+                  "sumo": {"probe_share": 0.5, "warmup_s": 120}}  # fmt: skip
     base.update(kw)
     return Scenario.model_validate(base)
 
