@@ -96,14 +96,21 @@ class GpsSpec(_Strict):
 class SumoSpec(_Strict):
     """Options of the SUMO engine (``itms simulate --engine sumo``): the share of vehicles
     that report as GPS probes; the sublane width (m) that lets motorbikes filter between
-    cars; how netconvert builds the network (traffic lights guessed where the incoming roads'
-    speeds sum to ``tls_guess_threshold`` m/s or more; fixed cycles of ``tls_cycle_s``);
+    cars; how netconvert builds the network (traffic lights where OSM maps them and/or
+    guessed where the incoming roads' speeds sum to ``tls_guess_threshold`` m/s or more;
+    fixed cycles of ``tls_cycle_s``);
     how long a stuck vehicle waits before SUMO teleports it (s); the share of vehicles that
     reroute around congestion every 2 minutes; the warm-up before the start (s)."""
 
     probe_share: float = Field(default=0.1, gt=0, le=1)
     lateral_resolution_m: float = Field(default=0.8, gt=0)
-    tls_guess: bool = True
+    tls_guess: bool | None = Field(
+        default=None, description="Guess signals at major junctions (None: unless the"
+        " network is an OSM extract with signals mapped).",
+    )  # fmt: skip
+    tls_from_osm: bool = Field(
+        default=True, description="Signals where an OSM network maps highway=traffic_signals."
+    )
     tls_guess_threshold: float = Field(default=40.0, gt=0)
     tls_cycle_s: int = Field(default=90, ge=20, le=300)
     join_junctions: bool = True

@@ -45,6 +45,7 @@ from simulators.sumo.outputs import (
 )
 from simulators.sumo.probes import Probes, device_reports, sample_fixes
 from simulators.sumo.run import run_counts, run_sumo
+from simulators.sumo.signals import is_osm_file, osm_signal_lonlat, signalised_nodes
 from simulators.sumo.truth import (
     edge_queues,
     write_incidents,
@@ -72,11 +73,16 @@ def simulate_sumo(
     rng = np.random.default_rng(sc.seed)
     say = (lambda text: (progress.write(text + "\n"), progress.flush())) if progress else (
         lambda text: None)  # fmt: skip
+    mapped = np.zeros(0, np.int64)
+    if so.tls_from_osm and is_osm_file(network.source):
+        mapped = signalised_nodes(network, osm_signal_lonlat(network.source))
     net_options = NetOptions(
-        tls_guess=so.tls_guess, tls_guess_threshold=so.tls_guess_threshold,
-        tls_cycle_s=so.tls_cycle_s, join_junctions=so.join_junctions)  # fmt: skip
+        tls_guess=so.tls_guess if so.tls_guess is not None else len(mapped) == 0,
+        tls_guess_threshold=so.tls_guess_threshold, tls_cycle_s=so.tls_cycle_s,
+        join_junctions=so.join_junctions, tls_nodes=tuple(mapped.tolist()))  # fmt: skip
     net = build_sumo_network(network, work, net_options)
-    say(f"SUMO network: {len(net.edges)} edges, {net.traffic_lights} traffic lights,"
+    say(f"SUMO network: {len(net.edges)} edges, {net.traffic_lights} traffic lights"
+        f" ({len(mapped)} junctions signalised in OSM, guessing {net_options.tls_guess}),"
         f" {len(net.dropped)} segments dropped by junction joining")  # fmt: skip
     specs = fleet_specs(sc)
     warmup = warmup_s(sc)
@@ -141,7 +147,8 @@ def simulate_sumo(
     truth.close()
     stats.update({"engine": "sumo", "sumo_wall_s": round(files.wall_s, 2),
                   "sumo": run_counts(files.log),
-                  "traffic_lights": net.traffic_lights, "dropped_segments": net.dropped,
+                  "traffic_lights": net.traffic_lights, "osm_signal_junctions": len(mapped),
+                  "tls_guessed": net_options.tls_guess, "dropped_segments": net.dropped,
                   "trips": sc.vehicles, "warmup_s": warmup,
                   "warmup_trips": len(trips.vehicle_id) - sc.vehicles,
                   "probe_trips": int(trips.probe.sum()),
