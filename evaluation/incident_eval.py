@@ -78,7 +78,7 @@ class EvalConfig:
     queue_min_m: float = 100.0  # incidents whose queue reached this length form their own column
     covered_share: float = 0.5  # of incidents placed between detector stations
     gps_sigma_m: float = 8.0
-    incident_kind: str = "lane_blockage"  # or "full_closure", "stalled_vehicle"
+    incident_kind: str = "lane_blockage"  # or "full_closure", "stalled_vehicle", "crawl"
     engine: str = "own"  # or "sumo": SUMO simulates the runs and the history days
     sumo_trips_per_hour: int = 6000  # sumo: trips departing per simulated hour (all traffic)
     work_dir: str | None = None  # keep runs here (reused when present); None: temporary

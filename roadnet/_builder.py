@@ -13,6 +13,7 @@ from itertools import pairwise
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import Geod
 
@@ -51,6 +52,35 @@ def geodesic_lengths(lonlat: np.ndarray, starts: np.ndarray) -> np.ndarray:
 #: A signal tagged on an approach (OSM often tags the stop line, not the junction) belongs to
 #: the nearest junction within this distance (metres).
 SIGNAL_REACH_M = 30.0
+
+
+def junction_nodes(segments: pd.DataFrame, n_nodes: int) -> np.ndarray:
+    """Indexes of the nodes where three or more roads meet (distinct neighbours)."""
+    a = segments[m.FROM_NODE].to_numpy(np.int64)
+    b = segments[m.TO_NODE].to_numpy(np.int64)
+    pairs = np.unique(np.sort(np.stack([a, b], axis=1), axis=1), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    return np.flatnonzero(np.bincount(pairs.ravel(), minlength=n_nodes) >= 3)
+
+
+def signalised_junctions(
+    segments: pd.DataFrame, node_lonlat: np.ndarray, projector: Projector,
+    signals_lonlat: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Per node, whether it is signalised: each signal (WGS 84 lon/lat) marks the nearest
+    junction within :data:`SIGNAL_REACH_M` (metric distance); signals farther from any
+    junction (mid-block pedestrian crossings) are left out."""
+    signal = np.zeros(len(node_lonlat), bool)
+    junctions = junction_nodes(segments, len(node_lonlat))
+    if len(signals_lonlat) == 0 or len(junctions) == 0:
+        return signal
+    jx, jy = projector.to_metric(node_lonlat[junctions, 0], node_lonlat[junctions, 1])
+    sx, sy = projector.to_metric(signals_lonlat[:, 0], signals_lonlat[:, 1])
+    tree = shapely.STRtree(shapely.points(jx, jy))
+    (_, nearest), _ = tree.query_nearest(shapely.points(sx, sy), max_distance=SIGNAL_REACH_M,
+                                         return_distance=True)  # fmt: skip
+    signal[junctions[nearest]] = True
+    return signal
 
 
 def build_network(
@@ -136,15 +166,7 @@ def build_network(
     projector = Projector(utm_crs_for(centre[0], centre[1]))
     node_signal = None
     if signals_lonlat is not None:
-        node_signal = np.zeros(len(node_lonlat), bool)
-        if len(signals_lonlat):
-            nx, ny = projector.to_metric(node_lonlat[:, 0], node_lonlat[:, 1])
-            sx, sy = projector.to_metric(signals_lonlat[:, 0], signals_lonlat[:, 1])
-            tree = shapely.STRtree(shapely.points(nx, ny))
-            (_, nearest), _ = tree.query_nearest(shapely.points(sx, sy),
-                                                 max_distance=SIGNAL_REACH_M,
-                                                 return_distance=True)  # fmt: skip
-            node_signal[nearest] = True
+        node_signal = signalised_junctions(frame, node_lonlat, projector, signals_lonlat)
     return m.RoadNetwork(
         segments=frame,
         node_lonlat=node_lonlat,

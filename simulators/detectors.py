@@ -114,9 +114,9 @@ class DetectorBank:
             }
             if volume[k] > 0:
                 reading["speed_kmh"] = round(float(speed_noisy[k]), 1)
-            sent = self._apply_fault(site, reading, end_s)
-            if sent is not None and self.rng.random() >= self.missing_p:
-                out.append(sent)
+            faulted = self._apply_fault(site, reading, end_s)
+            if faulted is not None and self.rng.random() >= self.missing_p:
+                out.append(faulted)
         return out
 
     def _apply_fault(self, site: DetectorSite, reading: dict, end_s: float) -> dict | None:

@@ -34,15 +34,20 @@ class _Strict(BaseModel):
 
 
 class IncidentSpec(_Strict):
-    """An incident to inject (times in simulation seconds from the start)."""
+    """An incident to inject (times in simulation seconds from the start): lanes blocked at
+    ``position`` (a lane blockage, a full closure, a stalled vehicle) or traffic crawling at
+    ``crawl_kmh`` over the whole segment (flooding, a checkpoint, a convoy)."""
 
     id: str = Field(min_length=1)
     segment_id: str
-    position: float = Field(0.5, ge=0.0, le=1.0, description="Fraction along the segment.")
+    position: float = Field(default=0.5, ge=0.0, le=1.0, description="Fraction along the segment.")
     start_s: float = Field(ge=0)
     duration_s: float = Field(gt=0)
-    kind: Literal["lane_blockage", "full_closure", "stalled_vehicle"] = "lane_blockage"
-    lanes_blocked: int = Field(1, ge=1)
+    kind: Literal["lane_blockage", "full_closure", "stalled_vehicle", "crawl"] = "lane_blockage"
+    lanes_blocked: int = Field(default=1, ge=1)
+    crawl_kmh: float = Field(
+        default=10.0, gt=0, description="crawl: the speed limit over the whole segment, km/h."
+    )
 
 
 class FaultSpec(_Strict):
@@ -50,16 +55,16 @@ class FaultSpec(_Strict):
 
     detector_id: str
     kind: Literal["stuck", "zero", "chatter", "missing"]
-    from_s: float = Field(0.0, ge=0)
+    from_s: float = Field(default=0.0, ge=0)
 
 
 class DetectorSpec(_Strict):
     """Where detectors stand and how they report."""
 
-    spacing: int = Field(3, ge=1, description="Every n-th eligible segment gets one.")
+    spacing: int = Field(default=3, ge=1, description="Every n-th eligible segment gets one.")
     classes: list[str] = ["motorway", "trunk", "primary"]
-    interval_s: int = Field(60, ge=20, le=3600)
-    missing_p: float = Field(0.0, ge=0, le=1)
+    interval_s: int = Field(default=60, ge=20, le=3600)
+    missing_p: float = Field(default=0.0, ge=0, le=1)
     faults: list[FaultSpec] = []
 
 
@@ -74,14 +79,14 @@ class FleetOverride(_Strict):
 class GpsSpec(_Strict):
     """GPS error and delivery impairments (see :class:`simulators.gps_channel.GpsNoise`)."""
 
-    sigma_m: float = Field(8.0, ge=0)
-    outlier_p: float = Field(0.01, ge=0, le=1)
-    outlier_sigma_m: float = Field(80.0, ge=0)
-    drop_p: float = Field(0.02, ge=0, le=1)
-    outage_p: float = Field(0.002, ge=0, le=1)
-    duplicate_p: float = Field(0.01, ge=0, le=1)
-    out_of_order_p: float = Field(0.02, ge=0, le=1)
-    late_p: float = Field(0.005, ge=0, le=1)
+    sigma_m: float = Field(default=8.0, ge=0)
+    outlier_p: float = Field(default=0.01, ge=0, le=1)
+    outlier_sigma_m: float = Field(default=80.0, ge=0)
+    drop_p: float = Field(default=0.02, ge=0, le=1)
+    outage_p: float = Field(default=0.002, ge=0, le=1)
+    duplicate_p: float = Field(default=0.01, ge=0, le=1)
+    out_of_order_p: float = Field(default=0.02, ge=0, le=1)
+    late_p: float = Field(default=0.005, ge=0, le=1)
 
     def noise(self) -> GpsNoise:
         """The channel settings."""
@@ -91,20 +96,33 @@ class GpsSpec(_Strict):
 class SumoSpec(_Strict):
     """Options of the SUMO engine (``itms simulate --engine sumo``): the share of vehicles
     that report as GPS probes; the sublane width (m) that lets motorbikes filter between
-    cars; how netconvert builds the network (traffic lights guessed where the incoming roads'
-    speeds sum to ``tls_guess_threshold`` m/s or more; fixed cycles of ``tls_cycle_s``);
+    cars; how netconvert builds the network (traffic lights where the network maps them,
+    else guessed where the incoming roads' speeds sum to ``tls_guess_threshold`` m/s or more;
+    fixed cycles of ``tls_cycle_s``);
     how long a stuck vehicle waits before SUMO teleports it (s); the share of vehicles that
-    reroute around congestion every 2 minutes."""
+    reroute around congestion every 2 minutes; the warm-up before the start (s)."""
 
-    probe_share: float = Field(0.1, gt=0, le=1)
-    lateral_resolution_m: float = Field(0.8, gt=0)
-    tls_guess: bool = True
-    tls_guess_threshold: float = Field(40.0, gt=0)
-    tls_cycle_s: int = Field(90, ge=20, le=300)
+    probe_share: float = Field(default=0.1, gt=0, le=1)
+    lateral_resolution_m: float = Field(default=0.8, gt=0)
+    tls_guess: bool | None = Field(
+        default=None, description="Guess signals at major junctions (None: unless the"
+        " network maps its signals).",
+    )  # fmt: skip
+    tls_mapped: bool = Field(
+        default=True, description="Signals where the network maps them (OSM"
+        " highway=traffic_signals, a SUMO network's traffic lights).",
+    )  # fmt: skip
+    tls_guess_threshold: float = Field(default=40.0, gt=0)
+    tls_cycle_s: int = Field(default=90, ge=20, le=300)
     join_junctions: bool = True
-    time_to_teleport_s: int = Field(600, ge=-1)
-    rerouting_share: float = Field(0.3, ge=0, le=1)
-    detector_lanes: bool = Field(True, description="Loops per lane (<station>__l<k>).")
+    time_to_teleport_s: int = Field(default=600, ge=-1)
+    rerouting_share: float = Field(default=0.3, ge=0, le=1)
+    detector_lanes: bool = Field(default=True, description="Loops per lane (<station>__l<k>).")
+    warmup_s: int = Field(
+        default=600, ge=0, le=7200,
+        description="Simulated before the start (trips at the same profile) so that the run"
+        " begins in traffic; rounded up to whole detector intervals and minutes; no output.",
+    )  # fmt: skip
 
 
 class Scenario(_Strict):
@@ -114,15 +132,16 @@ class Scenario(_Strict):
     engine: Literal["own", "sumo"] = "own"
     start: datetime | None = None
     timezone: str = "Asia/Ho_Chi_Minh"
-    duration_s: int = Field(900, ge=1)
+    duration_s: int = Field(default=900, ge=1)
     seed: int = 0
     city_seed: int | None = Field(
-        None, description="Seeds the per-segment demand on its own: runs with the same city_seed"
-        " and different seeds are different days of the same city (None: from seed)."
+        default=None,
+        description="Seeds the per-segment demand on its own: runs with the same city_seed"
+        " and different seeds are different days of the same city (None: from seed).",
     )
     network: str | None = None
-    vehicles: int = Field(1000, ge=0)
-    demand_scale: float = Field(1.0, gt=0)
+    vehicles: int = Field(default=1000, ge=0)
+    demand_scale: float = Field(default=1.0, gt=0)
     gps: GpsSpec = GpsSpec()
     fleet: dict[str, FleetOverride] = {}
     detectors: DetectorSpec = DetectorSpec()

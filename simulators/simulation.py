@@ -85,6 +85,7 @@ class Simulation:
                     spec.start_s + spec.duration_s,
                     spec.kind,
                     spec.lanes_blocked,
+                    spec.crawl_kmh,
                 )
             )
         dests = self._destinations(r_route)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 
 class FeedSink(Protocol):
@@ -36,10 +36,18 @@ class FileSink:
         self._det.close()
 
 
+class Producer(Protocol):
+    """What a sink needs of a Kafka producer."""
+
+    def send(self, topic: str, *, key: bytes, value: bytes) -> object: ...
+
+    def flush(self) -> None: ...
+
+
 class KafkaSink:
     """Publishes to the GPS and detector topics with a durable producer (a KafkaProducer)."""
 
-    def __init__(self, producer: Any, gps_topic: str, detector_topic: str) -> None:
+    def __init__(self, producer: Producer, gps_topic: str, detector_topic: str) -> None:
         self.producer = producer
         self.gps_topic = gps_topic
         self.detector_topic = detector_topic

@@ -97,7 +97,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--penetration", type=float, default=0.05, help="incidents: probe share")
     s.add_argument("--history-days", type=int, default=3, help="incidents: profile days")
     s.add_argument(
-        "--incident-kind", choices=["lane_blockage", "full_closure", "stalled_vehicle"],
+        "--incident-kind",
+        choices=["lane_blockage", "full_closure", "stalled_vehicle", "crawl"],
         default="lane_blockage", help="incidents: what the simulated incidents are",
     )  # fmt: skip
     s.add_argument(

@@ -1,14 +1,13 @@
-"""Demand for a SUMO run: a Vietnamese vehicle mix, trips timed by a weekday profile.
+"""Demand for a SUMO run: trips of the project's fleet mix timed by a weekday profile.
 
-Vehicle types (SUMO ``vType``): motorbikes, the majority, with the sublane model's
-arbitrary lateral alignment so they filter between cars and ride several abreast; cars,
-taxis, buses and trucks keep to their lane. ``n`` trips depart over the run, their
-departure times distributed like the weekday volume/capacity profile at the city's local
-time; origins and destinations are segments drawn with weights of lanes × road-class
-weight (arterials carry more), at least ``min_trip_m`` apart. SUMO routes each trip at
-departure (fastest path, through a bus's stops: ``bus_stops.py``); a share of vehicles
-reroutes around congestion. Probe vehicles (``probe_share``) carry SUMO's FCD device: their
-positions become the GPS feed.
+``n`` trips depart over the run, their departure times distributed like the weekday
+volume/capacity profile at the city's local time; origins and destinations are segments
+drawn with weights of lanes × road-class weight (arterials carry more), at least
+``min_trip_m`` apart. SUMO routes each trip at departure (fastest path, through a bus's
+stops: ``bus_stops.py``); a share of vehicles reroutes around congestion. Probe vehicles
+(``probe_share``) carry SUMO's FCD device: their positions become the GPS feed. A warm-up
+before the run's start (trips at the same profile) fills the network, so that the run
+begins in traffic, not on empty streets. How each type drives: ``vehicle_types.py``.
 Deterministic for a seed.
 """
 
@@ -16,7 +15,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,32 +28,12 @@ from simulators.fleet import FleetSpec
 from simulators.sumo.bus_stops import BusStops, stops_for_trip
 from simulators.traffic.profile import class_weight, volume_capacity
 
-_CAR = {"length": "4.5", "minGap": "2.0", "maxSpeed": "22.2", "accel": "2.6", "decel": "4.5",
-        "sigma": "0.5", "latAlignment": "center", "speedFactor": "normc(1,0.1,0.6,1.3)"}
-
-#: SUMO vType attributes per project vehicle type (lengths, gaps, widths in metres; speeds
-#: m/s; accelerations m/s²). Motorbikes: 1.9 m long, 0.8 m wide, 0.5 m gaps both ways.
-VTYPES: dict[str, dict[str, str]] = {
-    "motorbike": {"vClass": "motorcycle", "length": "1.9", "width": "0.8", "minGap": "0.5",
-                  "minGapLat": "0.3", "maxSpeed": "16.7", "accel": "2.5", "decel": "5.0",
-                  "sigma": "0.5", "latAlignment": "arbitrary", "maxSpeedLat": "1.5",
-                  "lcSublane": "2.0", "speedFactor": "normc(1,0.1,0.6,1.4)"},
-    "car": {"vClass": "passenger", **_CAR},
-    "taxi": {"vClass": "taxi", **_CAR},
-    "bus": {"vClass": "bus", "length": "10.5", "minGap": "2.5", "maxSpeed": "16.7",
-            "accel": "1.2", "decel": "4.0", "sigma": "0.3", "latAlignment": "center",
-            "speedFactor": "normc(0.9,0.05,0.7,1.0)"},
-    "truck": {"vClass": "truck", "length": "8.0", "minGap": "2.5", "maxSpeed": "16.7",
-              "accel": "1.3", "decel": "4.0", "sigma": "0.4", "latAlignment": "center",
-              "speedFactor": "normc(0.9,0.05,0.7,1.0)"},
-}  # fmt: skip
-BLOCKER = "blocker"  # the stopped vehicles that make an incident
-
 
 @dataclass(frozen=True)
 class Trips:
-    """The generated vehicles (aligned arrays): id, project vehicle type, departure (s from
-    the start), origin and destination segment index, probe or not, GPS interval (s)."""
+    """The generated vehicles (aligned arrays): id, project vehicle type, departure (s on
+    SUMO's clock: from the start of the warm-up), origin and destination segment index,
+    probe or not, GPS interval (s)."""
 
     vehicle_id: np.ndarray
     vehicle_type: np.ndarray
@@ -78,13 +57,29 @@ def departure_times(
     return np.sort(np.minimum(np.interp(rng.random(n), cdf, grid), duration_s - 1.0))
 
 
+def warmup_trips(n: int, duration_s: int, warmup_s: int, start: datetime, timezone: str) -> int:
+    """Trips departing in the ``warmup_s`` before ``start``: as many per second as the ``n``
+    of the run, scaled by the weekday profile."""
+    if warmup_s <= 0 or n <= 0:
+        return 0
+    local = start.astimezone(ZoneInfo(timezone))
+    hour0 = local.hour + local.minute / 60.0 + local.second / 3600.0
+    before = volume_capacity(hour0 + np.linspace(-warmup_s, 0.0, 61) / 3600.0).mean()
+    during = volume_capacity(hour0 + np.linspace(0.0, duration_s, 61) / 3600.0).mean()
+    return round(n * warmup_s / duration_s * float(before) / max(float(during), 1e-9))
+
+
 def make_trips(
     network: RoadNetwork, specs: tuple[FleetSpec, ...], *, n: int, duration_s: int,
     start: datetime, timezone: str, probe_share: float, rng: np.random.Generator,
-    min_trip_m: float = 1000.0, usable: np.ndarray | None = None,
+    min_trip_m: float = 1000.0, warmup_s: int = 0, usable: np.ndarray | None = None,
 ) -> Trips:  # fmt: skip
-    """Draw ``n`` trips (see the module docstring) between ``usable`` segments (a mask; all
-    when ``None``: segments SUMO dropped cannot start or end a trip)."""
+    """Draw ``n`` trips departing over the run (see the module docstring), and before them
+    those of a ``warmup_s`` warm-up that fills the network; departures in seconds from the
+    start of the warm-up (SUMO's clock). Trips start and end on ``usable`` segments (a mask;
+    all when ``None``: segments SUMO dropped cannot start or end a trip)."""
+    n_warm = warmup_trips(n, duration_s, warmup_s, start, timezone)
+    n_run, n = n, n + n_warm
     seg = network.segments
     weight = seg[m.LANES].to_numpy(float) * np.array(
         [class_weight(str(c)) for c in seg[m.ROAD_CLASS].fillna("")]
@@ -104,16 +99,12 @@ def make_trips(
     kind = rng.choice(len(specs), n, p=shares / shares.sum())
     types = np.array([specs[k].vehicle_type for k in kind])
     ids = np.array([f"{t[:2]}{i:06d}" for i, t in enumerate(types)])
-    return Trips(ids, types, departure_times(rng, n, duration_s, start, timezone), origin,
-                 destination, rng.random(n) < probe_share,
+    depart = np.concatenate([
+        departure_times(rng, n_warm, warmup_s, start - timedelta(seconds=warmup_s), timezone),
+        warmup_s + departure_times(rng, n_run, duration_s, start, timezone),
+    ]) if n_warm else departure_times(rng, n_run, duration_s, start, timezone)  # fmt: skip
+    return Trips(ids, types, depart, origin, destination, rng.random(n) < probe_share,
                  np.array([specs[k].interval_s for k in kind], np.int64))  # fmt: skip
-
-
-def add_vehicle_types(root: ET.Element) -> None:
-    """Append the traffic's vTypes and the incident blocker's to an XML root."""
-    for name, attrs in VTYPES.items():
-        ET.SubElement(root, "vType", {"id": name, **attrs})
-    ET.SubElement(root, "vType", id=BLOCKER, vClass="passenger", length="4.5", color="1,0,0")
 
 
 def write_routes(network: RoadNetwork, trips: Trips, path: Path, *, rerouting_share: float,

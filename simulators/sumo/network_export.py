@@ -34,7 +34,8 @@ PRIORITY = {"motorway": 14, "trunk": 13, "primary": 12, "secondary": 11, "tertia
 class NetOptions:
     """How ``netconvert`` builds the network: traffic lights guessed at junctions whose
     incoming roads are fast enough (``tls_guess_threshold``: sum of incoming speeds, m/s,
-    netconvert's measure), fixed-time plans of ``tls_cycle_s``; junctions within
+    netconvert's measure), and at the network's nodes ``tls_nodes`` (the signals it
+    maps: ``RoadNetwork.node_signal``); fixed-time plans of ``tls_cycle_s``; junctions within
     ``join_dist_m`` joined when ``join_junctions``."""
 
     tls_guess: bool = True
@@ -43,6 +44,7 @@ class NetOptions:
     join_junctions: bool = True
     join_dist_m: float = 10.0
     lane_width_m: float = 3.2
+    tls_nodes: tuple[int, ...] = ()
 
 
 @dataclass
@@ -63,8 +65,11 @@ def _fmt(xy: np.ndarray) -> str:
     return " ".join(f"{x:.2f},{y:.2f}" for x, y in xy)
 
 
-def write_plain_xml(network: RoadNetwork, directory: Path) -> tuple[Path, Path]:
-    """Write ``nodes.nod.xml`` and ``edges.edg.xml`` of ``network`` (metric coordinates)."""
+def write_plain_xml(
+    network: RoadNetwork, directory: Path, *, tls_nodes: tuple[int, ...] = ()
+) -> tuple[Path, Path]:
+    """Write ``nodes.nod.xml`` and ``edges.edg.xml`` of ``network`` (metric coordinates);
+    the nodes ``tls_nodes`` are traffic lights."""
     directory.mkdir(parents=True, exist_ok=True)
     seg = network.segments
     nx, ny = network.projector.to_metric(network.node_lonlat[:, 0], network.node_lonlat[:, 1])
@@ -79,10 +84,10 @@ def write_plain_xml(network: RoadNetwork, directory: Path) -> tuple[Path, Path]:
     bounds = f"{lo[0]:.2f},{lo[1]:.2f},{hi[0]:.2f},{hi[1]:.2f}"
     ET.SubElement(nodes, "location", netOffset="0.00,0.00", convBoundary=bounds,
                   origBoundary=bounds, projParameter=proj)  # fmt: skip
-    signal = network.node_signal
+    signals = set(tls_nodes)
     for i in used.tolist():
         node = ET.SubElement(nodes, "node", id=f"n{i}", x=f"{nx[i]:.2f}", y=f"{ny[i]:.2f}")
-        if signal is not None and signal[i]:
+        if i in signals:
             node.set("type", "traffic_light")
     edges = ET.Element("edges")
     coords = [shapely.get_coordinates(g) for g in network.geom_m]
@@ -110,7 +115,7 @@ def build_sumo_network(
     """Build ``directory/network.net.xml`` with ``netconvert``; raises ``RuntimeError`` with
     netconvert's message when it fails."""
     opt = options or NetOptions()
-    nod, edg = write_plain_xml(network, directory)
+    nod, edg = write_plain_xml(network, directory, tls_nodes=opt.tls_nodes)
     out = directory / "network.net.xml"
     # file names relative to the folder: SUMO reads "a:b" in a path as host:port
     cmd = [

@@ -31,6 +31,11 @@ class Route:
     exit_s: np.ndarray
 
 
+def shifted(route: Route, by_s: float) -> Route:
+    """``route`` with its times ``by_s`` seconds earlier."""
+    return Route(route.vehicle_type, route.depart_s - by_s, route.edges, route.exit_s - by_s)
+
+
 def read_vehroutes(path: Path) -> dict[str, Route]:
     """Routes with exit times of the vehicles that carried a vehroute device."""
     out: dict[str, Route] = {}
@@ -86,3 +91,33 @@ def read_loops(path: Path) -> pd.DataFrame:
         elif col != "id":
             df[col] = pd.to_numeric(df[col], errors="coerce")
     return df
+
+
+def read_jams(path: Path, prefix: str = "jam_") -> pd.DataFrame:
+    """Per lane-area detector (one a lane) and minute: ``begin`` (s), ``lane``, ``edge``,
+    ``mean_jam_m`` (the longest jam, averaged over the steps), ``max_jam_m`` (the longest
+    jam of the minute); metres."""
+    cols = ["begin", "lane", "edge", "mean_jam_m", "max_jam_m"]
+    rows: list[tuple[float, str, float, float]] = []
+    if path.exists():
+        for _, el in ET.iterparse(path):
+            if el.tag == "interval":
+                rows.append((float(el.get("begin", "nan")), el.get("id", "")[len(prefix):],
+                             float(el.get("meanMaxJamLengthInMeters", "0")),
+                             float(el.get("maxJamLengthInMeters", "0"))))  # fmt: skip
+                el.clear()
+    df = pd.DataFrame(rows, columns=["begin", "lane", "mean_jam_m", "max_jam_m"])
+    df["edge"] = df["lane"].str.rsplit("_", n=1).str[0]
+    return df[cols]
+
+
+def read_incident_jams(path: Path, prefix: str = "incjam_") -> dict[str, pd.DataFrame]:
+    """Per incident id and minute: ``begin`` (s) and ``max_queue_m``, the longest jam (m)
+    behind the incident on any lane (detectors ``<prefix><incident id>#<lane>``)."""
+    df = read_jams(path, prefix)
+    if df.empty:
+        return {}
+    df["incident"] = df["lane"].str.rsplit("#", n=1).str[0]
+    g = df.groupby(["incident", "begin"], sort=False)["max_jam_m"].max().rename("max_queue_m")
+    return {inc: part.reset_index(level=0, drop=True).reset_index()
+            for inc, part in g.groupby(level=0)}  # fmt: skip

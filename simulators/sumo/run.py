@@ -3,11 +3,12 @@
 Time steps of 1 s, the sublane model at ``lateral_resolution_m``, a seed for every random
 choice SUMO makes. Outputs:
 floating car data of the probe vehicles as CSV (semicolon-separated), their routes with
-exit times, per-edge truth every minute and loop readings as XML.
+exit times, per-edge truth, per-lane jams every minute and loop readings as XML.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ class RunFiles:
     vehroutes: Path
     edgedata: Path
     loops: Path
+    jams: Path
+    incident_jams: Path
     log: Path
     wall_s: float
 
@@ -50,6 +53,9 @@ def run_sumo(
         "--step-length", "1", "--seed", str(seed),
         "--lateral-resolution", str(lateral_resolution_m),
         "--time-to-teleport", str(time_to_teleport_s), "--ignore-route-errors", "true",
+        # only bodies that touch collide (motorbikes filter with small gaps), and a collision
+        # is logged, not resolved by teleporting a vehicle (a jump in a probe's trace)
+        "--collision.mingap-factor", "0", "--collision.action", "warn",
         "--device.fcd.probability", "0", "--fcd-output", fcd.name,
         "--fcd-output.attributes", "x,y,angle,speed,pos,lane",
         "--device.vehroute.probability", "0", "--vehroute-output", veh.name,
@@ -62,5 +68,38 @@ def run_sumo(
     done = subprocess.run(cmd, cwd=directory, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"sumo failed: {(done.stderr or done.stdout).strip()[-2000:]}")
-    return RunFiles(directory, fcd, veh, directory / "edgedata.xml", directory / "e1.xml", log,
+    ended = _ending(log)
+    if ended is None or ended[1] == "Interrupted.":
+        # SUMO exits 0 when a signal stops it: a cut-short run must not pass as a whole one
+        raise RuntimeError(f"sumo stopped early ({ended or 'no end in its log'}): see {log}")
+    return RunFiles(directory, fcd, veh, directory / "edgedata.xml", directory / "e1.xml",
+                    directory / "jams.xml", directory / "incident_jams.xml", log,
                     time.monotonic() - t0)  # fmt: skip
+
+
+def _ending(log: Path) -> tuple[float, str] | None:
+    """When and why SUMO's run ended, from its log (``None``: the log says nothing)."""
+    at, reason = None, None
+    with log.open(encoding="utf-8", errors="replace") as fh:
+        lines = iter(fh)
+        for line in lines:
+            if line.startswith("Simulation ended at time:"):
+                at = float(line.split(":", 1)[1].strip().rstrip("."))
+                reason = next(lines, "").removeprefix("Reason:").strip()
+    return None if at is None else (at, reason or "")
+
+
+def run_counts(log: Path) -> dict[str, int]:
+    """Vehicle counts of SUMO's closing statistics: ``inserted``, ``teleports``,
+    ``collisions``, ``jams`` (teleports of vehicles stuck too long), ``emergency_braking``
+    (0 when SUMO reports none)."""
+    out = {"inserted": 0, "teleports": 0, "collisions": 0, "jams": 0, "emergency_braking": 0}
+    text = log.read_text(encoding="utf-8", errors="replace")
+    for key, pattern in (("inserted", r"^ Inserted: (\d+)"), ("teleports", r"^ Teleports: (\d+)"),
+                         ("collisions", r"^ Teleports: .*Collisions: (\d+)"),
+                         ("jams", r"^ Teleports: .*Jam: (\d+)"),
+                         ("emergency_braking", r"^ Emergency Braking: (\d+)")):  # fmt: skip
+        found = re.findall(pattern, text, re.MULTILINE)
+        if found:
+            out[key] = int(found[-1])
+    return out

@@ -34,7 +34,8 @@ INCIDENT_CAPACITY = {
 
 @dataclass
 class Incident:
-    """An incident: capacity drops from ``start_s`` to ``end_s`` (simulation seconds)."""
+    """An incident: capacity drops from ``start_s`` to ``end_s`` (simulation seconds); a
+    crawl also caps the segment's speed at ``crawl_kmh``."""
 
     incident_id: str
     segment: int
@@ -43,6 +44,7 @@ class Incident:
     end_s: float
     kind: str = "lane_blockage"
     lanes_blocked: int = 1
+    crawl_kmh: float = 10.0
     queue_pcu: float = 0.0
     max_queue_m: float = 0.0
     chain: list[int] = field(default_factory=list)
@@ -169,12 +171,17 @@ class TrafficModel:
         self.q_hi[:] = 0.0
         self.q_speed[:] = 0.0
         for inc in self.incidents:
+            if inc.kind == "crawl" and inc.start_s <= self.t < inc.end_s:
+                s = inc.segment
+                self.base_speed[s] = min(self.base_speed[s], inc.crawl_kmh)
             self._step_incident(inc)
 
     def _step_incident(self, inc: Incident) -> None:
         s = inc.segment
         active = inc.start_s <= self.t < inc.end_s
-        if active:
+        if active and inc.kind == "crawl":  # at most a dense queue's flow at the crawl speed
+            outflow = min(self.capacity[s], inc.crawl_kmh * QUEUE_DENSITY * self.lanes[s])
+        elif active:
             outflow = self.capacity[s] * INCIDENT_CAPACITY[inc.kind](
                 self.lanes[s], inc.lanes_blocked
             )

@@ -226,7 +226,8 @@ def test_tag_parsing_on_small_extract(tmp_path: Path, caplog: pytest.LogCaptureF
 
 def test_traffic_signals_mark_the_nearest_junction(tmp_path: Path) -> None:
     # a cross of two streets at node 3; a signal tagged on the junction and one on an
-    # approach 11 m before the junction of node 5; a signal 200 m from any junction
+    # approach 11 m before the T junction of node 5; a signal 200 m from any junction; a
+    # signal 11 m from node 7, a bend (two roads meet: a mid-block crossing)
     nodes = ('<node id="1" lat="20.850" lon="106.680"/><node id="2" lat="20.850" lon="106.682"/>'
              '<node id="3" lat="20.850" lon="106.684"><tag k="highway" v="traffic_signals"/>'
              '</node><node id="4" lat="20.852" lon="106.684"/>'
@@ -234,11 +235,14 @@ def test_traffic_signals_mark_the_nearest_junction(tmp_path: Path) -> None:
              '<tag k="highway" v="traffic_signals"/></node>'
              '<node id="7" lat="20.846" lon="106.686"/><node id="8" lat="20.846" lon="106.690"/>'
              '<node id="9" lat="20.8478" lon="106.688"><tag k="highway" v="traffic_signals"/>'
+             '</node><node id="10" lat="20.848" lon="106.680"/>'
+             '<node id="11" lat="20.8461" lon="106.686"><tag k="highway" v="traffic_signals"/>'
              '</node>')  # fmt: skip
     ways = ('<way id="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="primary"/>'
             '</way><way id="2"><nd ref="4"/><nd ref="3"/><nd ref="6"/><nd ref="5"/>'
             '<tag k="highway" v="primary"/></way><way id="3"><nd ref="5"/><nd ref="7"/>'
-            '<nd ref="8"/><tag k="highway" v="secondary"/></way>')  # fmt: skip
+            '<nd ref="8"/><tag k="highway" v="secondary"/></way><way id="4"><nd ref="5"/>'
+            '<nd ref="10"/><tag k="highway" v="residential"/></way>')  # fmt: skip
     path = tmp_path / "signals.osm"
     path.write_text(f'<osm version="0.6">{nodes}{ways}</osm>', encoding="utf-8")
     net = load_osm_network(path)

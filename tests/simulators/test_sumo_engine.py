@@ -36,7 +36,7 @@ def _scenario(**kw: object) -> Scenario:
     base: dict = {"name": "tiny", "start": START, "duration_s": 420, "seed": 5,
                   "vehicles": 400, "detectors": {"spacing": 2, "classes": ["trunk", "primary"],
                                                  "interval_s": 60},
-                  "sumo": {"probe_share": 0.5}}  # fmt: skip
+                  "sumo": {"probe_share": 0.5, "warmup_s": 120}}  # fmt: skip
     base.update(kw)
     return Scenario.model_validate(base)
 
@@ -186,8 +186,10 @@ def test_osm_signals_become_traffic_lights(tmp_path: Path) -> None:
 
     osm = load_network(WEST_OAKLAND)
     assert osm.node_signal is not None and osm.node_signal.any()
-    net = build_sumo_network(osm, tmp_path, NetOptions(tls_guess=False, join_junctions=False))
-    assert net.traffic_lights == int(osm.node_signal.sum())
-    osm.node_signal = None  # a source that says nothing of signals: none without the guess
+    mapped = tuple(np.flatnonzero(osm.node_signal).tolist())
+    net = build_sumo_network(osm, tmp_path, NetOptions(tls_guess=False, join_junctions=False,
+                                                       tls_nodes=mapped))  # fmt: skip
+    assert net.traffic_lights == len(mapped)
+    # no signals named and no guess: none
     assert build_sumo_network(osm, tmp_path / "unknown",
                               NetOptions(tls_guess=False)).traffic_lights == 0  # fmt: skip
