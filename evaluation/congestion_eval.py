@@ -47,6 +47,7 @@ class EvalRow:
     bias_kmh: float
     online_fixes_per_s: float
     naive_accuracy: float = float("nan")  # nearest segment running the fix's way
+    median_error_m: float = float("nan")  # matched position to true position
     coverage: float = float("nan")  # scored / all segment-minutes with true traffic
     detectors: SourceScore | None = None
 
@@ -109,16 +110,17 @@ def evaluate_run(
     err = j["hm"] - j["speed_kmh"]
     return EvalRow(vehicles, interval_s, sigma_m, mm.fixes, mm.fix_accuracy, mm.route_accuracy,
                    len(j), float(err.abs().mean()), float(np.sqrt((err**2).mean())),
-                   float(err.mean()), rate, naive, len(j) / max(len(truth), 1),
-                   detectors)  # fmt: skip
+                   float(err.mean()), rate, naive, mm.median_error_m,
+                   len(j) / max(len(truth), 1), detectors)  # fmt: skip
 
 
 HEADER = (
     "| probe vehicles | interval s | GPS sigma m | fixes | fix accuracy | naive snap"
+    " | median position error m"
     " | route-length accuracy | scored segment-minutes | coverage | speed MAE km/h | RMSE km/h"
     " | bias km/h | loops: segment-minutes, coverage, MAE, bias km/h | online fixes/s |\n"
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    " ---: |"
+    " ---: | ---: |"
 )
 
 
@@ -128,6 +130,7 @@ def table_row(r: EvalRow) -> str:
     loops = "–" if d is None or not d.segment_minutes else (
         f"{d.segment_minutes:,}, {d.coverage:.0%}, {d.mae_kmh:.1f}, {d.bias_kmh:+.1f}")  # fmt: skip
     return (f"| {r.vehicles:,} | {r.interval_s} | {r.sigma_m:g} | {r.fixes:,} |"
-            f" {r.fix_accuracy:.3f} | {r.naive_accuracy:.3f} | {r.route_accuracy:.3f} |"
+            f" {r.fix_accuracy:.3f} | {r.naive_accuracy:.3f} | {r.median_error_m:.1f} |"
+            f" {r.route_accuracy:.3f} |"
             f" {r.segment_minutes:,} | {r.coverage:.1%} | {r.mae_kmh:.2f} | {r.rmse_kmh:.2f} |"
             f" {r.bias_kmh:+.2f} | {loops} | {r.online_fixes_per_s:,.0f} |")  # fmt: skip
