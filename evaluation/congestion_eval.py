@@ -7,7 +7,8 @@ fixes fed in delivery order with the channel's duplicates, reordering and late
 fixes), segment-minute speeds as the state builder forms them (harmonic mean of
 traversal speeds by traversal-midpoint minute) scored against the true
 space-mean speeds on segment-minutes with at least ``min_vehicles`` distinct
-vehicles. Speeds km/h.
+vehicles; and what the state builder would publish, per source (probe, detector, fused,
+smoothed, all: :mod:`evaluation.source_speed_score`). Speeds km/h.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from analytics.workers.probe_worker import ProbeProcessor
 from evaluation.detector_speed_score import SourceScore, detector_speed_score
 from evaluation.mapmatch_score import score_run
 from evaluation.naive_snap import naive_snap_accuracy
+from evaluation.source_speed_score import SOURCES, published_speeds, source_scores
 from ingest.validation import FeedValidator
 from roadnet.model import RoadNetwork
 
@@ -50,6 +52,7 @@ class EvalRow:
     median_error_m: float = float("nan")  # matched position to true position
     coverage: float = float("nan")  # scored / all segment-minutes with true traffic
     detectors: SourceScore | None = None
+    sources: dict[str, SourceScore] | None = None  # published speeds by source
 
 
 def online_minute_speeds(run_dir: Path, network: RoadNetwork, sigma_m: float) -> tuple:
@@ -105,13 +108,14 @@ def evaluate_run(
         est, rate = online_minute_speeds(out, network, sigma_m)
         truth = pd.read_csv(out / "truth" / "segment_speeds.csv", parse_dates=["minute"])
         detectors = detector_speed_score(out)
+        sources = source_scores(out, published_speeds(out, network, est))
     est["minute"] = pd.to_datetime(est["minute"], utc=True)
     j = est[est["vehicles"] >= min_vehicles].merge(truth, on=["segment_id", "minute"])
     err = j["hm"] - j["speed_kmh"]
     return EvalRow(vehicles, interval_s, sigma_m, mm.fixes, mm.fix_accuracy, mm.route_accuracy,
                    len(j), float(err.abs().mean()), float(np.sqrt((err**2).mean())),
                    float(err.mean()), rate, naive, mm.median_error_m,
-                   len(j) / max(len(truth), 1), detectors)  # fmt: skip
+                   len(j) / max(len(truth), 1), detectors, sources)  # fmt: skip
 
 
 HEADER = (
@@ -134,3 +138,22 @@ def table_row(r: EvalRow) -> str:
             f" {r.route_accuracy:.3f} |"
             f" {r.segment_minutes:,} | {r.coverage:.1%} | {r.mae_kmh:.2f} | {r.rmse_kmh:.2f} |"
             f" {r.bias_kmh:+.2f} | {loops} | {r.online_fixes_per_s:,.0f} |")  # fmt: skip
+
+
+SOURCES_HEADER = (
+    "| probe vehicles | interval s | GPS sigma m | source | segment-minutes | coverage"
+    " | MAE km/h | bias km/h |\n| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
+)
+
+
+def source_rows(r: EvalRow) -> list[str]:
+    """Markdown rows of the published speeds by source of one evaluation."""
+    out = []
+    for source in SOURCES:
+        s = (r.sources or {}).get(source)
+        if s is None:
+            continue
+        out.append(f"| {r.vehicles:,} | {r.interval_s} | {r.sigma_m:g} | {source} |"
+                   f" {s.segment_minutes:,} | {s.coverage:.1%} | {s.mae_kmh:.2f} |"
+                   f" {s.bias_kmh:+.2f} |")  # fmt: skip
+    return out

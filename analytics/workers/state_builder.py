@@ -6,7 +6,7 @@ and, for each, in time order and in one transaction:
 
 1. reads probe and detector measurements of the minute and the
    ``smoothing.window_min`` minutes before it (:mod:`store.segment_measurements`);
-2. fuses them (:func:`analytics.segment_state.fuse_speeds`; ``source`` is
+2. fuses them (:func:`analytics.segment_state.estimate_minute`; ``source`` is
    ``probe``, ``detector`` or ``fused``) with a confidence from the evidence;
 3. fills segments without data from their corridor neighbours' recent data
    (:class:`analytics.smoothing.CorridorSmoother`; ``source='smoothed'``) — only from
@@ -44,7 +44,7 @@ import numpy as np
 import psycopg
 
 from analytics import congestion
-from analytics.segment_state import confidence, fuse_speeds
+from analytics.segment_state import estimate_minute
 from analytics.smoothing import CorridorSmoother, SmoothingParams
 from roadnet import model as m
 from roadnet.model import RoadNetwork
@@ -145,23 +145,11 @@ class StateBuilder:
         """Compute (not store) the states and KPIs of ``minute``."""
         p = self.p
         w = read_window(conn, self.index, minute, p.smoothing.window_min + 1)
-        speed_w, n_w = fuse_speeds(w.probe_kmh, w.vehicles, w.detector_kmh,
-                                   detector_weight=p.detector_weight)  # fmt: skip
-        speed, n_eff = speed_w[-1], n_w[-1]
-        conf = confidence(n_eff)
-        measured = np.isfinite(speed)
-        has_p = np.isfinite(w.probe_kmh[-1])
-        has_d = np.isfinite(w.detector_kmh[-1])
-        source = np.where(has_p & has_d, "fused", np.where(has_p, "probe", "detector"))
-        # gaps are filled only from what could itself be published (privacy threshold)
-        public = w.vehicles >= p.publish_min_vehicles
-        sp_w, sn_w = fuse_speeds(np.where(public, w.probe_kmh, np.nan), w.vehicles,
-                                 w.detector_kmh, detector_weight=p.detector_weight)  # fmt: skip
-        smooth, weight = self.smoother.estimate(sp_w, np.nan_to_num(sn_w), self.free_flow)
-        fill = ~measured & np.isfinite(smooth)
-        speed = np.where(fill, smooth, speed)
-        conf = np.where(fill, p.smoothed_confidence * confidence(weight), conf)
-        source = np.where(fill, "smoothed", source)
+        now = estimate_minute(w.probe_kmh, w.vehicles, w.detector_kmh, smoother=self.smoother,
+                              free_flow=self.free_flow, detector_weight=p.detector_weight,
+                              publish_min_vehicles=p.publish_min_vehicles,
+                              smoothed_confidence=p.smoothed_confidence)  # fmt: skip
+        speed, conf, source = now.speed, now.confidence, now.source
         known = np.isfinite(speed)
         ratio = speed / self.free_flow
         prev = previous_levels(conn, minute - timedelta(minutes=1), self.index)
