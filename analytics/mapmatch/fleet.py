@@ -163,7 +163,8 @@ class FleetMatcher:
         last = np.maximum(n - 1, 0)
         near = (n > 0) & (t - st.ct[s, last] <= p.max_gap_s)
         moved = np.hypot(x - st.cx[s, last], y - st.cy[s, last])
-        standing = (speed < p.moving_kmh) & (st.cv[s, last] < p.moving_kmh)
+        standing = ((speed < p.moving_kmh) & (st.cv[s, last] < p.moving_kmh)
+                    & (t - st.ct[s, last] >= p.standing_column_s))  # as MapMatcher
         follow = near & (moved < p.min_step_sigmas * p.sigma_m) & ~standing
         if follow.any():
             fs, fl = s[follow], last[follow]

@@ -8,8 +8,8 @@ consecutive fixes (``beta_m``); routes longer than the bound or implying more th
 ``max_speed_kmh`` are impossible. Vehicles standing in queues and at signals:
 
 - between two fixes whose devices report standing (below ``moving_kmh``) the
-  expected distance is zero, not the noise between them, and each such fix makes a
-  column of its own;
+  expected distance is zero, not the noise between them, and such a fix makes a
+  column of its own once ``standing_column_s`` have passed since the last one;
 - a step backwards (the vehicle seen behind where it was: the noise of a standing
   vehicle, also back across the junction onto the segment it is queued on) is a
   standstill scored by its size, a Gaussian penalty of scale
@@ -19,7 +19,7 @@ A chain breaks (and restarts) at a gap longer than ``max_gap_s`` or when no
 transition is possible; fixes without candidates are left unmatched without
 breaking the chain, and a fix within ``min_step_sigmas`` × sigma of the previous
 one takes that one's match (dense sampling adds noise, not information) unless
-both report standing. All geometry in the network's metric CRS; distances
+it is a standing vehicle's next look (above). All geometry in the network's metric CRS; distances
 metres, times seconds, speeds km/h.
 """
 
@@ -54,6 +54,7 @@ class MatchParams:
     max_backward_m: float = 60.0
     min_step_sigmas: float = 2.0
     moving_kmh: float = 5.0
+    standing_column_s: float = 10.0
 
 
 @dataclass
@@ -196,6 +197,14 @@ class MapMatcher:
         )
         return [seg_a, *middle, seg_b]
 
+    def _standing_step(self, prev: Column, new: Column) -> bool:
+        """Whether ``new`` makes a column of its own although it stays near ``prev``: both
+        report standing and ``standing_column_s`` have passed (each look at a standing
+        vehicle counts; denser ones add noise, not information)."""
+        p = self.p
+        return (prev.speed < p.moving_kmh and new.speed < p.moving_kmh
+                and new.t - prev.t >= p.standing_column_s)  # fmt: skip
+
     def _is_back(self, seg_a: int, off_a: float, seg_b: int, off_b: float) -> bool:
         """:meth:`backward_m` of one pair of positions (scalar arithmetic: called per fix)."""
         if seg_a == seg_b:
@@ -238,9 +247,10 @@ class MapMatcher:
                 cands.offset_m[sl], np.zeros(0), np.full(sl.stop - sl.start, -1),
                 speed=float(speed_kmh[i]),
             )  # fmt: skip
-            if chain and (col.t - chain[-1].t) <= self.p.max_gap_s and not (
-                col.speed < self.p.moving_kmh and chain[-1].speed < self.p.moving_kmh
-            ):  # fixes reported standing each step: the more of them, the surer the place
+            if (
+                chain and (col.t - chain[-1].t) <= self.p.max_gap_s
+                and not self._standing_step(chain[-1], col)
+            ):  # fmt: skip
                 moved = np.hypot(col.x - chain[-1].x, col.y - chain[-1].y)
                 if moved < self.p.min_step_sigmas * self.p.sigma_m:
                     # Newson & Krumm: a fix within 2 sigma of the last one adds noise, not

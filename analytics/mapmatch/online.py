@@ -77,7 +77,8 @@ class OnlineMatcher:
             return out
         cols = state.columns
         near = bool(cols) and t - cols[-1].t <= p.max_gap_s
-        standing = speed < p.moving_kmh and cols[-1].speed < p.moving_kmh if cols else False
+        standing = bool(cols) and (speed < p.moving_kmh and cols[-1].speed < p.moving_kmh
+                                   and t - cols[-1].t >= p.standing_column_s)  # fmt: skip
         if (near and not standing
                 and np.hypot(x - cols[-1].x, y - cols[-1].y) < p.min_step_sigmas * p.sigma_m):
             followers = cols[-1].followers
