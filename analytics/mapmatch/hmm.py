@@ -153,16 +153,19 @@ class MapMatcher:
         ``via``: network distance from a's end node to b's start node, m; ``gc``: straight
         distance between the fixes, m; ``dt``: time between them, s)."""
         p = self.p
+        same = seg_a == seg_b
         ahead = off_b - off_a
-        forward = np.where((seg_a == seg_b) & (ahead >= 0), ahead,
-                           (self.length[seg_a] - off_a) + via + off_b)  # fmt: skip
-        back = self.backward_m(seg_a, off_a, seg_b, off_b)
-        is_back = np.isfinite(back)
-        d = np.where(is_back, 0.0, forward)  # a step back: the vehicle stood
-        scale = p.backward_scale_sigmas * p.sigma_m
-        log_t = -np.abs(d - gc) / p.beta_m - 0.5 * (np.where(is_back, back, 0.0) / scale) ** 2
-        too_far = (d > p.bound_m) | (d / dt * 3.6 > p.max_speed_kmh + 20.0)
-        return np.where(too_far | ~np.isfinite(d), NEG_INF, log_t)
+        before = (self.to[seg_b] == self.frm[seg_a]) & (self.frm[seg_b] != self.to[seg_a])
+        back = np.where(same, -ahead, np.where(before, self.length[seg_b] - off_b + off_a,
+                                               np.inf))  # as backward_m  # fmt: skip
+        is_back = (back > 0) & (back <= p.max_backward_m)
+        # a step back: the vehicle stood (distance 0), scored by the step's size
+        d = np.where(is_back, 0.0, np.where(same & (ahead >= 0), ahead,
+                                            (self.length[seg_a] - off_a) + via + off_b))
+        penalty = np.where(is_back, back, 0.0) / (p.backward_scale_sigmas * p.sigma_m)
+        log_t = -np.abs(d - gc) / p.beta_m - 0.5 * penalty * penalty
+        limit = np.minimum(p.bound_m, (p.max_speed_kmh + 20.0) / 3.6 * np.asarray(dt))
+        return np.where(d > limit, NEG_INF, log_t)  # longer or faster: impossible (no route: inf)
 
     def step(self, prev: Column, new: Column, log_e: np.ndarray) -> bool:
         """Fill ``new.score``/``new.back`` from ``prev``; ``False`` if no transition is possible."""
