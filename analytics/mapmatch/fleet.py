@@ -225,8 +225,9 @@ class FleetMatcher:
         mm = self.m
         dt = np.maximum(t - st.ct[s, last], 1e-3)
         gc = np.hypot(x - st.cx[s, last], y - st.cy[s, last])
-        still = (v < mm.p.moving_kmh) & (st.cv[s, last] < mm.p.moving_kmh)
-        gc = np.where(still, 0.0, gc)
+        va, p = st.cv[s, last], mm.p
+        gc = np.where((va < p.moving_kmh) & (v < p.moving_kmh), 0.0, gc)
+        moving = (va >= p.moving_kmh) & (v >= p.moving_kmh)
         seg_a, off_a, score_a = st.seg[s, last], st.off[s, last], st.score[s, last]
         seg_b, off_b = c.segment, c.offset_m
         ia, ja, jb = np.nonzero((seg_a >= 0)[:, :, None] & (seg_b >= 0)[:, None, :])
@@ -234,7 +235,8 @@ class FleetMatcher:
         via[ia, ja, jb] = mm.dist.lookup(mm.to[seg_a[ia, ja]], mm.frm[seg_b[ia, jb]])
         log_t = mm.transition_log(seg_a[:, :, None], off_a[:, :, None], seg_b[:, None, :],
                                   off_b[:, None, :], via, gc[:, None, None],
-                                  dt[:, None, None])  # fmt: skip
+                                  dt[:, None, None],
+                                  moving[:, None, None])  # fmt: skip
         total = score_a[:, :, None] + log_t
         best = np.argmax(total, axis=1)
         score = np.take_along_axis(total, best[:, None, :], axis=1)[:, 0, :] + log_e

@@ -13,7 +13,9 @@ consecutive fixes (``beta_m``); routes longer than the bound or implying more th
 - a step backwards (the vehicle seen behind where it was: the noise of a standing
   vehicle, also back across the junction onto the segment it is queued on) is a
   standstill scored by its size, a Gaussian penalty of scale
-  ``backward_scale_sigmas`` × ``sigma_m``, impossible beyond ``max_backward_m``.
+  ``backward_scale_sigmas`` × ``sigma_m``, impossible beyond ``max_backward_m``, or
+  beyond ``moving_backward_m`` where both fixes report moving (a moving vehicle does
+  not go back: on the reverse twin of its road every step is one).
 
 A chain breaks (and restarts) at a gap longer than ``max_gap_s`` or when no
 transition is possible; fixes without candidates are left unmatched without
@@ -52,6 +54,7 @@ class MatchParams:
     min_speed_for_heading_kmh: float = 0.0
     backward_scale_sigmas: float = 1.5
     max_backward_m: float = 60.0
+    moving_backward_m: float = 15.0
     min_step_sigmas: float = 2.0
     moving_kmh: float = 5.0
     standing_column_s: float = 10.0
@@ -148,17 +151,20 @@ class MapMatcher:
     def transition_log(
         self, seg_a: np.ndarray, off_a: np.ndarray, seg_b: np.ndarray, off_b: np.ndarray,
         via: np.ndarray, gc: np.ndarray | float, dt: np.ndarray | float,
+        moving: np.ndarray | bool,
     ) -> np.ndarray:  # fmt: skip
         """Log transition probabilities from positions a to positions b (broadcast arrays;
         ``via``: network distance from a's end node to b's start node, m; ``gc``: straight
-        distance between the fixes, m; ``dt``: time between them, s)."""
+        distance between the fixes, m; ``dt``: time between them, s; ``moving``: both fixes
+        report moving)."""
         p = self.p
         same = seg_a == seg_b
         ahead = off_b - off_a
         before = (self.to[seg_b] == self.frm[seg_a]) & (self.frm[seg_b] != self.to[seg_a])
         back = np.where(same, -ahead, np.where(before, self.length[seg_b] - off_b + off_a,
                                                np.inf))  # as backward_m  # fmt: skip
-        is_back = (back > 0) & (back <= p.max_backward_m)
+        is_back = (back > 0) & (back <= np.where(moving, p.moving_backward_m,
+                                                 p.max_backward_m))  # fmt: skip
         # a step back: the vehicle stood (distance 0), scored by the step's size
         d = np.where(is_back, 0.0, np.where(same & (ahead >= 0), ahead,
                                             (self.length[seg_a] - off_a) + via + off_b))
@@ -171,11 +177,14 @@ class MapMatcher:
         """Fill ``new.score``/``new.back`` from ``prev``; ``False`` if no transition is possible."""
         dt = max(new.t - prev.t, 1e-3)
         gc = float(np.hypot(new.x - prev.x, new.y - prev.y))
-        if prev.speed < self.p.moving_kmh and new.speed < self.p.moving_kmh:
+        p = self.p
+        if prev.speed < p.moving_kmh and new.speed < p.moving_kmh:
             gc = 0.0  # standing at both fixes: the distance between them is noise
         via = self.dist.lookup(self.to[prev.seg][:, None], self.frm[new.seg][None, :])
         log_t = self.transition_log(prev.seg[:, None], prev.off[:, None], new.seg[None, :],
-                                    new.off[None, :], via, gc, dt)  # fmt: skip
+                                    new.off[None, :], via, gc, dt,
+                                    prev.speed >= p.moving_kmh and new.speed >= p.moving_kmh,
+                                    )  # fmt: skip
         total = prev.score[:, None] + log_t
         best = np.argmax(total, axis=0)
         score = total[best, np.arange(total.shape[1])] + log_e

@@ -153,8 +153,13 @@ def test_backward_steps_cost_by_their_size(grid: RoadNetwork) -> None:
     off_b = np.array([290.0, 270.0, 200.0, 5.0])  # 10, 30 m back, beyond the limit; ahead
     back = mm.backward_m(a, off_a, b, off_b)
     assert back[:2].tolist() == [10.0, 30.0] and np.isnan(back[2:]).all()
-    log_t = mm.transition_log(a, off_a, b, off_b, np.zeros(4), np.zeros(4), np.full(4, 10.0))
+    log_t = mm.transition_log(a, off_a, b, off_b, np.zeros(4), np.zeros(4), np.full(4, 10.0),
+                              False)  # fmt: skip
     assert log_t[0] > log_t[1] > log_t[2]  # the limit: only a drive round the block remains
+    # a moving vehicle does not go back 30 m (on its road's reverse twin every step is one)
+    moving = mm.transition_log(a, off_a, b, off_b, np.zeros(4), np.zeros(4),
+                               np.full(4, 10.0), True)  # fmt: skip
+    assert moving[0] == log_t[0] and moving[1] < log_t[1] - 5.0  # only round the block
     # seen back across the junction onto the segment it was on: as far back as it is
     assert mm.backward_m(np.array([nxt]), np.array([5.0]), np.array([seg]),
                          np.array([400.0]))[0] == pytest.approx(5.0 + grid.segments[
