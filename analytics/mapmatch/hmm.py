@@ -2,7 +2,8 @@
 
 States are candidate positions (segment, offset) near each fix. Emission:
 Gaussian in the GPS distance (``sigma_m``), times a heading agreement term
-where the device reports a heading with a speed. Transition: exponential in the
+where the device reports a heading (at any speed: a standing vehicle's heading is
+the way it faced when it stopped). Transition: exponential in the
 difference between the network route length and the straight-line distance of
 consecutive fixes (``beta_m``); routes longer than the bound or implying more than
 ``max_speed_kmh`` are impossible. Vehicles standing in queues and at signals:
@@ -128,11 +129,11 @@ class MapMatcher:
     ) -> np.ndarray:  # fmt: skip
         """Log emission of candidates (broadcast arrays; heading and speed as the device
         reports them, NaN when it does not): the GPS distance, and the heading where it is
-        reported with a speed (of ``min_speed_for_heading_kmh`` or more)."""
+        reported (unless with a speed below ``min_speed_for_heading_kmh``, 0 by default)."""
         p = self.p
         log_e = -0.5 * (distance_m / p.sigma_m) ** 2
         with np.errstate(invalid="ignore"):
-            use = np.isfinite(heading) & (speed >= p.min_speed_for_heading_kmh)
+            use = np.isfinite(heading) & ~(speed < p.min_speed_for_heading_kmh)
         delta = np.radians(bearing_deg - heading)
         return log_e + np.where(use, p.heading_kappa * (np.cos(delta) - 1.0), 0.0)
 

@@ -167,9 +167,12 @@ def test_backward_steps_cost_by_their_size(grid: RoadNetwork) -> None:
     assert mm.path_between(nxt, 5.0, seg, 400.0) == [seg]
 
 
-def test_the_heading_counts_at_any_reported_speed(grid: RoadNetwork) -> None:
+def test_the_heading_counts_at_any_speed(grid: RoadNetwork) -> None:
     mm = MapMatcher(grid)
     against = np.full(1, 270.0)  # a westbound candidate of an eastbound vehicle
     standing = mm.emission_of(np.zeros(1), against, np.float64(90.0), np.float64(0.0))
     unknown = mm.emission_of(np.zeros(1), against, np.float64(90.0), np.float64(np.nan))
-    assert standing[0] == pytest.approx(-2 * mm.p.heading_kappa) and unknown[0] == 0.0
+    assert standing[0] == unknown[0] == pytest.approx(-2 * mm.p.heading_kappa)
+    assert mm.emission_of(np.zeros(1), against, np.float64(np.nan), np.float64(0.0))[0] == 0.0
+    slow = MapMatcher(grid, MatchParams(min_speed_for_heading_kmh=8.0))
+    assert slow.emission_of(np.zeros(1), against, np.float64(90.0), np.float64(3.0))[0] == 0.0
