@@ -1,10 +1,15 @@
-"""Pure building blocks of the per-minute segment state: probe/detector fusion and confidence.
-Speeds km/h; arrays are aligned with the network's segments.
+"""Pure building blocks of the per-minute segment state: probe/detector fusion, confidence
+and the minute's estimate (measured, else filled from the corridor). Speeds km/h; arrays are
+aligned with the network's segments (windows: one row per minute, the last is the minute).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from analytics.smoothing import CorridorSmoother
 
 
 def fuse_speeds(
@@ -28,3 +33,40 @@ def fuse_speeds(
 def confidence(n_effective: np.ndarray, *, half: float = 3.0) -> np.ndarray:
     """0–1 confidence from the effective number of observations (1 − e^(−n/half))."""
     return 1.0 - np.exp(-np.asarray(n_effective, float) / half)
+
+
+@dataclass
+class MinuteEstimate:
+    """A minute's speed per segment (NaN: unknown), its confidence (0–1) and its source
+    (``probe``, ``detector``, ``fused``, ``smoothed``; empty where unknown)."""
+
+    speed: np.ndarray
+    confidence: np.ndarray
+    source: np.ndarray
+
+
+def estimate_minute(
+    probe_kmh: np.ndarray, vehicles: np.ndarray, detector_kmh: np.ndarray, *,
+    smoother: CorridorSmoother, free_flow: np.ndarray, detector_weight: float = 3.0,
+    publish_min_vehicles: int = 1, smoothed_confidence: float = 0.5,
+) -> MinuteEstimate:  # fmt: skip
+    """The last minute of a window of measurements (``[minutes, segments]``): probe and
+    detector speeds fused where measured; elsewhere filled by ``smoother`` from the window's
+    data that could itself be published (detector speeds, probe speeds of at least
+    ``publish_min_vehicles`` vehicles), its confidence scaled by ``smoothed_confidence``."""
+    speed_w, n_w = fuse_speeds(probe_kmh, vehicles, detector_kmh,
+                               detector_weight=detector_weight)  # fmt: skip
+    speed, conf = speed_w[-1], confidence(n_w[-1])
+    measured = np.isfinite(speed)
+    has_p, has_d = np.isfinite(probe_kmh[-1]), np.isfinite(detector_kmh[-1])
+    source = np.where(has_p & has_d, "fused", np.where(has_p, "probe", "detector"))
+    public = vehicles >= publish_min_vehicles
+    sp_w, sn_w = fuse_speeds(np.where(public, probe_kmh, np.nan), vehicles, detector_kmh,
+                             detector_weight=detector_weight)  # fmt: skip
+    smooth, weight = smoother.estimate(sp_w, np.nan_to_num(sn_w), free_flow)
+    fill = ~measured & np.isfinite(smooth)
+    return MinuteEstimate(
+        np.where(fill, smooth, speed),
+        np.where(fill, smoothed_confidence * confidence(weight), conf),
+        np.where(fill, "smoothed", np.where(measured, source, "")),
+    )

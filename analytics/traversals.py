@@ -176,6 +176,17 @@ def segment_traversals(
     return traversals_of_jobs([job], length_m, rules=rules)[0]
 
 
+def route_growth(path: list[int], last_segment: int) -> list[int] | None:
+    """The segments a decided fix's ``path`` adds to a route ending on ``last_segment``:
+    those after it (none when the fix stays on it, or is seen back behind it: a path of
+    one other segment, see :meth:`MapMatcher.path_between`); ``None`` when the path leaves
+    from a segment behind the route's end (the vehicle was seen back there and drove off
+    another way: the route so far is not the one driven)."""
+    if last_segment in path:
+        return path[path.index(last_segment) + 1 :]
+    return [] if len(path) == 1 else None
+
+
 def traversals(
     match: TrackMatch, t: np.ndarray, length_m: np.ndarray, *, is_bus: bool = False,
     rules: DwellRules = DwellRules(), reverse: np.ndarray | None = None,
@@ -189,8 +200,7 @@ def traversals(
         usable &= ~match.moving_follower
     for chain in np.unique(match.chain[usable]):
         idx = np.flatnonzero(usable & (match.chain == chain))
-        if len(idx) < 2:
-            continue
+        first = 0
         route: list[int] = [int(match.segment[idx[0]])]
         starts = [0.0]
         pos = np.zeros(len(idx))
@@ -198,22 +208,43 @@ def traversals(
         for k in range(1, len(idx)):
             i = idx[k]
             path = match.paths.get(i, [int(match.segment[i])])
-            for seg in path[1:] if path and path[0] == route[-1] else path:
+            grow = route_growth(path, route[-1])
+            if grow is None:  # as TraversalTracker: the route starts afresh at this fix
+                out.append(_run_traversals(pos[first:k], t[idx[first:k]], route, starts,
+                                           length_m, is_bus, rules, reverse))  # fmt: skip
+                first, route, starts = k, [int(match.segment[i])], [0.0]
+                pos[k] = match.offset_m[i]
+                continue
+            for seg in grow:
                 starts.append(starts[-1] + length_m[route[-1]])
                 route.append(int(seg))
-            pos[k] = starts[-1] + match.offset_m[i]
-        pos = np.maximum.accumulate(pos)
-        seg_start = np.array(starts)
-        route_a = np.array(route)
-        full = (seg_start >= pos[0]) & (seg_start + length_m[route_a] <= pos[-1])
-        if reverse is not None:  # beside a turn back (as _beside_turn, for the whole route)
-            twin = reverse[route_a]
-            nxt, prv = np.r_[route_a[1:], -1], np.r_[-1, route_a[:-1]]
-            full &= ~((twin >= 0) & ((nxt == twin) | (prv == twin)))
-        if full.any():
-            out.append(segment_traversals(pos, t[idx], route_a[full], seg_start[full], length_m,
-                                          is_bus=is_bus, rules=rules))  # fmt: skip
+            pos[k] = starts[-1] + match.offset_m[i] if match.segment[i] == route[-1] else (
+                pos[k - 1])  # fmt: skip
+        out.append(_run_traversals(pos[first:], t[idx[first:]], route, starts, length_m,
+                                   is_bus, rules, reverse))  # fmt: skip
     return concat(out)
+
+
+def _run_traversals(
+    pos: np.ndarray, times: np.ndarray, route: list[int], starts: list[float],
+    length_m: np.ndarray, is_bus: bool, rules: DwellRules, reverse: np.ndarray | None,
+) -> TraversalArrays:  # fmt: skip
+    """Traversals of one run of fixes along ``route`` (segments starting at route positions
+    ``starts``; fixes at route positions ``pos``, m, times s)."""
+    if len(pos) < 2:
+        return EMPTY
+    pos = np.maximum.accumulate(pos)
+    seg_start = np.array(starts)
+    route_a = np.array(route)
+    full = (seg_start >= pos[0]) & (seg_start + length_m[route_a] <= pos[-1])
+    if reverse is not None:  # beside a turn back (as _beside_turn, for the whole route)
+        twin = reverse[route_a]
+        nxt, prv = np.r_[route_a[1:], -1], np.r_[-1, route_a[:-1]]
+        full &= ~((twin >= 0) & ((nxt == twin) | (prv == twin)))
+    if not full.any():
+        return EMPTY
+    return segment_traversals(pos, times, route_a[full], seg_start[full], length_m,
+                              is_bus=is_bus, rules=rules)  # fmt: skip
 
 
 @dataclass
@@ -268,14 +299,19 @@ class TraversalTracker:
             return None
         if not path:
             path = [segment]
-        if len(path) > 1 or path[0] != self.last_segment:  # the route grows
-            for seg in path[1:] if path[0] == self.last_segment else path:
-                self.starts.append(self.end)
-                self.route.append(int(seg))
-                self.last_segment, self.last_start = int(seg), self.end
-                self.end += float(length_m[seg])
+        grow = route_growth(path, self.last_segment)
+        if grow is None:  # left a segment it was seen back on another way: start afresh
+            self.chain = -1
+            return self.add_job(chain, t, segment, offset_m, path, length_m, is_bus=is_bus,
+                                owner=owner, report=report, reverse=reverse)  # fmt: skip
+        for seg in grow:
+            self.starts.append(self.end)
+            self.route.append(int(seg))
+            self.last_segment, self.last_start = int(seg), self.end
+            self.end += float(length_m[seg])
         pos = self.pos
-        p = self.last_start + offset_m
+        # a fix seen back behind the route's end (path_between's [seg]) holds its position
+        p = self.last_start + offset_m if segment == self.last_segment else pos[-1]
         if p <= pos[-1]:
             p = pos[-1]
             if len(pos) >= 2 and pos[-2] == p:

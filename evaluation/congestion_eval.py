@@ -7,7 +7,8 @@ fixes fed in delivery order with the channel's duplicates, reordering and late
 fixes), segment-minute speeds as the state builder forms them (harmonic mean of
 traversal speeds by traversal-midpoint minute) scored against the true
 space-mean speeds on segment-minutes with at least ``min_vehicles`` distinct
-vehicles. Speeds km/h.
+vehicles; and what the state builder would publish, per source (probe, detector, fused,
+smoothed, all: :mod:`evaluation.source_speed_score`). Speeds km/h.
 """
 
 from __future__ import annotations
@@ -25,8 +26,15 @@ from analytics.workers.probe_worker import ProbeProcessor
 from evaluation.detector_speed_score import SourceScore, detector_speed_score
 from evaluation.mapmatch_score import score_run
 from evaluation.naive_snap import naive_snap_accuracy
+from evaluation.source_speed_score import (
+    SOURCES,
+    learned_factors,
+    published_speeds,
+    source_scores,
+)
 from ingest.validation import FeedValidator
 from roadnet.model import RoadNetwork
+from simulators.scenario import Scenario
 
 VEHICLE_TYPES = ("motorbike", "car", "taxi", "bus", "truck")
 
@@ -47,8 +55,10 @@ class EvalRow:
     bias_kmh: float
     online_fixes_per_s: float
     naive_accuracy: float = float("nan")  # nearest segment running the fix's way
+    median_error_m: float = float("nan")  # matched position to true position
     coverage: float = float("nan")  # scored / all segment-minutes with true traffic
     detectors: SourceScore | None = None
+    sources: dict[str, SourceScore] | None = None  # published speeds by source
 
 
 def online_minute_speeds(run_dir: Path, network: RoadNetwork, sigma_m: float) -> tuple:
@@ -74,51 +84,68 @@ def online_minute_speeds(run_dir: Path, network: RoadNetwork, sigma_m: float) ->
 def evaluate_run(
     network: RoadNetwork, *, vehicles: int, interval_s: int, sigma_m: float, duration_s: int,
     seed: int = 4, min_vehicles: int = 3, start: str = "2026-11-25T07:30:00+07:00",
-    engine: str = "own", probe_share: float = 0.1,
+    engine: str = "own", probe_share: float = 0.1, history: bool = True,
 ) -> EvalRow:  # fmt: skip
     """Simulate one run and score it (see module docstring). ``vehicles`` is the probe
     fleet; with ``engine="sumo"`` SUMO simulates ``vehicles / probe_share`` trips, of which
-    that share report, and the truth comes from all of them."""
-    from simulators.scenario import Scenario
-    from simulators.simulation import Simulation
-    from simulators.sinks import FileSink
-    from simulators.truth import TruthWriter
-
-    sumo = engine == "sumo"
+    that share report, and the truth comes from all of them. With ``history`` a second run
+    (another day: seed + 1000) is simulated first and the loops' speed factors learned on it
+    calibrate the published speeds (paired minutes of one vehicle or more, five per factor:
+    one short day has few of them)."""
     sc = Scenario.model_validate({
         "start": start, "duration_s": duration_s, "seed": seed, "gps": {"sigma_m": sigma_m},
-        "vehicles": round(vehicles / probe_share) if sumo else vehicles, "engine": engine,
-        "fleet": {t: {"interval_s": interval_s} for t in VEHICLE_TYPES},
+        "vehicles": round(vehicles / probe_share) if engine == "sumo" else vehicles,
+        "engine": engine, "fleet": {t: {"interval_s": interval_s} for t in VEHICLE_TYPES},
         "sumo": {"probe_share": probe_share},
     })  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        if sumo:
-            from simulators.sumo.engine import simulate_sumo
-
-            simulate_sumo(sc, network, out, progress=None)
-        else:
-            Simulation(sc, network).run(FileSink(out), TruthWriter(out / "truth"), progress=None)
+        factors = None
+        if history:
+            past = Path(tmp) / "history"
+            _simulate(sc.model_copy(update={"seed": seed + 1000}), network, past)
+            factors = learned_factors(past, network, online_minute_speeds(past, network,
+                                                                          sigma_m)[0],
+                                      min_vehicles=1, min_pairs=5)  # fmt: skip
+        out = Path(tmp) / "run"
+        _simulate(sc, network, out)
         mm = score_run(out, MapMatcher(network, MatchParams(sigma_m=max(sigma_m, 5.0))))
         naive = naive_snap_accuracy(out, network)
         est, rate = online_minute_speeds(out, network, sigma_m)
         truth = pd.read_csv(out / "truth" / "segment_speeds.csv", parse_dates=["minute"])
         detectors = detector_speed_score(out)
+        sources = source_scores(out, published_speeds(out, network, est,
+                                                      detector_factor=factors))  # fmt: skip
     est["minute"] = pd.to_datetime(est["minute"], utc=True)
     j = est[est["vehicles"] >= min_vehicles].merge(truth, on=["segment_id", "minute"])
     err = j["hm"] - j["speed_kmh"]
     return EvalRow(vehicles, interval_s, sigma_m, mm.fixes, mm.fix_accuracy, mm.route_accuracy,
                    len(j), float(err.abs().mean()), float(np.sqrt((err**2).mean())),
-                   float(err.mean()), rate, naive, len(j) / max(len(truth), 1),
-                   detectors)  # fmt: skip
+                   float(err.mean()), rate, naive, mm.median_error_m,
+                   len(j) / max(len(truth), 1), detectors, sources)  # fmt: skip
+
+
+def _simulate(scenario: Scenario, network: RoadNetwork, out: Path) -> None:
+    """One run of ``scenario`` into ``out``, with the engine it names."""
+    if scenario.engine == "sumo":
+        from simulators.sumo.engine import simulate_sumo
+
+        simulate_sumo(scenario, network, out, progress=None)
+        return
+    from simulators.simulation import Simulation
+    from simulators.sinks import FileSink
+    from simulators.truth import TruthWriter
+
+    out.mkdir(parents=True, exist_ok=True)
+    Simulation(scenario, network).run(FileSink(out), TruthWriter(out / "truth"), progress=None)
 
 
 HEADER = (
     "| probe vehicles | interval s | GPS sigma m | fixes | fix accuracy | naive snap"
+    " | median position error m"
     " | route-length accuracy | scored segment-minutes | coverage | speed MAE km/h | RMSE km/h"
     " | bias km/h | loops: segment-minutes, coverage, MAE, bias km/h | online fixes/s |\n"
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    " ---: |"
+    " ---: | ---: |"
 )
 
 
@@ -128,6 +155,26 @@ def table_row(r: EvalRow) -> str:
     loops = "–" if d is None or not d.segment_minutes else (
         f"{d.segment_minutes:,}, {d.coverage:.0%}, {d.mae_kmh:.1f}, {d.bias_kmh:+.1f}")  # fmt: skip
     return (f"| {r.vehicles:,} | {r.interval_s} | {r.sigma_m:g} | {r.fixes:,} |"
-            f" {r.fix_accuracy:.3f} | {r.naive_accuracy:.3f} | {r.route_accuracy:.3f} |"
+            f" {r.fix_accuracy:.3f} | {r.naive_accuracy:.3f} | {r.median_error_m:.1f} |"
+            f" {r.route_accuracy:.3f} |"
             f" {r.segment_minutes:,} | {r.coverage:.1%} | {r.mae_kmh:.2f} | {r.rmse_kmh:.2f} |"
             f" {r.bias_kmh:+.2f} | {loops} | {r.online_fixes_per_s:,.0f} |")  # fmt: skip
+
+
+SOURCES_HEADER = (
+    "| probe vehicles | interval s | GPS sigma m | source | segment-minutes | coverage"
+    " | MAE km/h | bias km/h |\n| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
+)
+
+
+def source_rows(r: EvalRow) -> list[str]:
+    """Markdown rows of the published speeds by source of one evaluation."""
+    out = []
+    for source in SOURCES:
+        s = (r.sources or {}).get(source)
+        if s is None:
+            continue
+        out.append(f"| {r.vehicles:,} | {r.interval_s} | {r.sigma_m:g} | {source} |"
+                   f" {s.segment_minutes:,} | {s.coverage:.1%} | {s.mae_kmh:.2f} |"
+                   f" {s.bias_kmh:+.2f} |")  # fmt: skip
+    return out

@@ -1,7 +1,8 @@
 """Map-matching accuracy against simulator ground truth (``truth/fixes.csv.gz``,
 ``truth/traversals.csv``).
 
-Two measures: the share of fixes put on their true segment, and the route-length
+Three measures: the share of fixes put on their true segment, the median distance
+between a fix's matched position and its true position (metres), and the route-length
 accuracy of Newson & Krumm: 1 − (length of true route segments missed + length
 of matched segments not on the true route) / true route length, summed over
 vehicles, where a vehicle's true route is every segment it drove between its
@@ -28,6 +29,7 @@ class MatchScore:
     fix_accuracy: float
     route_accuracy: float
     fixes_per_s: float
+    median_error_m: float = float("nan")  # matched position to true position, matched fixes
 
 
 def score_run(run_dir: str | Path, matcher: MapMatcher) -> MatchScore:
@@ -46,7 +48,7 @@ def score_run(run_dir: str | Path, matcher: MapMatcher) -> MatchScore:
     trav = pd.read_csv(run_dir / "truth" / "traversals.csv")
     x, y = net.projector.to_metric(fixes["lon"].to_numpy(), fixes["lat"].to_numpy())
     fixes["x"], fixes["y"] = x, y
-    matched_seg, routes = [], {}
+    matched_seg, matched_x, matched_y, routes = [], [], [], {}
     start = time.perf_counter()
     for vid, g in fixes.groupby("vehicle_id", sort=False):
         res = matcher.match_track(
@@ -54,6 +56,8 @@ def score_run(run_dir: str | Path, matcher: MapMatcher) -> MatchScore:
             g["heading_deg"].to_numpy(float), g["speed_kmh"].to_numpy(float),
         )  # fmt: skip
         matched_seg.append(res.segment)
+        matched_x.append(res.x)
+        matched_y.append(res.y)
         segs = set(ids[res.segment[res.segment >= 0]])
         for path in res.paths.values():
             segs.update(ids[path])
@@ -63,6 +67,12 @@ def score_run(run_dir: str | Path, matcher: MapMatcher) -> MatchScore:
     fixes["matched"] = np.where(seg >= 0, ids[np.maximum(seg, 0)], None)
     joined = fixes.merge(truth[["vehicle_id", "ts", "segment_id"]], on=["vehicle_id", "ts"])
     fix_acc = float((joined["matched"] == joined["segment_id"]).mean())
+    fixes["mx"], fixes["my"] = np.concatenate(matched_x), np.concatenate(matched_y)
+    at = fixes[["vehicle_id", "ts", "mx", "my"]].merge(
+        truth[["vehicle_id", "ts", "lon", "lat"]], on=["vehicle_id", "ts"])  # fmt: skip
+    tx, ty = net.projector.to_metric(at["lon"].to_numpy(), at["lat"].to_numpy())
+    error = np.hypot(at["mx"].to_numpy() - tx, at["my"].to_numpy() - ty)
+    median_error = float(np.nanmedian(error)) if np.isfinite(error).any() else float("nan")
     span = truth.groupby("vehicle_id")["ts"].agg(["min", "max"])
     trav = trav.join(span, on="vehicle_id")
     trav = trav[(trav["entry_ts"] >= trav["min"]) & (trav["exit_ts"] <= trav["max"])]
@@ -74,4 +84,5 @@ def score_run(run_dir: str | Path, matcher: MapMatcher) -> MatchScore:
         got = routes.get(vid, set())
         total += sum(length[s] for s in true)
         wrong += sum(length[s] for s in true - got) + sum(length[s] for s in got - true)
-    return MatchScore(len(fixes), fix_acc, 1 - wrong / total, len(fixes) / elapsed)
+    return MatchScore(len(fixes), fix_acc, 1 - wrong / total, len(fixes) / elapsed,
+                      median_error)  # fmt: skip

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         le=1,
         description="Share of all vehicles reporting as probes (scales probe counts to flows).",
     )
+    uncalibrated_detector_speeds: bool = Field(
+        default=True,
+        description="Loops whose speed factor is not learned yet (too few minutes shared with"
+        " probes) count with their speed as measured; false: their speed is not used.",
+    )
     incident_max_wait_s: float = Field(
         default=180.0,
         gt=0,

@@ -86,11 +86,18 @@ class FleetState:
         self.ct = np.zeros((cap, c))
         self.cx = np.zeros((cap, c))
         self.cy = np.zeros((cap, c))
+        self.cv = np.full((cap, c), np.nan)  # the column's reported speed, km/h
         self.fol = np.zeros((cap, c), bool)  # the column has a follower (its latest one)
         self.fol_t = np.zeros((cap, c))
         self.fol_moving = np.zeros((cap, c), bool)
         for name, arr in old.items():
             getattr(self, name)[: len(arr)] = arr
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle, also a state stored before columns kept their reported speed."""
+        self.__dict__.update(state)
+        if "cv" not in state:
+            self.cv = np.full(self.ct.shape, np.nan)
 
     @property
     def capacity(self) -> int:
@@ -118,7 +125,8 @@ class FleetState:
         self.free.append(slot)
 
 
-_COLUMN_FIELDS = ("seg", "off", "score", "back", "ct", "cx", "cy", "fol", "fol_t", "fol_moving")
+_COLUMN_FIELDS = ("seg", "off", "score", "back", "ct", "cx", "cy", "cv", "fol", "fol_t",
+                  "fol_moving")  # fmt: skip
 _FIELDS = ("in_use", "n_cols", "chain", "last_t", "has_dec", "dec_seg", "dec_off", *_COLUMN_FIELDS)
 
 
@@ -155,7 +163,9 @@ class FleetMatcher:
         last = np.maximum(n - 1, 0)
         near = (n > 0) & (t - st.ct[s, last] <= p.max_gap_s)
         moved = np.hypot(x - st.cx[s, last], y - st.cy[s, last])
-        follow = near & (moved < p.min_step_sigmas * p.sigma_m)
+        standing = ((speed < p.moving_kmh) & (st.cv[s, last] < p.moving_kmh)
+                    & (t - st.ct[s, last] >= p.standing_column_s))  # as MapMatcher
+        follow = near & (moved < p.min_step_sigmas * p.sigma_m) & ~standing
         if follow.any():
             fs, fl = s[follow], last[follow]
             st.fol[fs, fl] = True
@@ -168,14 +178,15 @@ class FleetMatcher:
         s, n, last, near = s[step], n[step], last[step], near[step]
         t, x, y = t[step], x[step], y[step]
         cands = cands.take(np.flatnonzero(step))
-        log_e = self._emission(cands, heading[step], speed[step])
+        v = speed[step]
+        log_e = self._emission(cands, heading[step], v)
         score = log_e
         back = np.full(log_e.shape, -1, np.int64)
         ok = np.zeros(len(s), bool)
         if near.any():
             ns = np.flatnonzero(near)
-            sc, bk, good = self._step(st, s[ns], last[ns], t[ns], x[ns], y[ns], cands.take(ns),
-                                      log_e[ns])  # fmt: skip
+            sc, bk, good = self._step(st, s[ns], last[ns], t[ns], x[ns], y[ns], v[ns],
+                                      cands.take(ns), log_e[ns])  # fmt: skip
             ok[ns] = good
             score = score.copy()
             score[ns[good]], back[ns[good]] = sc[good], bk[good]
@@ -187,7 +198,7 @@ class FleetMatcher:
             st.chain[rs] += had
             st.has_dec[rs] = False
         col = np.where(restart, 0, n)
-        self._write_column(st, s, col, t, x, y, cands, score, back)
+        self._write_column(st, s, col, t, x, y, v, cands, score, back)
         st.n_cols[s] = col + 1
         full = s[st.n_cols[s] > self.lag]
         if len(full):
@@ -201,36 +212,31 @@ class FleetMatcher:
     # -- building blocks -----------------------------------------------------------------
     def _emission(self, c: PaddedCandidates, heading: np.ndarray, speed: np.ndarray) -> np.ndarray:
         """Log emission of padded candidates (−inf padding), as ``MapMatcher.emission``."""
-        p = self.m.p
-        log_e = -0.5 * (c.distance_m / p.sigma_m) ** 2
-        use = np.isfinite(heading) & np.isfinite(speed) & (speed >= p.min_speed_for_heading_kmh)
-        if use.any():
-            delta = np.radians(c.bearing_deg[use] - heading[use, None])
-            log_e[use] = log_e[use] + p.heading_kappa * (np.cos(delta) - 1.0)
+        log_e = self.m.emission_of(c.distance_m, c.bearing_deg, heading[:, None],
+                                   speed[:, None])  # fmt: skip
         log_e[c.segment < 0] = NEG_INF
         return log_e
 
     def _step(
         self, st: FleetState, s: np.ndarray, last: np.ndarray, t: np.ndarray, x: np.ndarray,
-        y: np.ndarray, c: PaddedCandidates, log_e: np.ndarray,
+        y: np.ndarray, v: np.ndarray, c: PaddedCandidates, log_e: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """Viterbi step from each vehicle's last column, as ``MapMatcher.step``."""
-        p, mm = self.m.p, self.m
+        mm = self.m
         dt = np.maximum(t - st.ct[s, last], 1e-3)
         gc = np.hypot(x - st.cx[s, last], y - st.cy[s, last])
+        va, p = st.cv[s, last], mm.p
+        gc = np.where((va < p.moving_kmh) & (v < p.moving_kmh), 0.0, gc)
+        moving = (va >= p.moving_kmh) & (v >= p.moving_kmh)
         seg_a, off_a, score_a = st.seg[s, last], st.off[s, last], st.score[s, last]
         seg_b, off_b = c.segment, c.offset_m
-        same = seg_a[:, :, None] == seg_b[:, None, :]
-        ahead = off_b[:, None, :] - off_a[:, :, None]
         ia, ja, jb = np.nonzero((seg_a >= 0)[:, :, None] & (seg_b >= 0)[:, None, :])
-        via = np.full(same.shape, np.inf)  # padding: no route (its score is −inf anyway)
+        via = np.full((len(s), seg_a.shape[1], seg_b.shape[1]), np.inf)  # padding: no route
         via[ia, ja, jb] = mm.dist.lookup(mm.to[seg_a[ia, ja]], mm.frm[seg_b[ia, jb]])
-        other = (mm.length[seg_a] - off_a)[:, :, None] + via + off_b[:, None, :]
-        stay = same & (ahead >= -p.backward_tolerance_m)
-        d = np.where(stay, np.maximum(ahead, 0.0), other)
-        log_t = -np.abs(d - gc[:, None, None]) / p.beta_m
-        too_far = (d > p.bound_m) | (d / dt[:, None, None] * 3.6 > p.max_speed_kmh + 20.0)
-        log_t = np.where(too_far | ~np.isfinite(d), NEG_INF, log_t)
+        log_t = mm.transition_log(seg_a[:, :, None], off_a[:, :, None], seg_b[:, None, :],
+                                  off_b[:, None, :], via, gc[:, None, None],
+                                  dt[:, None, None],
+                                  moving[:, None, None])  # fmt: skip
         total = score_a[:, :, None] + log_t
         best = np.argmax(total, axis=1)
         score = np.take_along_axis(total, best[:, None, :], axis=1)[:, 0, :] + log_e
@@ -239,11 +245,12 @@ class FleetMatcher:
     @staticmethod
     def _write_column(
         st: FleetState, s: np.ndarray, col: np.ndarray, t: np.ndarray, x: np.ndarray,
-        y: np.ndarray, c: PaddedCandidates, score: np.ndarray, back: np.ndarray,
+        y: np.ndarray, v: np.ndarray, c: PaddedCandidates, score: np.ndarray,
+        back: np.ndarray,
     ) -> None:  # fmt: skip
         st.seg[s, col], st.off[s, col] = c.segment, c.offset_m
         st.score[s, col], st.back[s, col] = score, back
-        st.ct[s, col], st.cx[s, col], st.cy[s, col] = t, x, y
+        st.ct[s, col], st.cx[s, col], st.cy[s, col], st.cv[s, col] = t, x, y, v
         st.fol[s, col] = False
 
     # -- decisions -----------------------------------------------------------------------
@@ -324,8 +331,9 @@ class FleetMatcher:
         first = c == 0
         prev_seg[first] = np.where(st.has_dec[ss[first]], st.dec_seg[ss[first]], -1)
         prev_off[first] = st.dec_off[ss[first]]
-        tol = self.m.p.backward_tolerance_m
-        stay = (seg == prev_seg) & (off >= prev_off - tol)  # path_between gives [seg]
+        back = self.m.backward_m(np.maximum(prev_seg, 0), prev_off, seg, off)
+        # where path_between gives [seg]: ahead on the same segment, or a step back
+        stay = ((seg == prev_seg) & (off >= prev_off)) | ((prev_seg >= 0) & np.isfinite(back))
         # entries in time order: each column, then its (standing) follower
         fol = st.fol[ss, c] & ~st.fol_moving[ss, c] & (st.fol_t[ss, c] <= until_t)
         use_col = ct <= until_t

@@ -2,15 +2,28 @@
 
 States are candidate positions (segment, offset) near each fix. Emission:
 Gaussian in the GPS distance (``sigma_m``), times a heading agreement term
-when the vehicle moves. Transition: exponential in the difference between
-the network route length and the straight-line distance of consecutive fixes
-(``beta_m``); routes longer than the bound or implying more than
-``max_speed_kmh`` are impossible. A chain breaks (and restarts) at a gap
-longer than ``max_gap_s`` or when no transition is possible; fixes without
-candidates are left unmatched without breaking the chain, and a fix within
-``min_step_sigmas`` × sigma of the previous one takes that one's match (dense
-sampling adds noise, not information). All geometry in the
-network's metric CRS; distances metres, times seconds.
+where the device reports a heading (at any speed: a standing vehicle's heading is
+the way it faced when it stopped). Transition: exponential in the
+difference between the network route length and the straight-line distance of
+consecutive fixes (``beta_m``); routes longer than the bound or implying more than
+``max_speed_kmh`` are impossible. Vehicles standing in queues and at signals:
+
+- between two fixes whose devices report standing (below ``moving_kmh``) the
+  expected distance is zero, not the noise between them, and such a fix makes a
+  column of its own once ``standing_column_s`` have passed since the last one;
+- a step backwards (the vehicle seen behind where it was: the noise of a standing
+  vehicle, also back across the junction onto the segment it is queued on) is a
+  standstill scored by its size, a Gaussian penalty of scale
+  ``backward_scale_sigmas`` × ``sigma_m``, impossible beyond ``max_backward_m``, or
+  beyond ``moving_backward_m`` where both fixes report moving (a moving vehicle does
+  not go back: on the reverse twin of its road every step is one).
+
+A chain breaks (and restarts) at a gap longer than ``max_gap_s`` or when no
+transition is possible; fixes without candidates are left unmatched without
+breaking the chain, and a fix within ``min_step_sigmas`` × sigma of the previous
+one takes that one's match (dense sampling adds noise, not information) unless
+it is a standing vehicle's next look (above). All geometry in the network's metric CRS; distances
+metres, times seconds, speeds km/h.
 """
 
 from __future__ import annotations
@@ -39,10 +52,13 @@ class MatchParams:
     max_gap_s: float = 180.0
     bound_m: float = 3000.0
     heading_kappa: float = 1.5
-    min_speed_for_heading_kmh: float = 8.0
-    backward_tolerance_m: float = 15.0
+    min_speed_for_heading_kmh: float = 0.0
+    backward_scale_sigmas: float = 1.5
+    max_backward_m: float = 60.0
+    moving_backward_m: float = 15.0
     min_step_sigmas: float = 2.0
     moving_kmh: float = 5.0
+    standing_column_s: float = 10.0
 
 
 @dataclass
@@ -57,6 +73,7 @@ class Column:
     off: np.ndarray
     score: np.ndarray
     back: np.ndarray  # index into the previous column, -1 at a chain start
+    speed: float = np.nan  # reported speed, km/h (NaN: not reported)
     followers: list[int] = field(default_factory=list)  # fixes too close to step on their own
 
 
@@ -104,36 +121,71 @@ class MapMatcher:
 
     def emission(self, cands: Candidates, sl: slice, heading: float, speed: float) -> np.ndarray:
         """Log emission probabilities of the candidates ``cands[sl]``."""
-        d = cands.distance_m[sl]
-        log_e = -0.5 * (d / self.p.sigma_m) ** 2
-        if (
-            np.isfinite(heading)
-            and np.isfinite(speed)
-            and speed >= self.p.min_speed_for_heading_kmh
-        ):
-            delta = np.radians(cands.bearing_deg[sl] - heading)
-            log_e = log_e + self.p.heading_kappa * (np.cos(delta) - 1.0)
-        return log_e
+        return self.emission_of(cands.distance_m[sl], cands.bearing_deg[sl], heading, speed)
 
-    def route_lengths(
+    def emission_of(
+        self, distance_m: np.ndarray, bearing_deg: np.ndarray, heading: np.ndarray | float,
+        speed: np.ndarray | float,
+    ) -> np.ndarray:  # fmt: skip
+        """Log emission of candidates (broadcast arrays; heading and speed as the device
+        reports them, NaN when it does not): the GPS distance, and the heading where it is
+        reported (unless with a speed below ``min_speed_for_heading_kmh``, 0 by default)."""
+        p = self.p
+        log_e = -0.5 * (distance_m / p.sigma_m) ** 2
+        with np.errstate(invalid="ignore"):
+            use = np.isfinite(heading) & ~(speed < p.min_speed_for_heading_kmh)
+        delta = np.radians(bearing_deg - heading)
+        return log_e + np.where(use, p.heading_kappa * (np.cos(delta) - 1.0), 0.0)
+
+    def backward_m(
         self, seg_a: np.ndarray, off_a: np.ndarray, seg_b: np.ndarray, off_b: np.ndarray
     ) -> np.ndarray:
-        """Network distance (metres) from each position a to each position b (matrix)."""
-        same = seg_a[:, None] == seg_b[None, :]
-        ahead = off_b[None, :] - off_a[:, None]
-        via = self.dist.lookup(self.to[seg_a][:, None], self.frm[seg_b][None, :])
-        other = (self.length[seg_a] - off_a)[:, None] + via + off_b[None, :]
-        stay = same & (ahead >= -self.p.backward_tolerance_m)
-        return np.where(stay, np.maximum(ahead, 0.0), other)
+        """How far (m) each position b lies behind position a (broadcast arrays): b on the
+        same segment, or on the segment leading into a's (not its reverse twin), at most
+        ``max_backward_m`` back; NaN where b is not behind a."""
+        seg_a, seg_b = np.asarray(seg_a), np.asarray(seg_b)
+        before = (self.to[seg_b] == self.frm[seg_a]) & (self.frm[seg_b] != self.to[seg_a])
+        back = np.where(seg_a == seg_b, off_a - off_b,
+                        np.where(before, self.length[seg_b] - off_b + off_a, np.nan))  # fmt: skip
+        return np.where((back > 0) & (back <= self.p.max_backward_m), back, np.nan)
+
+    def transition_log(
+        self, seg_a: np.ndarray, off_a: np.ndarray, seg_b: np.ndarray, off_b: np.ndarray,
+        via: np.ndarray, gc: np.ndarray | float, dt: np.ndarray | float,
+        moving: np.ndarray | bool,
+    ) -> np.ndarray:  # fmt: skip
+        """Log transition probabilities from positions a to positions b (broadcast arrays;
+        ``via``: network distance from a's end node to b's start node, m; ``gc``: straight
+        distance between the fixes, m; ``dt``: time between them, s; ``moving``: both fixes
+        report moving)."""
+        p = self.p
+        same = seg_a == seg_b
+        ahead = off_b - off_a
+        before = (self.to[seg_b] == self.frm[seg_a]) & (self.frm[seg_b] != self.to[seg_a])
+        back = np.where(same, -ahead, np.where(before, self.length[seg_b] - off_b + off_a,
+                                               np.inf))  # as backward_m  # fmt: skip
+        is_back = (back > 0) & (back <= np.where(moving, p.moving_backward_m,
+                                                 p.max_backward_m))  # fmt: skip
+        # a step back: the vehicle stood (distance 0), scored by the step's size
+        d = np.where(is_back, 0.0, np.where(same & (ahead >= 0), ahead,
+                                            (self.length[seg_a] - off_a) + via + off_b))
+        penalty = np.where(is_back, back, 0.0) / (p.backward_scale_sigmas * p.sigma_m)
+        log_t = -np.abs(d - gc) / p.beta_m - 0.5 * penalty * penalty
+        limit = np.minimum(p.bound_m, (p.max_speed_kmh + 20.0) / 3.6 * np.asarray(dt))
+        return np.where(d > limit, NEG_INF, log_t)  # longer or faster: impossible (no route: inf)
 
     def step(self, prev: Column, new: Column, log_e: np.ndarray) -> bool:
         """Fill ``new.score``/``new.back`` from ``prev``; ``False`` if no transition is possible."""
         dt = max(new.t - prev.t, 1e-3)
         gc = float(np.hypot(new.x - prev.x, new.y - prev.y))
-        d = self.route_lengths(prev.seg, prev.off, new.seg, new.off)
-        log_t = -np.abs(d - gc) / self.p.beta_m
-        too_far = (d > self.p.bound_m) | (d / dt * 3.6 > self.p.max_speed_kmh + 20.0)
-        log_t = np.where(too_far | ~np.isfinite(d), NEG_INF, log_t)
+        p = self.p
+        if prev.speed < p.moving_kmh and new.speed < p.moving_kmh:
+            gc = 0.0  # standing at both fixes: the distance between them is noise
+        via = self.dist.lookup(self.to[prev.seg][:, None], self.frm[new.seg][None, :])
+        log_t = self.transition_log(prev.seg[:, None], prev.off[:, None], new.seg[None, :],
+                                    new.off[None, :], via, gc, dt,
+                                    prev.speed >= p.moving_kmh and new.speed >= p.moving_kmh,
+                                    )  # fmt: skip
         total = prev.score[:, None] + log_t
         best = np.argmax(total, axis=0)
         score = total[best, np.arange(total.shape[1])] + log_e
@@ -144,15 +196,37 @@ class MapMatcher:
         return True
 
     def path_between(self, seg_a: int, off_a: float, seg_b: int, off_b: float) -> list[int]:
-        """Segments driven from position a to position b (both ends included)."""
-        if seg_a == seg_b and off_b >= off_a - self.p.backward_tolerance_m:
+        """Segments driven from position a to position b (both ends included); ``[seg_b]``
+        when b is not ahead of a (:meth:`backward_m`: the vehicle stood, whatever the
+        noise says; traversals hold its position)."""
+        if seg_a == seg_b and off_b >= off_a:
             return [seg_a]
+        if self._is_back(seg_a, off_a, seg_b, off_b):
+            return [seg_b]
         middle = (
             []
             if self.to[seg_a] == self.frm[seg_b]
             else self.dist.path_segments(int(self.to[seg_a]), int(self.frm[seg_b]))
         )
         return [seg_a, *middle, seg_b]
+
+    def _standing_step(self, prev: Column, new: Column) -> bool:
+        """Whether ``new`` makes a column of its own although it stays near ``prev``: both
+        report standing and ``standing_column_s`` have passed (each look at a standing
+        vehicle counts; denser ones add noise, not information)."""
+        p = self.p
+        return (prev.speed < p.moving_kmh and new.speed < p.moving_kmh
+                and new.t - prev.t >= p.standing_column_s)  # fmt: skip
+
+    def _is_back(self, seg_a: int, off_a: float, seg_b: int, off_b: float) -> bool:
+        """:meth:`backward_m` of one pair of positions (scalar arithmetic: called per fix)."""
+        if seg_a == seg_b:
+            back = off_a - off_b
+        elif self.to[seg_b] == self.frm[seg_a] and self.frm[seg_b] != self.to[seg_a]:
+            back = float(self.length[seg_b]) - off_b + off_a
+        else:
+            return False
+        return 0.0 < back <= self.p.max_backward_m
 
     # -- offline matching ---------------------------------------------------------------
     def match_track(
@@ -184,8 +258,12 @@ class MapMatcher:
             col = Column(
                 i, float(t[i]), float(x[i]), float(y[i]), cands.segment[sl],
                 cands.offset_m[sl], np.zeros(0), np.full(sl.stop - sl.start, -1),
+                speed=float(speed_kmh[i]),
             )  # fmt: skip
-            if chain and (col.t - chain[-1].t) <= self.p.max_gap_s:
+            if (
+                chain and (col.t - chain[-1].t) <= self.p.max_gap_s
+                and not self._standing_step(chain[-1], col)
+            ):  # fmt: skip
                 moved = np.hypot(col.x - chain[-1].x, col.y - chain[-1].y)
                 if moved < self.p.min_step_sigmas * self.p.sigma_m:
                     # Newson & Krumm: a fix within 2 sigma of the last one adds noise, not

@@ -77,7 +77,10 @@ class OnlineMatcher:
             return out
         cols = state.columns
         near = bool(cols) and t - cols[-1].t <= p.max_gap_s
-        if near and np.hypot(x - cols[-1].x, y - cols[-1].y) < p.min_step_sigmas * p.sigma_m:
+        standing = bool(cols) and (speed < p.moving_kmh and cols[-1].speed < p.moving_kmh
+                                   and t - cols[-1].t >= p.standing_column_s)  # fmt: skip
+        if (near and not standing
+                and np.hypot(x - cols[-1].x, y - cols[-1].y) < p.min_step_sigmas * p.sigma_m):
             followers = cols[-1].followers
             if self.max_followers is not None and len(followers) >= self.max_followers:
                 state.keys.pop(followers.pop(0))  # a long standstill keeps its latest fixes
@@ -85,7 +88,7 @@ class OnlineMatcher:
             state.last_t = t
             return out
         col = Column(fid, t, x, y, cands.segment[sl], cands.offset_m[sl], np.zeros(0),
-                     np.full(sl.stop - sl.start, -1))  # fmt: skip
+                     np.full(sl.stop - sl.start, -1), speed=float(speed))  # fmt: skip
         log_e = self.m.emission(cands, sl, heading, speed)
         if not (near and self.m.step(cols[-1], col, log_e)):
             out.extend(self._decide_all(state))

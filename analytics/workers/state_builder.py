@@ -6,8 +6,12 @@ and, for each, in time order and in one transaction:
 
 1. reads probe and detector measurements of the minute and the
    ``smoothing.window_min`` minutes before it (:mod:`store.segment_measurements`);
-2. fuses them (:func:`analytics.segment_state.fuse_speeds`; ``source`` is
-   ``probe``, ``detector`` or ``fused``) with a confidence from the evidence;
+2. fuses them (:func:`analytics.segment_state.estimate_minute`; ``source`` is
+   ``probe``, ``detector`` or ``fused``) with a confidence from the evidence; loop speeds are
+   first mapped to segment speeds by each segment's factor, learned hourly from the minutes
+   of the last ``detector_calibration_days`` in which probes and loops both timed it
+   (:mod:`analytics.detector_calibration`); loops without a factor count as measured, or
+   not for speed when ``uncalibrated_detector_speeds`` is off;
 3. fills segments without data from their corridor neighbours' recent data
    (:class:`analytics.smoothing.CorridorSmoother`; ``source='smoothed'``) — only from
    data that could be published itself: detector speeds and probe speeds from at least
@@ -44,11 +48,12 @@ import numpy as np
 import psycopg
 
 from analytics import congestion
-from analytics.segment_state import confidence, fuse_speeds
+from analytics.detector_calibration import calibrated, speed_factors
+from analytics.segment_state import estimate_minute
 from analytics.smoothing import CorridorSmoother, SmoothingParams
 from roadnet import model as m
 from roadnet.model import RoadNetwork
-from store.segment_measurements import WindowInputs, read_window
+from store.segment_measurements import WindowInputs, probe_detector_pairs, read_window
 from store.segment_state_io import (
     previous_levels,
     requeue_built_after,
@@ -78,6 +83,9 @@ class BuilderParams:
     """Knobs of the state builder (km/h, minutes, 0–1 shares)."""
 
     detector_weight: float = 3.0  # a detector's speed weighs like this many probe vehicles
+    detector_calibration_days: int = 3  # probe/loop minutes a loop's speed factor is learned on
+    detector_min_pairs: int = 10  # such minutes needed for a factor
+    uncalibrated_detector_speeds: bool = True  # loops without a factor: speed as measured
     smoothing: SmoothingParams = field(default_factory=SmoothingParams)
     smoothed_confidence: float = 0.5  # smoothed states' confidence is scaled by this
     stale_after_min: int = 10
@@ -119,6 +127,7 @@ class StateBuilder:
         self.writer = StoreWriter()
         self.publish = publish  # callable(list[StateRow]) or None
         self._free_flow_at: datetime | None = None
+        self.detector_factor = np.full(len(self.ids), np.nan)  # per segment; NaN: none yet
         self._profiles: dict[datetime, np.ndarray] = {}
 
     # -- free flow and profiles ------------------------------------------------------------
@@ -130,6 +139,15 @@ class StateBuilder:
         self.free_flow = stored_free_flow(conn, self.index, self.default_ff)
         self._free_flow_at = until
         return n
+
+    def learn_detector_factors(self, conn: psycopg.Connection, until: datetime) -> int:
+        """Relearn the loops' speed factors from the last days' paired minutes; returns how
+        many segments have one."""
+        seg, probe, det = probe_detector_pairs(
+            conn, self.index, until - timedelta(days=self.p.detector_calibration_days), until)
+        self.detector_factor = speed_factors(seg, probe, det, len(self.ids),
+                                             min_pairs=self.p.detector_min_pairs)  # fmt: skip
+        return int(np.isfinite(self.detector_factor).sum())
 
     def profile(self, conn: psycopg.Connection, minute: datetime) -> np.ndarray:
         """Typical speed of every segment in ``minute``'s 15-minute slot (NaN if unknown)."""
@@ -145,23 +163,13 @@ class StateBuilder:
         """Compute (not store) the states and KPIs of ``minute``."""
         p = self.p
         w = read_window(conn, self.index, minute, p.smoothing.window_min + 1)
-        speed_w, n_w = fuse_speeds(w.probe_kmh, w.vehicles, w.detector_kmh,
-                                   detector_weight=p.detector_weight)  # fmt: skip
-        speed, n_eff = speed_w[-1], n_w[-1]
-        conf = confidence(n_eff)
-        measured = np.isfinite(speed)
-        has_p = np.isfinite(w.probe_kmh[-1])
-        has_d = np.isfinite(w.detector_kmh[-1])
-        source = np.where(has_p & has_d, "fused", np.where(has_p, "probe", "detector"))
-        # gaps are filled only from what could itself be published (privacy threshold)
-        public = w.vehicles >= p.publish_min_vehicles
-        sp_w, sn_w = fuse_speeds(np.where(public, w.probe_kmh, np.nan), w.vehicles,
-                                 w.detector_kmh, detector_weight=p.detector_weight)  # fmt: skip
-        smooth, weight = self.smoother.estimate(sp_w, np.nan_to_num(sn_w), self.free_flow)
-        fill = ~measured & np.isfinite(smooth)
-        speed = np.where(fill, smooth, speed)
-        conf = np.where(fill, p.smoothed_confidence * confidence(weight), conf)
-        source = np.where(fill, "smoothed", source)
+        detector_kmh = calibrated(w.detector_kmh, self.detector_factor[None, :],
+                                  uncalibrated=p.uncalibrated_detector_speeds)  # fmt: skip
+        now = estimate_minute(w.probe_kmh, w.vehicles, detector_kmh, smoother=self.smoother,
+                              free_flow=self.free_flow, detector_weight=p.detector_weight,
+                              publish_min_vehicles=p.publish_min_vehicles,
+                              smoothed_confidence=p.smoothed_confidence)  # fmt: skip
+        speed, conf, source = now.speed, now.confidence, now.source
         known = np.isfinite(speed)
         ratio = speed / self.free_flow
         prev = previous_levels(conn, minute - timedelta(minutes=1), self.index)
@@ -259,6 +267,7 @@ class StateBuilder:
         if self._free_flow_at is None or minutes[-1] - self._free_flow_at > timedelta(hours=1):
             with conn.transaction():
                 self.learn_free_flow(conn, minutes[-1])
+                self.learn_detector_factors(conn, minutes[-1])
         done = []
         for i, minute in enumerate(minutes):
             with conn.transaction():

@@ -13,20 +13,32 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return _evaluate_incidents(args)
     import tempfile
 
-    from evaluation.congestion_eval import HEADER, evaluate_run, table_row
+    from evaluation.congestion_eval import (
+        HEADER,
+        SOURCES_HEADER,
+        evaluate_run,
+        source_rows,
+        table_row,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         network = network_from(_grid_or(args.network, args.grid, Path(tmp)))
     args.duration = args.duration or 900
     args.seed = 4 if args.seed is None else args.seed
     print(HEADER, flush=True)
+    by_source: list[str] = []
     for n in (int(v) for v in args.vehicles.split(",")):
         for interval in (int(v) for v in args.intervals.split(",")):
             for sigma in (float(v) for v in args.sigmas.split(",")):
                 row = evaluate_run(network, vehicles=n, interval_s=interval, sigma_m=sigma,
                                    duration_s=args.duration, seed=args.seed,
-                                   engine=args.engine)  # fmt: skip
+                                   engine=args.engine,
+                                   history=args.calibration_day)  # fmt: skip
                 print(table_row(row), flush=True)
+                by_source.extend(source_rows(row))
+    print("\nPublished speeds by source (what the state builder would publish each minute):\n")
+    print(SOURCES_HEADER)
+    print("\n".join(by_source))
     return 0
 
 
@@ -114,5 +126,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--duration", type=int, help="simulated seconds per run (congestion 900, incidents 3600)"
     )
     s.add_argument("--seed", type=int, help="congestion 4, incidents 1")
+    s.add_argument(
+        "--calibration-day", action=argparse.BooleanOptionalAction, default=True,
+        help="congestion: first simulate another day (seed + 1000) and learn the loops' speed"
+        " factors on it, as the state builder learns them from past days",
+    )  # fmt: skip
     add_incident_params(s, "incidents: ")
     s.set_defaults(func=cmd_evaluate)

@@ -27,7 +27,9 @@ log = logging.getLogger("analytics.workers.state_builder")
 def builder_params(settings: Settings) -> BuilderParams:
     """The state builder's parameters from the settings."""
     return BuilderParams(timezone=settings.timezone, probe_share=settings.probe_share,
-                         publish_min_vehicles=settings.privacy_min_vehicles)  # fmt: skip
+                         publish_min_vehicles=settings.privacy_min_vehicles,
+                         uncalibrated_detector_speeds=settings.uncalibrated_detector_speeds,
+                         )  # fmt: skip
 
 
 def run_state_builder(

@@ -110,3 +110,69 @@ def test_accuracy_on_simulated_tracks(tmp_path: Path) -> None:
     joined = fixes.merge(truth, on=["vehicle_id", "ts"])
     assert len(joined) == len(fixes)
     assert (joined["matched"] == joined["segment_id"]).mean() > 0.93
+
+
+def _queue_at_the_junction(net: RoadNetwork, seed: int, sigma: float = 10.0):
+    """A vehicle standing 4 m before the crossing on ``ew:0:f`` for 5 minutes (fixes every
+    10 s, Gaussian noise ``sigma``; heading east, speed 0), then driving on along ``ew:1:f``."""
+    rng = np.random.default_rng(seed)
+    (x0, x1), (y0, _) = net.projector.to_metric(np.array([106.68, 106.684]),
+                                                np.array([20.85, 20.85]))  # fmt: skip
+    stand = np.full(30, x1 - 4.0)
+    drive = x1 + np.arange(1, 9) * 40.0
+    x = np.concatenate([x0 + np.arange(1, 10) * 40.0, stand, drive])
+    n = len(x)
+    speed = np.where((x == x1 - 4.0), 0.0, 14.4)
+    return (np.arange(n) * 10.0, x + rng.normal(0, sigma, n), y0 + rng.normal(0, sigma, n),
+            np.full(n, 90.0), speed, slice(9, 39))  # fmt: skip
+
+
+def test_a_vehicle_queued_at_the_junction_stays_on_its_segment(grid: RoadNetwork) -> None:
+    # noise puts some of its fixes past the crossing: a step back is scored, not refused
+    ids = grid.segments["segment_id"].to_numpy()
+    right = refused = total = 0
+    for seed in range(8):
+        t, x, y, h, v, standing = _queue_at_the_junction(grid, seed)
+        res = MapMatcher(grid).match_track(t, x, y, h, v)
+        right += int((ids[res.segment[standing]] == "ew:0:f").sum())
+        old = MapMatcher(grid, MatchParams(max_backward_m=0.0)).match_track(t, x, y, h, v)
+        refused += int((ids[old.segment[standing]] == "ew:0:f").sum())
+        total += standing.stop - standing.start
+        assert ids[res.segment[-1]] == "ew:1:f"
+    assert right / total >= 0.8
+    assert refused / total < right / total - 0.3
+
+
+def test_backward_steps_cost_by_their_size(grid: RoadNetwork) -> None:
+    mm = MapMatcher(grid)
+    seg = int(np.flatnonzero(grid.segments["segment_id"].to_numpy() == "ew:0:f")[0])
+    nxt = int(np.flatnonzero(grid.segments["segment_id"].to_numpy() == "ew:1:f")[0])
+    a = np.array([seg, seg, seg, seg])
+    b = np.array([seg, seg, seg, nxt])
+    off_a = np.full(4, 300.0)
+    off_b = np.array([290.0, 270.0, 200.0, 5.0])  # 10, 30 m back, beyond the limit; ahead
+    back = mm.backward_m(a, off_a, b, off_b)
+    assert back[:2].tolist() == [10.0, 30.0] and np.isnan(back[2:]).all()
+    log_t = mm.transition_log(a, off_a, b, off_b, np.zeros(4), np.zeros(4), np.full(4, 10.0),
+                              False)  # fmt: skip
+    assert log_t[0] > log_t[1] > log_t[2]  # the limit: only a drive round the block remains
+    # a moving vehicle does not go back 30 m (on its road's reverse twin every step is one)
+    moving = mm.transition_log(a, off_a, b, off_b, np.zeros(4), np.zeros(4),
+                               np.full(4, 10.0), True)  # fmt: skip
+    assert moving[0] == log_t[0] and moving[1] < log_t[1] - 5.0  # only round the block
+    # seen back across the junction onto the segment it was on: as far back as it is
+    assert mm.backward_m(np.array([nxt]), np.array([5.0]), np.array([seg]),
+                         np.array([400.0]))[0] == pytest.approx(5.0 + grid.segments[
+                             "length_m"].iloc[seg] - 400.0)  # fmt: skip
+    assert mm.path_between(nxt, 5.0, seg, 400.0) == [seg]
+
+
+def test_the_heading_counts_at_any_speed(grid: RoadNetwork) -> None:
+    mm = MapMatcher(grid)
+    against = np.full(1, 270.0)  # a westbound candidate of an eastbound vehicle
+    standing = mm.emission_of(np.zeros(1), against, np.float64(90.0), np.float64(0.0))
+    unknown = mm.emission_of(np.zeros(1), against, np.float64(90.0), np.float64(np.nan))
+    assert standing[0] == unknown[0] == pytest.approx(-2 * mm.p.heading_kappa)
+    assert mm.emission_of(np.zeros(1), against, np.float64(np.nan), np.float64(0.0))[0] == 0.0
+    slow = MapMatcher(grid, MatchParams(min_speed_for_heading_kmh=8.0))
+    assert slow.emission_of(np.zeros(1), against, np.float64(90.0), np.float64(3.0))[0] == 0.0

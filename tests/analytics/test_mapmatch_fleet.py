@@ -143,6 +143,25 @@ def test_snapshot_restores_the_fleet_mid_stream(network, feed) -> None:
     assert second.vehicles() == 0 and len(whole.rows) > 0
 
 
+def test_a_snapshot_stored_before_columns_kept_their_speed_restores(network, feed) -> None:
+    """A worker upgraded over a stored state goes on from it: the columns' reported speeds
+    it lacks start unknown."""
+    import pickle
+
+    params = MatchParams(sigma_m=10.0)
+    proc = ProbeProcessor(network, params)
+    proc.process(("gps", 0), feed[: len(feed) // 2])
+    state = proc.parts[("gps", 0)].fleet
+    del state.cv
+    restored = pickle.loads(pickle.dumps(state))
+    assert np.isnan(restored.cv).all()
+    assert restored.cv.shape == restored.ct.shape
+    proc.parts[("gps", 0)].fleet = restored
+    proc.process(("gps", 0), feed[len(feed) // 2 :])
+    proc.close_all()
+    assert proc.vehicles() == 0 and len(proc.rows) > 0
+
+
 def test_tentative_is_what_a_flush_would_decide_now_and_changes_nothing(network, feed) -> None:
     """The presence records' positions: the best path of every vehicle's pending trellis."""
     import copy

@@ -7,8 +7,10 @@ import pytest
 
 from analytics.segment_state import (
     confidence,
+    estimate_minute,
     fuse_speeds,
 )
+from analytics.smoothing import CorridorSmoother, SmoothingParams
 
 
 def test_fusion_is_a_weighted_harmonic_mean() -> None:
@@ -21,3 +23,26 @@ def test_fusion_is_a_weighted_harmonic_mean() -> None:
     assert np.isnan(speed[3])
     assert n.tolist() == [6.0, 3.0, 1.0, 0.0]
     assert confidence(np.array([0.0, 3.0]))[1] == pytest.approx(1 - np.exp(-1))
+
+
+def test_a_minute_is_measured_where_it_can_be_and_filled_beside_what_could_be_published() -> None:
+    # five one-way 200 m segments in a row; six minutes of data on segments 1 and 3
+    smoother = CorridorSmoother(np.arange(5), np.arange(1, 6), np.full(5, 200.0))
+    rows = SmoothingParams().window_min + 1
+    probe = np.full((rows, 5), np.nan)
+    vehicles = np.zeros((rows, 5))
+    detector = np.full((rows, 5), np.nan)
+    probe[:, 1], vehicles[:, 1] = 20.0, 3
+    detector[:, 3] = 24.0
+    probe[-1, 3], vehicles[-1, 3] = 12.0, 1
+    est = estimate_minute(probe, vehicles, detector, smoother=smoother,
+                          free_flow=np.full(5, 50.0))  # fmt: skip
+    assert est.source.tolist() == ["smoothed", "probe", "smoothed", "fused", "smoothed"]
+    assert est.speed[1] == pytest.approx(20.0)
+    assert est.speed[3] == pytest.approx(4 / (1 / 12 + 3 / 24))
+    assert 12.0 < est.speed[2] < 24.0
+    assert est.confidence[2] < est.confidence[1]
+    # probe speeds of fewer vehicles than may be published are measured, never spread
+    hidden = estimate_minute(probe, vehicles, np.full((rows, 5), np.nan), smoother=smoother,
+                             free_flow=np.full(5, 50.0), publish_min_vehicles=5)  # fmt: skip
+    assert hidden.source.tolist() == ["", "probe", "", "probe", ""]

@@ -102,9 +102,16 @@ def test_streaming_tracker_equals_offline_on_random_tracks() -> None:
             o = float(rng.choice([0.0, lengths[s], rng.uniform(0, lengths[s])]))
             if s == seg[-1]:
                 o = max(o, off[-1]) if rng.random() < 0.8 else off[-1]
+            path = list(range(seg[-1], s + 1))
+            if seg[-1] > 0 and rng.random() < 0.1:  # seen back on the segment before
+                s, o = seg[-1] - 1, float(rng.uniform(0, lengths[seg[-1] - 1]))
+                path = [s]
+            elif len(path) > 1 and rng.random() < 0.1:  # leaving another way
+                s = min(s + 5, len(lengths) - 1)
+                path = [seg[-1], s]
             seg.append(s)
             off.append(o)
-            paths[i] = list(range(seg[-2], s + 1))
+            paths[i] = path
             chain.append(chain[-1] + (rng.random() < 0.05))
         t = np.cumsum(rng.uniform(1, 30, n))
         m = TrackMatch(np.array(seg), np.array(off), np.zeros(n), np.zeros(n), np.array(chain),
@@ -115,6 +122,29 @@ def test_streaming_tracker_equals_offline_on_random_tracks() -> None:
             parts.append(tracker.add(chain[i], float(t[i]), seg[i], off[i], paths.get(i, [seg[i]]),
                                      lengths, is_bus=False, rules=DwellRules()))  # fmt: skip
         _same(concat(parts), expected)
+
+
+def test_a_fix_seen_back_behind_the_route_holds_its_position() -> None:
+    # queued at the end of segment 0: noise puts a fix 5 m into segment 1, the next ones are
+    # back on 0 (path_between gives [0]); then it drives on through 1 and 2
+    t = np.arange(7) * 10.0
+    paths = {1: [0, 1], 2: [0], 3: [0], 4: [0, 1], 5: [1, 2], 6: [2]}
+    m = _track([0, 1, 0, 0, 1, 2, 2], [80, 5, 95, 97, 150, 10, 250], paths)
+    offline = traversals(m, t, LENGTH)
+    assert offline.segment.tolist() == [1]  # not 0 again, nor 1 twice
+    assert offline.exit_s[0] == pytest.approx(40 + 50 / 60 * 10)  # positions 250 → 310
+    _same(_stream(m, t), offline)
+
+
+def test_a_vehicle_seen_back_that_leaves_another_way_starts_its_route_afresh() -> None:
+    # seen 5 m into segment 1, back on 0, then turning from 0 onto 3: segment 1 was never
+    # driven, so it gets no traversal; the route restarts at the turn
+    t = np.arange(6) * 10.0
+    paths = {1: [0, 1], 2: [0], 3: [0, 3], 4: [3], 5: [3]}
+    m = _track([0, 1, 0, 3, 3, 3], [80, 5, 95, 10, 200, 390], paths)
+    offline = traversals(m, t, LENGTH)
+    assert 1 not in offline.segment.tolist() and 0 not in offline.segment.tolist()
+    _same(_stream(m, t), offline)
 
 
 # segments 0 (a → b), 1 (b → a, the reverse of 0), 2 (a → c), 3 (c → d); 100, 100, 300, 400 m

@@ -92,6 +92,41 @@ def test_probe_detector_fusion_smoothing_and_idempotent_rebuild(db_factory, netw
     assert b'"congestion":' in msg and b'"minute":"2026-11-24T08:00:00+00:00"' in msg
 
 
+def test_loop_speeds_are_calibrated_by_the_probes_that_passed_them(db_factory, network) -> None:
+    # twelve minutes in which probes timed segment a at 80 % of its loop's speed; then a
+    # minute with the loop alone: published at 80 % of what the loop measured
+    ids = network.segments[m.SEGMENT_ID].to_numpy()
+    a = ids[route_from(network, 100, 1)[0]]
+    minutes = [T0 + timedelta(minutes=k) for k in range(13)]
+    with psycopg.connect(db_factory(), autocommit=True) as conn:
+        with conn.transaction():
+            sync_network(conn, network)
+        with conn.transaction():
+            sync_detectors(conn, [DetectorSite("D1", a, 10.0, 2, "loop", None, None)], network)
+        StoreWriter().prepare(conn, "detector_reading", minutes)
+        for k, minute in enumerate(minutes):
+            conn.execute(
+                "INSERT INTO detector_reading (detector_id, ts, lane, interval_s, volume,"
+                " occupancy, speed_kmh) VALUES ('D1', %s, -1, 60, 10, 0.2, %s)",
+                (minute + timedelta(minutes=1), 50.0 if k < 12 else 30.0))  # fmt: skip
+        _traversals(conn, [(a, minute, f"v{k}", 40.0) for k, minute in enumerate(minutes[:12])])
+        mark_minutes(conn, [minutes[-1]])
+        builder = StateBuilder(network)
+        assert builder.learn_detector_factors(conn, minutes[-1]) == 1
+        i = int(np.flatnonzero(ids == a)[0])
+        assert builder.detector_factor[i] == pytest.approx(0.8)
+        builder.step(conn)
+        st = _states(conn, minutes[-1])
+        assert st[a][:2] == (pytest.approx(24.0), "detector")
+        # a builder told not to use loops without a factor takes nothing from them: the
+        # minute is filled from the probes of the minutes before
+        blind = StateBuilder(network, BuilderParams(detector_min_pairs=20,
+                                                    uncalibrated_detector_speeds=False))
+        assert blind.learn_detector_factors(conn, minutes[-1]) == 0
+        state = {s[0]: s for s in blind.build_minute(conn, minutes[-1]).states}[a]
+        assert state[-1] == "smoothed" and state[2] == pytest.approx(40.0, abs=1.0)
+
+
 def test_a_single_vehicle_is_never_smoothed_into_its_neighbours(db_factory, network) -> None:
     ids = network.segments[m.SEGMENT_ID].to_numpy()
     a, b, c = (ids[i] for i in route_from(network, 100, 3))
