@@ -107,7 +107,7 @@ def expected(network, feed) -> list[tuple]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("poll", [3, 97, 5000])
+@pytest.mark.parametrize("poll", [7, 97, 5000])
 def test_fleet_processor_stores_what_the_per_fix_pipeline_stores(
     network, feed, expected, poll
 ) -> None:
