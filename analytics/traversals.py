@@ -18,6 +18,7 @@ gives the same traversals from a stream of decided fixes, one vehicle at a time.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from itertools import chain as _chain
 import numpy as np
 
 from analytics.mapmatch.hmm import TrackMatch
+from analytics.space_mean import Cell, interval_cells
 
 FIELDS = ("segment", "entry_s", "exit_s", "speed_kmh", "dwell_s")
 
@@ -266,6 +268,7 @@ class TraversalTracker:
     last_start: float = 0.0  # route position where it starts
     end: float = 0.0  # and where it ends
     before: int = -1  # the segment completed before route[0] in this chain (−1: none)
+    still_since: float = math.nan  # when the vehicle last stopped moving (NaN: it moves)
 
     def add(
         self, chain: int, t: float, segment: int, offset_m: float, path: list[int],
@@ -280,12 +283,15 @@ class TraversalTracker:
     def add_job(
         self, chain: int, t: float, segment: int, offset_m: float, path: list[int],
         length_m: np.ndarray, *, is_bus: bool, owner: object = None, report: bool = True,
-        reverse: np.ndarray | None = None,
+        reverse: np.ndarray | None = None, cells: list[Cell] | None = None,
+        max_still_s: float = math.inf,
     ) -> TraversalJob | None:  # fmt: skip
         """Add one decided fix; returns the segments it completes, to be computed in bulk
         with :func:`traversals_of_jobs` (``None`` when it completes none, or when not
         ``report``); segments beside a turn back are left out when ``reverse`` gives the
-        segments' twins."""
+        segments' twins. ``cells``: collects the vehicle's distance and time per
+        segment-minute since its previous fix (:mod:`analytics.space_mean`), standing time
+        only for the first ``max_still_s`` of a standstill (longer: parked, not queued)."""
         if segment < 0:
             return None  # unmatched fixes do not break the chain
         if chain != self.chain or not self.times:
@@ -303,7 +309,8 @@ class TraversalTracker:
         if grow is None:  # left a segment it was seen back on another way: start afresh
             self.chain = -1
             return self.add_job(chain, t, segment, offset_m, path, length_m, is_bus=is_bus,
-                                owner=owner, report=report, reverse=reverse)  # fmt: skip
+                                owner=owner, report=report, reverse=reverse, cells=cells,
+                                max_still_s=max_still_s)  # fmt: skip
         for seg in grow:
             self.starts.append(self.end)
             self.route.append(int(seg))
@@ -314,9 +321,11 @@ class TraversalTracker:
         p = self.last_start + offset_m if segment == self.last_segment else pos[-1]
         if p <= pos[-1]:
             p = pos[-1]
-            if len(pos) >= 2 and pos[-2] == p:
-                self.times[-1] = t  # a standstill: its first and last fix say it all
-                return None
+        if cells is not None:
+            self._cells(cells, self.times[-1], pos[-1], t, p, max_still_s)
+        if p == pos[-1] and len(pos) >= 2 and pos[-2] == p:
+            self.times[-1] = t  # a standstill: its first and last fix say it all
+            return None
         self.times.append(t)
         pos.append(p)
         starts, n = self.starts, len(self.route)
@@ -342,6 +351,17 @@ class TraversalTracker:
         keep = max(bisect_left(self.pos, nxt) - 1, 0)
         del self.times[:keep], self.pos[:keep]
         return job
+
+    def _cells(self, out: list[Cell], t0: float, p0: float, t1: float, p1: float,
+               max_still_s: float) -> None:  # fmt: skip
+        """Append the cells of the interval from (``t0``, ``p0``) to (``t1``, ``p1``)."""
+        if p1 > p0:
+            self.still_since = math.nan
+        else:
+            if math.isnan(self.still_since):
+                self.still_since = t0
+            t1 = min(t1, self.still_since + max_still_s)
+        out.extend(interval_cells(t0, p0, t1, p1, self.route, self.starts))
 
     def ahead(
         self, fixes: Iterable[tuple[int, float, int, float, list[int]]], length_m: np.ndarray

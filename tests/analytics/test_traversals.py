@@ -189,3 +189,20 @@ def test_turn_back_seen_across_completions_in_the_stream() -> None:
 def test_plausible_maximum_speed_is_relative_to_free_flow() -> None:
     got = plausible_max_kmh(np.array([30.0, 50.0, 80.0, 120.0]))
     assert got.tolist() == [80.0, 100.0, 160.0, 240.0]
+
+
+def test_the_tracker_hands_out_each_interval_s_distance_and_time_per_segment_minute() -> None:
+    # drives 0 → 150 (segment 0 into 1) in 15 s, stands 200 s, drives on to 350 (segment 2)
+    fixes = [(6000.0, 0, 0.0, [0]), (6015.0, 1, 50.0, [0, 1]), (6115.0, 1, 50.0, [1]),
+             (6215.0, 1, 50.0, [1]), (6235.0, 2, 50.0, [1, 2])]  # fmt: skip
+    tracker, cells = TraversalTracker(), []
+    for t, seg, off, path in fixes:
+        tracker.add_job(0, t, seg, off, path, LENGTH, is_bus=False, cells=cells,
+                        max_still_s=120.0)  # fmt: skip
+    assert sum(c.distance_m for c in cells) == pytest.approx(350.0)
+    # 15 s + 120 s of the 200-s standstill (then it may be parked) + 20 s
+    assert sum(c.time_s for c in cells) == pytest.approx(155.0)
+    on_1 = [c for c in cells if c.segment == 1]
+    assert sum(c.distance_m for c in on_1) == pytest.approx(200.0)
+    assert {c.minute_s for c in on_1} == {6000.0, 6060.0, 6120.0, 6180.0}
+    assert all(c.distance_m == 0.0 for c in on_1 if c.minute_s == 6060.0)
