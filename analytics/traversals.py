@@ -361,7 +361,10 @@ class TraversalTracker:
             if math.isnan(self.still_since):
                 self.still_since = t0
             t1 = min(t1, self.still_since + max_still_s)
-        out.extend(interval_cells(t0, p0, t1, p1, self.route, self.starts))
+        if self.route:
+            out.extend(interval_cells(t0, p0, t1, p1, self.route, self.starts))
+        else:  # every segment of the route completed: it stands at the end of the last one
+            out.extend(interval_cells(t0, p0, t1, p1, [self.last_segment], [self.last_start]))
 
     def ahead(
         self, fixes: Iterable[tuple[int, float, int, float, list[int]]], length_m: np.ndarray

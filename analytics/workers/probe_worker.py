@@ -29,6 +29,7 @@ import psycopg
 from analytics.mapmatch.fleet import Decided, FleetMatcher, FleetState, PaddedCandidates
 from analytics.mapmatch.hmm import MapMatcher, MatchParams
 from analytics.presence import PresenceRules, abnormal
+from analytics.space_mean import Cell
 from analytics.traversals import (
     FIELDS,
     DwellRules,
@@ -128,9 +129,13 @@ class ProbeProcessor(ProcessorBase):
     def __init__(
         self, network: RoadNetwork, params: MatchParams | None = None, *, lag: int = 4,
         idle_s: float = 300.0, rules: DwellRules | None = None,
-        presence_rules: PresenceRules | None = None,
+        presence_rules: PresenceRules | None = None, collect_cells: bool = False,
     ) -> None:  # fmt: skip
         self.network = network
+        # Edie cells (segment id, minute, vehicle id, distance m, time s): not stored yet,
+        # collected for the evaluation (analytics.space_mean)
+        self.collect_cells = collect_cells
+        self.cells: list[tuple[str, datetime, str, float, float]] = []
         self.matcher = MapMatcher(network, params or MatchParams(sigma_m=10.0))
         self.fleet = FleetMatcher(self.matcher, lag=lag)
         self.idle_s = idle_s
@@ -231,15 +236,22 @@ class ProbeProcessor(ProcessorBase):
         """Feed decided fixes to their vehicles' cursors; queue the segments they complete
         (computed in bulk by :meth:`_complete` at the end of the call)."""
         length, jobs = self.length, self._jobs
+        buf: list[Cell] | None = [] if self.collect_cells else None
         for slot, t, seg, off, path, chain, moving in decided:
             if moving:
                 continue
             vt = st.by_slot[slot]
             job = vt.cursor.add_job(chain, t, seg, off, path, length,
                                     is_bus=vt.vehicle_type == "bus", owner=vt,
-                                    reverse=self.reverse)  # fmt: skip
+                                    reverse=self.reverse, cells=buf,
+                                    max_still_s=self.rules.max_still_s)  # fmt: skip
             if job is not None:
                 jobs.append(job)
+            if buf:
+                self.cells.extend((str(self.segment_ids[c.segment]),
+                                   datetime.fromtimestamp(c.minute_s, UTC), vt.vehicle_id,
+                                   c.distance_m, c.time_s) for c in buf)  # fmt: skip
+                buf.clear()
 
     def _complete(self) -> None:
         """Traversal rows of every queued job, in one vectorised call."""

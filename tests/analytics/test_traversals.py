@@ -206,3 +206,12 @@ def test_the_tracker_hands_out_each_interval_s_distance_and_time_per_segment_min
     assert sum(c.distance_m for c in on_1) == pytest.approx(200.0)
     assert {c.minute_s for c in on_1} == {6000.0, 6060.0, 6120.0, 6180.0}
     assert all(c.distance_m == 0.0 for c in on_1 if c.minute_s == 6060.0)
+
+
+def test_cells_go_on_where_the_route_is_used_up() -> None:
+    # reaches the very end of its last segment, then stands there
+    tracker, cells = TraversalTracker(), []
+    for t, off in ((0.0, 20.0), (10.0, 100.0), (40.0, 100.0)):
+        tracker.add_job(0, t, 0, off, [0], LENGTH, is_bus=False, cells=cells)
+    assert [c.segment for c in cells] == [0, 0]
+    assert sum(c.time_s for c in cells) == pytest.approx(40.0)
