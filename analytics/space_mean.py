@@ -16,18 +16,11 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import pairwise
 
-
-@dataclass(frozen=True)
-class Cell:
-    """What one vehicle did in one segment-minute between two of its fixes."""
-
-    segment: int
-    minute_s: float
-    distance_m: float
-    time_s: float
+Cell = tuple[int, float, float, float]
+"""What one vehicle did in one segment-minute between two of its fixes: (segment, minute
+start s, distance m, time s); plain tuples, as they are made for every fix."""
 
 
 def interval_cells(
@@ -38,6 +31,10 @@ def interval_cells(
     ``starts``, ascending; positions before the first start belong to the first segment)."""
     if t1 <= t0:
         return []
+    minute = math.floor(t0 / 60.0) * 60.0
+    k = bisect_right(starts, p0)
+    if t1 <= minute + 60.0 and (k >= len(starts) or starts[k] >= p1):  # one cell: most often
+        return [(route[max(k - 1, 0)], minute, p1 - p0, t1 - t0)]
     # cut times: segment starts crossed, then minute boundaries
     cuts = [t0]
     if p1 > p0:
@@ -58,5 +55,5 @@ def interval_cells(
             continue
         mid = (a + b) / 2.0
         seg = route[max(bisect_right(starts, p0 + (mid - t0) * rate) - 1, 0)]
-        out.append(Cell(seg, math.floor(mid / 60.0) * 60.0, (b - a) * rate, b - a))
+        out.append((seg, math.floor(mid / 60.0) * 60.0, (b - a) * rate, b - a))
     return out

@@ -1,5 +1,5 @@
-"""Writes probe traversals (``probe_traversal``) and presence records (``probe_presence``),
-idempotently."""
+"""Writes probe traversals (``probe_traversal``), space-time cells (``probe_cell``) and
+presence records (``probe_presence``), idempotently."""
 
 from __future__ import annotations
 
@@ -26,6 +26,18 @@ class TraversalRow(NamedTuple):
     vehicle_type: str
     known_at: datetime | None = None
     """When the worker knew it (:mod:`analytics.workers.event_time`); ``None`` stores NULL."""
+
+
+class CellRow(NamedTuple):
+    """A vehicle's distance (m) and time (s) on a segment within a minute, between its
+    decided fix at ``from_ts`` and the next (a ``probe_cell`` row, in column order; UTC)."""
+
+    segment_id: str
+    minute: datetime
+    vehicle_id: str
+    from_ts: datetime
+    distance_m: float
+    time_s: float
 
 
 class PresenceRow(NamedTuple):
@@ -63,6 +75,16 @@ def write_traversals(conn: psycopg.Connection, rows: Sequence[TraversalRow]) -> 
         return 0
     return _insert_new(conn, "probe_traversal", COLUMNS, _TYPES, rows,
                        "segment_id, minute, vehicle_id, entry_ts")  # fmt: skip
+
+
+def write_cells(conn: psycopg.Connection, rows: Sequence[tuple]) -> int:
+    """Insert space-time cells (:class:`CellRow` fields) inside the caller's transaction; a
+    stored one is left unchanged. Returns the number of new rows."""
+    if not rows:
+        return 0
+    return _insert_new(conn, "probe_cell", CellRow._fields,
+                       ("text", "timestamptz", "text", "timestamptz", "float4", "float4"), rows,
+                       "segment_id, minute, vehicle_id, from_ts")  # fmt: skip
 
 
 PRESENCE_COLUMNS = PresenceRow._fields

@@ -46,7 +46,13 @@ from roadnet.model import RoadNetwork
 from store.rollups import refresh_dirty_rollups
 from store.state_dirty import mark_minutes
 from store.state_writer import StoreWriter
-from store.traversal_writer import PresenceRow, TraversalRow, write_presence, write_traversals
+from store.traversal_writer import (
+    PresenceRow,
+    TraversalRow,
+    write_cells,
+    write_presence,
+    write_traversals,
+)
 
 log = logging.getLogger(__name__)
 STATE_VERSION = b"probe-state-v2:"
@@ -87,24 +93,29 @@ class ProbeCounters:
 
 @dataclass
 class ProbeResults:
-    """Traversal rows and presence records waiting for a checkpoint."""
+    """Traversal rows, space-time cells and presence records waiting for a checkpoint."""
 
     rows: list[TraversalRow]
     presence: list[PresenceRow]
     writer: StoreWriter
+    cells: list[tuple[str, datetime, str, datetime, float, float]] = field(
+        default_factory=list)  # CellRow fields  # fmt: skip
 
     def prepare(self, conn: psycopg.Connection) -> None:
         """Create the time partitions the rows need (before the transaction)."""
         self.writer.prepare(conn, "probe_traversal", {r.minute for r in self.rows})
+        if self.cells:
+            self.writer.prepare(conn, "probe_cell", {r[1] for r in self.cells})
         if self.presence:
             self.writer.prepare(conn, "probe_presence", {r.as_of for r in self.presence})
 
     def store(self, conn: psycopg.Connection) -> None:
-        """Write the traversals and presence records and queue the traversals' minutes
-        (inside the checkpoint transaction)."""
+        """Write the traversals, cells and presence records and queue the minutes they
+        measure (inside the checkpoint transaction)."""
         write_traversals(conn, self.rows)
+        write_cells(conn, self.cells)
         write_presence(conn, self.presence)
-        mark_minutes(conn, {r.minute for r in self.rows})
+        mark_minutes(conn, {r.minute for r in self.rows} | {r[1] for r in self.cells})
 
 
 class ProbeProcessor(ProcessorBase):
@@ -129,13 +140,12 @@ class ProbeProcessor(ProcessorBase):
     def __init__(
         self, network: RoadNetwork, params: MatchParams | None = None, *, lag: int = 4,
         idle_s: float = 300.0, rules: DwellRules | None = None,
-        presence_rules: PresenceRules | None = None, collect_cells: bool = False,
+        presence_rules: PresenceRules | None = None,
     ) -> None:  # fmt: skip
         self.network = network
-        # Edie cells (segment id, minute, vehicle id, distance m, time s): not stored yet,
-        # collected for the evaluation (analytics.space_mean)
-        self.collect_cells = collect_cells
-        self.cells: list[tuple[str, datetime, str, float, float]] = []
+        # space-time cells (analytics.space_mean): CellRow fields, as plain tuples
+        self.cells: list[tuple[str, datetime, str, datetime, float, float]] = []
+        self._minutes: dict[float, datetime] = {}  # minute starts as datetimes (a cache)
         self.matcher = MapMatcher(network, params or MatchParams(sigma_m=10.0))
         self.fleet = FleetMatcher(self.matcher, lag=lag)
         self.idle_s = idle_s
@@ -236,11 +246,13 @@ class ProbeProcessor(ProcessorBase):
         """Feed decided fixes to their vehicles' cursors; queue the segments they complete
         (computed in bulk by :meth:`_complete` at the end of the call)."""
         length, jobs = self.length, self._jobs
-        buf: list[Cell] | None = [] if self.collect_cells else None
+        buf: list[Cell] = []
         for slot, t, seg, off, path, chain, moving in decided:
             if moving:
                 continue
             vt = st.by_slot[slot]
+            cursor = vt.cursor
+            since = cursor.times[-1] if cursor.times and chain == cursor.chain else 0.0
             job = vt.cursor.add_job(chain, t, seg, off, path, length,
                                     is_bus=vt.vehicle_type == "bus", owner=vt,
                                     reverse=self.reverse, cells=buf,
@@ -248,9 +260,13 @@ class ProbeProcessor(ProcessorBase):
             if job is not None:
                 jobs.append(job)
             if buf:
-                self.cells.extend((str(self.segment_ids[c.segment]),
-                                   datetime.fromtimestamp(c.minute_s, UTC), vt.vehicle_id,
-                                   c.distance_m, c.time_s) for c in buf)  # fmt: skip
+                start, ids, minutes = _utc(since), self.segment_ids, self._minutes
+                vid = vt.vehicle_id
+                for seg_i, minute_s, dist, dur in buf:
+                    at = minutes.get(minute_s)
+                    if at is None:
+                        at = minutes[minute_s] = _utc(minute_s)
+                    self.cells.append((ids[seg_i], at, vid, start, dist, dur))
                 buf.clear()
 
     def _complete(self) -> None:
@@ -336,24 +352,26 @@ class ProbeProcessor(ProcessorBase):
 
     # -- results -------------------------------------------------------------------------
     def pending(self) -> int:
-        return len(self.rows)
+        return len(self.rows) + len(self.cells)
 
     def clear(self) -> None:
         self.rows = []
+        self.cells = []
+        self._minutes = {}
         self.presence = []
 
     def prepare(self, conn: psycopg.Connection) -> None:
         """Create the time partitions the pending rows need (before the transaction)."""
-        ProbeResults(self.rows, self.presence, self.writer).prepare(conn)
+        ProbeResults(self.rows, self.presence, self.writer, self.cells).prepare(conn)
 
     def store(self, conn: psycopg.Connection) -> None:
         """Write the pending results (inside the checkpoint transaction)."""
-        ProbeResults(self.rows, self.presence, self.writer).store(conn)
+        ProbeResults(self.rows, self.presence, self.writer, self.cells).store(conn)
 
     def detach(self) -> ProbeResults:
         """Hand the pending results over (to be stored by a checkpoint written in the
         background) and start collecting afresh."""
-        out = ProbeResults(self.rows, self.presence, self.writer)
+        out = ProbeResults(self.rows, self.presence, self.writer, self.cells)
         self.clear()
         return out
 
@@ -384,6 +402,10 @@ class ProbeProcessor(ProcessorBase):
     def vehicles(self) -> int:
         """Vehicles currently tracked."""
         return sum(len(st.vehicles) for st in self.parts.values())
+
+
+def _utc(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
 
 
 PROBE_GROUP = "itms-probe"

@@ -199,13 +199,15 @@ def test_the_tracker_hands_out_each_interval_s_distance_and_time_per_segment_min
     for t, seg, off, path in fixes:
         tracker.add_job(0, t, seg, off, path, LENGTH, is_bus=False, cells=cells,
                         max_still_s=120.0)  # fmt: skip
-    assert sum(c.distance_m for c in cells) == pytest.approx(350.0)
+    segment, minute, distance, time = (list(v) for v in zip(*cells, strict=True))
+    assert sum(distance) == pytest.approx(350.0)
     # 15 s + 120 s of the 200-s standstill (then it may be parked) + 20 s
-    assert sum(c.time_s for c in cells) == pytest.approx(155.0)
-    on_1 = [c for c in cells if c.segment == 1]
-    assert sum(c.distance_m for c in on_1) == pytest.approx(200.0)
-    assert {c.minute_s for c in on_1} == {6000.0, 6060.0, 6120.0, 6180.0}
-    assert all(c.distance_m == 0.0 for c in on_1 if c.minute_s == 6060.0)
+    assert sum(time) == pytest.approx(155.0)
+    on_1 = [c for c in cells if c[0] == 1]
+    assert sum(c[2] for c in on_1) == pytest.approx(200.0)
+    assert {c[1] for c in on_1} == {6000.0, 6060.0, 6120.0, 6180.0}
+    assert all(c[2] == 0.0 for c in on_1 if c[1] == 6060.0)
+    assert segment[0] == 0 and minute[0] == 6000.0
 
 
 def test_cells_go_on_where_the_route_is_used_up() -> None:
@@ -213,5 +215,5 @@ def test_cells_go_on_where_the_route_is_used_up() -> None:
     tracker, cells = TraversalTracker(), []
     for t, off in ((0.0, 20.0), (10.0, 100.0), (40.0, 100.0)):
         tracker.add_job(0, t, 0, off, [0], LENGTH, is_bus=False, cells=cells)
-    assert [c.segment for c in cells] == [0, 0]
-    assert sum(c.time_s for c in cells) == pytest.approx(40.0)
+    assert [c[0] for c in cells] == [0, 0]
+    assert sum(c[3] for c in cells) == pytest.approx(40.0)
