@@ -27,7 +27,7 @@ from itertools import chain as _chain
 import numpy as np
 
 from analytics.mapmatch.hmm import TrackMatch
-from analytics.space_mean import Cell, interval_cells
+from analytics.space_mean import interval_cells
 
 FIELDS = ("segment", "entry_s", "exit_s", "speed_kmh", "dwell_s")
 
@@ -269,6 +269,12 @@ class TraversalTracker:
     end: float = 0.0  # and where it ends
     before: int = -1  # the segment completed before route[0] in this chain (−1: none)
     still_since: float = math.nan  # when the vehicle last stopped moving (NaN: it moves)
+    # the space-time cell the vehicle is in, summed until it leaves (segment −1: none)
+    cell_seg: int = -1
+    cell_minute: float = math.nan
+    cell_from: float = math.nan  # when it was entered (s)
+    cell_d: float = 0.0  # metres
+    cell_t: float = 0.0  # seconds
 
     def add(
         self, chain: int, t: float, segment: int, offset_m: float, path: list[int],
@@ -283,18 +289,23 @@ class TraversalTracker:
     def add_job(
         self, chain: int, t: float, segment: int, offset_m: float, path: list[int],
         length_m: np.ndarray, *, is_bus: bool, owner: object = None, report: bool = True,
-        reverse: np.ndarray | None = None, cells: list[Cell] | None = None,
+        reverse: np.ndarray | None = None,
+        cells: list[tuple[int, float, float, float, float]] | None = None,
         max_still_s: float = math.inf,
     ) -> TraversalJob | None:  # fmt: skip
         """Add one decided fix; returns the segments it completes, to be computed in bulk
         with :func:`traversals_of_jobs` (``None`` when it completes none, or when not
         ``report``); segments beside a turn back are left out when ``reverse`` gives the
-        segments' twins. ``cells``: collects the vehicle's distance and time per
-        segment-minute since its previous fix (:mod:`analytics.space_mean`), standing time
-        only for the first ``max_still_s`` of a standstill (longer: parked, not queued)."""
+        segments' twins. ``cells``: collects the space-time cells the vehicle has left, each
+        (segment, minute start s, entered s, distance m, time s) summed over the fixes it
+        spent there (:mod:`analytics.space_mean`; :meth:`flush_cell` gives the one it is in),
+        standing time only for the first ``max_still_s`` of a standstill (longer: parked,
+        not queued)."""
         if segment < 0:
             return None  # unmatched fixes do not break the chain
         if chain != self.chain or not self.times:
+            if cells is not None:
+                self.flush_cell(cells)
             self.chain = chain
             self.before = -1
             self.route, self.starts = [segment], [0.0]
@@ -352,9 +363,10 @@ class TraversalTracker:
         del self.times[:keep], self.pos[:keep]
         return job
 
-    def _cells(self, out: list[Cell], t0: float, p0: float, t1: float, p1: float,
-               max_still_s: float) -> None:  # fmt: skip
-        """Append the cells of the interval from (``t0``, ``p0``) to (``t1``, ``p1``)."""
+    def _cells(self, out: list[tuple[int, float, float, float, float]], t0: float, p0: float,
+               t1: float, p1: float, max_still_s: float) -> None:  # fmt: skip
+        """Add the interval from (``t0``, ``p0``) to (``t1``, ``p1``) to the vehicle's cells;
+        append those it left to ``out``."""
         if p1 > p0:
             self.still_since = math.nan
         else:
@@ -362,9 +374,24 @@ class TraversalTracker:
                 self.still_since = t0
             t1 = min(t1, self.still_since + max_still_s)
         if self.route:
-            out.extend(interval_cells(t0, p0, t1, p1, self.route, self.starts))
+            pieces = interval_cells(t0, p0, t1, p1, self.route, self.starts)
         else:  # every segment of the route completed: it stands at the end of the last one
-            out.extend(interval_cells(t0, p0, t1, p1, [self.last_segment], [self.last_start]))
+            pieces = interval_cells(t0, p0, t1, p1, [self.last_segment], [self.last_start])
+        for seg, minute, d, dt in pieces:
+            if seg == self.cell_seg and minute == self.cell_minute:
+                self.cell_d += d
+                self.cell_t += dt
+                continue
+            self.flush_cell(out)
+            self.cell_seg, self.cell_minute, self.cell_from = seg, minute, t0
+            self.cell_d, self.cell_t = d, dt
+
+    def flush_cell(self, out: list[tuple[int, float, float, float, float]]) -> None:
+        """Append the cell the vehicle is in (if any) to ``out`` and close it."""
+        if self.cell_seg >= 0:
+            out.append((self.cell_seg, self.cell_minute, self.cell_from, self.cell_d,
+                        self.cell_t))  # fmt: skip
+            self.cell_seg = -1
 
     def ahead(
         self, fixes: Iterable[tuple[int, float, int, float, list[int]]], length_m: np.ndarray

@@ -29,7 +29,6 @@ import psycopg
 from analytics.mapmatch.fleet import Decided, FleetMatcher, FleetState, PaddedCandidates
 from analytics.mapmatch.hmm import MapMatcher, MatchParams
 from analytics.presence import PresenceRules, abnormal
-from analytics.space_mean import Cell
 from analytics.traversals import (
     FIELDS,
     DwellRules,
@@ -246,13 +245,11 @@ class ProbeProcessor(ProcessorBase):
         """Feed decided fixes to their vehicles' cursors; queue the segments they complete
         (computed in bulk by :meth:`_complete` at the end of the call)."""
         length, jobs = self.length, self._jobs
-        buf: list[Cell] = []
+        buf: list[tuple[int, float, float, float, float]] = []
         for slot, t, seg, off, path, chain, moving in decided:
             if moving:
                 continue
             vt = st.by_slot[slot]
-            cursor = vt.cursor
-            since = cursor.times[-1] if cursor.times and chain == cursor.chain else 0.0
             job = vt.cursor.add_job(chain, t, seg, off, path, length,
                                     is_bus=vt.vehicle_type == "bus", owner=vt,
                                     reverse=self.reverse, cells=buf,
@@ -260,14 +257,7 @@ class ProbeProcessor(ProcessorBase):
             if job is not None:
                 jobs.append(job)
             if buf:
-                start, ids, minutes = _utc(since), self.segment_ids, self._minutes
-                vid = vt.vehicle_id
-                for seg_i, minute_s, dist, dur in buf:
-                    at = minutes.get(minute_s)
-                    if at is None:
-                        at = minutes[minute_s] = _utc(minute_s)
-                    self.cells.append((ids[seg_i], at, vid, start, dist, dur))
-                buf.clear()
+                self._emit_cells(vt.vehicle_id, buf)
 
     def _complete(self) -> None:
         """Traversal rows of every queued job, in one vectorised call."""
@@ -298,10 +288,25 @@ class ProbeProcessor(ProcessorBase):
         idle = np.flatnonzero(fl.in_use & (fl.last_t < watermark_s - self.idle_s))
         self._close(st, idle)
 
+    def _emit_cells(self, vehicle_id: str, buf: list[tuple[int, float, float, float, float]]
+                    ) -> None:  # fmt: skip
+        """Turn the cells a vehicle left into rows (``CellRow`` fields); empties ``buf``."""
+        ids, minutes = self.segment_ids, self._minutes
+        for seg_i, minute_s, from_s, dist, dur in buf:
+            at = minutes.get(minute_s)
+            if at is None:
+                at = minutes[minute_s] = _utc(minute_s)
+            self.cells.append((ids[seg_i], at, vehicle_id, _utc(from_s), dist, dur))
+        buf.clear()
+
     def _close(self, st: PartitionState, slots: np.ndarray) -> None:
         self._advance(st, self.fleet.flush(st.fleet, slots))
+        buf: list[tuple[int, float, float, float, float]] = []
         for slot in slots.tolist():
             vt = st.by_slot.pop(slot)
+            vt.cursor.flush_cell(buf)
+            if buf:
+                self._emit_cells(vt.vehicle_id, buf)
             del st.vehicles[vt.vehicle_id]
             st.fleet.remove(slot)
         self.counters.vehicles_closed += len(slots)
