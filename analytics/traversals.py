@@ -333,7 +333,28 @@ class TraversalTracker:
         if p <= pos[-1]:
             p = pos[-1]
         if cells is not None:
-            self._cells(cells, self.times[-1], pos[-1], t, p, max_still_s)
+            t0, p0, t1 = self.times[-1], pos[-1], t
+            if p > p0:
+                self.still_since = math.nan
+            else:
+                if self.still_since != self.still_since:  # NaN: it was moving
+                    self.still_since = t0
+                t1 = min(t1, self.still_since + max_still_s)
+            minute = t0 - t0 % 60.0
+            if t1 <= minute + 60.0 and p0 >= self.last_start:
+                # within one minute on the route's last segment (p ≤ its end): most often
+                if t1 <= t0:
+                    pass
+                elif self.cell_seg == self.last_segment and self.cell_minute == minute:
+                    self.cell_d += p - p0
+                    self.cell_t += t1 - t0
+                else:
+                    self.flush_cell(cells)
+                    self.cell_seg, self.cell_minute, self.cell_from = (
+                        self.last_segment, minute, t0)  # fmt: skip
+                    self.cell_d, self.cell_t = p - p0, t1 - t0
+            else:
+                self._cells(cells, t0, p0, t1, p)
         if p == pos[-1] and len(pos) >= 2 and pos[-2] == p:
             self.times[-1] = t  # a standstill: its first and last fix say it all
             return None
@@ -364,15 +385,11 @@ class TraversalTracker:
         return job
 
     def _cells(self, out: list[tuple[int, float, float, float, float]], t0: float, p0: float,
-               t1: float, p1: float, max_still_s: float) -> None:  # fmt: skip
+               t1: float, p1: float) -> None:  # fmt: skip
         """Add the interval from (``t0``, ``p0``) to (``t1``, ``p1``) to the vehicle's cells;
         append those it left to ``out``."""
-        if p1 > p0:
-            self.still_since = math.nan
-        else:
-            if math.isnan(self.still_since):
-                self.still_since = t0
-            t1 = min(t1, self.still_since + max_still_s)
+        if t1 <= t0:
+            return
         if self.route:
             pieces = interval_cells(t0, p0, t1, p1, self.route, self.starts)
         else:  # every segment of the route completed: it stands at the end of the last one

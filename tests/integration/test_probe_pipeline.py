@@ -79,6 +79,12 @@ def _traversals(dsn: str) -> list[tuple]:
         ).fetchall()
 
 
+def _cells(dsn: str) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT * FROM probe_cell ORDER BY vehicle_id, minute, segment_id,"
+                            " from_ts").fetchall()  # fmt: skip
+
+
 def _presence(dsn: str) -> list[tuple]:
     with psycopg.connect(dsn) as conn:
         return conn.execute("SELECT * FROM probe_presence ORDER BY as_of, vehicle_id").fetchall()
@@ -155,14 +161,25 @@ def test_fixes_become_traversals_states_and_api_rows(itms_settings, network) -> 
             " (SELECT count(*) / sum(1.0 / t.speed_kmh) FROM probe_traversal t"
             "   WHERE t.segment_id = s.segment_id AND t.minute = s.minute),"
             " (SELECT count(DISTINCT t.vehicle_id) FROM probe_traversal t"
-            "   WHERE t.segment_id = s.segment_id AND t.minute = s.minute)"
+            "   WHERE t.segment_id = s.segment_id AND t.minute = s.minute),"
+            " (SELECT sum(c.distance_m) / sum(c.time_s) * 3.6 FROM probe_cell c"
+            "   WHERE c.segment_id = s.segment_id AND c.minute = s.minute"
+            "   HAVING sum(c.time_s) >= 10),"
+            " (SELECT count(DISTINCT c.vehicle_id) FROM probe_cell c"
+            "   WHERE c.segment_id = s.segment_id AND c.minute = s.minute)"
             " FROM segment_state s WHERE s.source = 'probe'"
         ).fetchall()
         kpis = conn.execute("SELECT count(*), max(vehicle_km) FROM network_kpi").fetchone()
     assert built and states
-    for _, _, speed, n_veh, _, hm, distinct in states:
-        assert speed == pytest.approx(float(hm), rel=1e-4)
-        assert n_veh == distinct
+    # a minute is measured by the probes' space-time cells where they were there 10 s or
+    # more (Edie's space-mean speed), else by the traversals timed in it
+    for _, _, speed, n_veh, _, hm, distinct, edie, in_cells in states:
+        assert speed == pytest.approx(float(edie if edie is not None else hm), rel=1e-3)
+        assert n_veh == max(distinct, in_cells if edie is not None else 0)
+    cells = [c for c in _cells(settings.dsn) if c[0] in inner and c[5] >= 5.0]
+    assert cells
+    for seg_id, _, vid, _, dist, secs in cells:
+        assert dist / secs * 3.6 == pytest.approx(speeds[vid], rel=0.05), (seg_id, vid)
     assert kpis[0] == len(built) and kpis[1] > 0
 
     letters = _dead_letters(settings, 2)
@@ -252,6 +269,7 @@ def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
         last.close()
     assert _traversals(itms_settings.dsn) == expected
     assert _presence(itms_settings.dsn) == presence
+    assert _cells(itms_settings.dsn) == _cells(reference.dsn) != []
 
 
 def test_a_pause_in_the_stream_stores_the_waiting_results_at_once(itms_settings, network) -> None:
