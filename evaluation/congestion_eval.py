@@ -35,6 +35,7 @@ from evaluation.source_speed_score import (
 )
 from ingest.validation import FeedValidator
 from roadnet.model import RoadNetwork
+from simulators.engines import simulate_to_folder
 from simulators.scenario import Scenario
 
 VEHICLE_TYPES = ("motorbike", "car", "taxi", "bus", "truck")
@@ -105,12 +106,12 @@ def evaluate_run(
         factors = None
         if history:
             past = Path(tmp) / "history"
-            _simulate(sc.model_copy(update={"seed": seed + 1000}), network, past)
+            simulate_to_folder(sc.model_copy(update={"seed": seed + 1000}), network, past)
             factors = learned_factors(past, network, online_minute_speeds(past, network,
                                                                           sigma_m)[0],
                                       min_vehicles=1, min_pairs=5)  # fmt: skip
         out = Path(tmp) / "run"
-        _simulate(sc, network, out)
+        simulate_to_folder(sc, network, out)
         mm = score_run(out, MapMatcher(network, MatchParams(sigma_m=max(sigma_m, 5.0))))
         naive = naive_snap_accuracy(out, network)
         est, rate, cells = online_minute_speeds(out, network, sigma_m)
@@ -125,21 +126,6 @@ def evaluate_run(
                    len(j), float(err.abs().mean()), float(np.sqrt((err**2).mean())),
                    float(err.mean()), rate, naive, mm.median_error_m,
                    len(j) / max(len(truth), 1), detectors, sources)  # fmt: skip
-
-
-def _simulate(scenario: Scenario, network: RoadNetwork, out: Path) -> None:
-    """One run of ``scenario`` into ``out``, with the engine it names."""
-    if scenario.engine == "sumo":
-        from simulators.sumo.engine import simulate_sumo
-
-        simulate_sumo(scenario, network, out, progress=None)
-        return
-    from simulators.simulation import Simulation
-    from simulators.sinks import FileSink
-    from simulators.truth import TruthWriter
-
-    out.mkdir(parents=True, exist_ok=True)
-    Simulation(scenario, network).run(FileSink(out), TruthWriter(out / "truth"), progress=None)
 
 
 HEADER = (

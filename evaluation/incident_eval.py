@@ -267,18 +267,11 @@ def probe_count(network: RoadNetwork, start_local_hour: float, duration_s: int,
 
 
 def _simulate(network: RoadNetwork, network_path: str | None, out: Path, **scenario) -> None:
+    from simulators.engines import simulate_to_folder
     from simulators.scenario import Scenario
-    from simulators.simulation import Simulation
-    from simulators.sinks import FileSink
-    from simulators.truth import TruthWriter
 
-    sc = Scenario.model_validate({"network": network_path, **scenario})
-    if sc.engine == "sumo":
-        from simulators.sumo.engine import simulate_sumo
-
-        simulate_sumo(sc, network, out, progress=None)
-        return
-    Simulation(sc, network).run(FileSink(out), TruthWriter(out / "truth"), progress=None)
+    simulate_to_folder(Scenario.model_validate({"network": network_path, **scenario}),
+                       network, out)  # fmt: skip
 
 
 @dataclass(frozen=True)

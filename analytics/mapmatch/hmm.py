@@ -137,16 +137,25 @@ class MapMatcher:
         delta = np.radians(bearing_deg - heading)
         return log_e + np.where(use, p.heading_kappa * (np.cos(delta) - 1.0), 0.0)
 
+    def _behind(
+        self, seg_a: np.ndarray, off_a: np.ndarray, seg_b: np.ndarray, off_b: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(same segment, metres ahead on it, metres b lies behind a): behind on the same
+        segment, or on the segment leading into a's (not its reverse twin); inf otherwise."""
+        same = seg_a == seg_b
+        ahead = off_b - off_a
+        before = (self.to[seg_b] == self.frm[seg_a]) & (self.frm[seg_b] != self.to[seg_a])
+        back = np.where(same, -ahead, np.where(before, self.length[seg_b] - off_b + off_a,
+                                               np.inf))  # fmt: skip
+        return same, ahead, back
+
     def backward_m(
         self, seg_a: np.ndarray, off_a: np.ndarray, seg_b: np.ndarray, off_b: np.ndarray
     ) -> np.ndarray:
         """How far (m) each position b lies behind position a (broadcast arrays): b on the
         same segment, or on the segment leading into a's (not its reverse twin), at most
         ``max_backward_m`` back; NaN where b is not behind a."""
-        seg_a, seg_b = np.asarray(seg_a), np.asarray(seg_b)
-        before = (self.to[seg_b] == self.frm[seg_a]) & (self.frm[seg_b] != self.to[seg_a])
-        back = np.where(seg_a == seg_b, off_a - off_b,
-                        np.where(before, self.length[seg_b] - off_b + off_a, np.nan))  # fmt: skip
+        back = self._behind(np.asarray(seg_a), off_a, np.asarray(seg_b), off_b)[2]
         return np.where((back > 0) & (back <= self.p.max_backward_m), back, np.nan)
 
     def transition_log(
@@ -159,11 +168,7 @@ class MapMatcher:
         distance between the fixes, m; ``dt``: time between them, s; ``moving``: both fixes
         report moving)."""
         p = self.p
-        same = seg_a == seg_b
-        ahead = off_b - off_a
-        before = (self.to[seg_b] == self.frm[seg_a]) & (self.frm[seg_b] != self.to[seg_a])
-        back = np.where(same, -ahead, np.where(before, self.length[seg_b] - off_b + off_a,
-                                               np.inf))  # as backward_m  # fmt: skip
+        same, ahead, back = self._behind(seg_a, off_a, seg_b, off_b)
         is_back = (back > 0) & (back <= np.where(moving, p.moving_backward_m,
                                                  p.max_backward_m))  # fmt: skip
         # a step back: the vehicle stood (distance 0), scored by the step's size

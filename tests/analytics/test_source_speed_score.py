@@ -55,3 +55,25 @@ def test_each_minute_is_published_from_its_source_and_scored_per_source(tmp_path
     assert scores["detector"].bias_kmh == pytest.approx(10.0)
     assert scores["all"].segment_minutes == len(pub)
     assert scores["all"].coverage == pytest.approx(len(pub) / 9)
+
+
+def test_the_congestion_evaluation_reports_matching_and_every_source(capsys) -> None:
+    """``itms evaluate congestion`` on a short own-simulator run (a calibration day first):
+    the matching row and the published speeds by source."""
+    from itms.cli import main
+
+    assert main(["evaluate", "congestion", "--vehicles", "30", "--intervals", "10",
+                 "--duration", "180", "--seed", "4"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    main_row = next(ln for ln in out.splitlines() if ln.startswith("| 30 | 10 | 10 |"))
+    cells = [c.strip() for c in main_row.strip("|").split("|")]
+    fix_accuracy, naive, median_error = float(cells[4]), float(cells[5]), float(cells[6])
+    assert 0.9 < fix_accuracy <= 1.0 and 0.9 < naive <= 1.0 and 0 < median_error < 15
+    by_source = {}
+    for ln in out.split("Published speeds by source")[1].splitlines():
+        c = [x.strip() for x in ln.strip("|").split("|")]
+        if len(c) == 8 and c[0] == "30":
+            by_source[c[3]] = (int(c[4].replace(",", "")), float(c[6]))
+    assert set(by_source) == {"probe", "detector", "fused", "smoothed", "all"}
+    assert by_source["all"][0] == sum(n for s, (n, _) in by_source.items() if s != "all") > 0
+    assert by_source["detector"][1] < 3.0  # the own simulator's loops time their segment

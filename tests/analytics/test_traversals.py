@@ -138,12 +138,16 @@ def test_a_fix_seen_back_behind_the_route_holds_its_position() -> None:
 
 def test_a_vehicle_seen_back_that_leaves_another_way_starts_its_route_afresh() -> None:
     # seen 5 m into segment 1, back on 0, then turning from 0 onto 3: segment 1 was never
-    # driven, so it gets no traversal; the route restarts at the turn
-    t = np.arange(6) * 10.0
-    paths = {1: [0, 1], 2: [0], 3: [0, 3], 4: [3], 5: [3]}
-    m = _track([0, 1, 0, 3, 3, 3], [80, 5, 95, 10, 200, 390], paths)
+    # driven, so it gets no traversal; the route restarts at the turn and goes on from there
+    # (3 → 2 → 0: segment 2, entered and left after the restart, is timed)
+    t = np.arange(8) * 10.0
+    paths = {1: [0, 1], 2: [0], 3: [0, 3], 4: [3], 5: [3, 2], 6: [2], 7: [2, 0]}
+    m = _track([0, 1, 0, 3, 3, 2, 2, 0], [80, 5, 95, 10, 390, 50, 250, 50], paths)
     offline = traversals(m, t, LENGTH)
-    assert 1 not in offline.segment.tolist() and 0 not in offline.segment.tolist()
+    assert offline.segment.tolist() == [2]
+    # positions after the restart: 10, 390, 450, 650, 750; segment 2 spans 400–700
+    assert offline.entry_s[0] == pytest.approx(40 + 10 / 60 * 10)
+    assert offline.exit_s[0] == pytest.approx(60 + 50 / 100 * 10)
     _same(_stream(m, t), offline)
 
 

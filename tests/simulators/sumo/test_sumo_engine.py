@@ -6,39 +6,24 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 import shapely
+from sumo_tiny import START, tiny_scenario
 
 from ingest.contracts import contract_model
 from roadnet import load_network
 from roadnet.model import RoadNetwork
-from simulators.scenario import IncidentSpec, Scenario
+from simulators.scenario import IncidentSpec
 from simulators.sumo.network_export import build_sumo_network
-from simulators.synthetic_grid import write_grid
-
-pytest.importorskip("sumo")
-
-START = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)  # 07:30 in Hai Phong: the morning peak
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory: pytest.TempPathFactory) -> RoadNetwork:
-    path = write_grid(tmp_path_factory.mktemp("grid") / "grid.geojson", rows=4, cols=4,
-                      spacing_m=300.0, arterial_every=2)  # fmt: skip
-    return load_network(path)
-
-
-def _scenario(**kw: object) -> Scenario:
-    base: dict = {"name": "tiny", "start": START, "duration_s": 420, "seed": 5,
-                  "vehicles": 400, "detectors": {"spacing": 2, "classes": ["trunk", "primary"],
-                                                 "interval_s": 60},
-                  "sumo": {"probe_share": 0.5, "warmup_s": 120}}  # fmt: skip
-    base.update(kw)
-    return Scenario.model_validate(base)
+def grid(tiny_grid: RoadNetwork) -> RoadNetwork:
+    """The tiny signalised grid of ``conftest.py``."""
+    return tiny_grid
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +31,7 @@ def run(grid: RoadNetwork, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from simulators.sumo.engine import simulate_sumo
 
     out = tmp_path_factory.mktemp("run")
-    simulate_sumo(_scenario(), grid, out, progress=None)
+    simulate_sumo(tiny_scenario(), grid, out, progress=None)
     return out
 
 
@@ -106,11 +91,11 @@ def test_truth_speeds_agree_with_the_probe_traversals(run: Path) -> None:
 def test_runs_are_deterministic_by_seed(grid: RoadNetwork, run: Path, tmp_path: Path) -> None:
     from simulators.sumo.engine import simulate_sumo
 
-    simulate_sumo(_scenario(), grid, tmp_path / "again", progress=None)
+    simulate_sumo(tiny_scenario(), grid, tmp_path / "again", progress=None)
     for name in ("gps.jsonl", "detectors.jsonl", "truth/segment_speeds.csv",
                  "truth/traversals.csv"):  # fmt: skip
         assert (tmp_path / "again" / name).read_bytes() == (run / name).read_bytes(), name
-    simulate_sumo(_scenario(seed=6), grid, tmp_path / "other", progress=None)
+    simulate_sumo(tiny_scenario(seed=6), grid, tmp_path / "other", progress=None)
     assert (tmp_path / "other" / "gps.jsonl").read_bytes() != (run / "gps.jsonl").read_bytes()
 
 
@@ -121,7 +106,7 @@ def test_a_full_closure_forms_a_queue(grid: RoadNetwork, tmp_path: Path) -> None
     busiest = str(seg["segment_id"][seg["road_class"] == "trunk"].iloc[1])
     inc = IncidentSpec(id="inc-1", segment_id=busiest, position=0.8, start_s=60, duration_s=400,
                        kind="full_closure")  # fmt: skip
-    simulate_sumo(_scenario(duration_s=600, vehicles=900, incidents=[inc]), grid,
+    simulate_sumo(tiny_scenario(duration_s=600, vehicles=900, incidents=[inc]), grid,
                   tmp_path / "run", progress=None)  # fmt: skip
     (row,) = csv.DictReader((tmp_path / "run" / "truth" / "incidents.csv").open(encoding="utf-8"))
     assert row["incident_id"] == "inc-1" and float(row["max_queue_m"]) > 30.0
@@ -164,7 +149,7 @@ def test_buses_stop_at_stops_along_their_way(run: Path, grid: RoadNetwork) -> No
     assert "Error" not in (run / "sumo" / "sumo.log").read_text(encoding="utf-8")
 
 
-WEST_OAKLAND = Path(__file__).resolve().parents[3] / "shared" / "data" / "west-oakland.osm.bz2"
+WEST_OAKLAND = Path(__file__).resolve().parents[4] / "shared" / "data" / "west-oakland.osm.bz2"
 
 
 @pytest.mark.skipif(not WEST_OAKLAND.exists(), reason="no shared OSM extract beside the repo")
@@ -172,7 +157,7 @@ def test_joined_junctions_drop_short_edges_and_no_trip_uses_them(tmp_path: Path)
     from simulators.sumo.engine import simulate_sumo
 
     osm = load_network(WEST_OAKLAND)
-    stats = simulate_sumo(_scenario(duration_s=300, vehicles=200), osm, tmp_path, progress=None)
+    stats = simulate_sumo(tiny_scenario(duration_s=300, vehicles=200), osm, tmp_path, progress=None)
     dropped = set(stats["dropped_segments"])
     assert dropped  # a real OSM extract has junctions a few metres apart
     trips = (tmp_path / "sumo" / "trips.rou.xml").read_text(encoding="utf-8")
