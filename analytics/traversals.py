@@ -272,7 +272,6 @@ class TraversalTracker:
     # the space-time cell the vehicle is in, summed until it leaves (segment −1: none)
     cell_seg: int = -1
     cell_minute: float = math.nan
-    cell_from: float = math.nan  # when it was entered (s)
     cell_d: float = 0.0  # metres
     cell_t: float = 0.0  # seconds
 
@@ -290,14 +289,14 @@ class TraversalTracker:
         self, chain: int, t: float, segment: int, offset_m: float, path: list[int],
         length_m: np.ndarray, *, is_bus: bool, owner: object = None, report: bool = True,
         reverse: np.ndarray | None = None,
-        cells: list[tuple[int, float, float, float, float]] | None = None,
+        cells: list[tuple[int, float, float, float]] | None = None,
         max_still_s: float = math.inf,
     ) -> TraversalJob | None:  # fmt: skip
         """Add one decided fix; returns the segments it completes, to be computed in bulk
         with :func:`traversals_of_jobs` (``None`` when it completes none, or when not
         ``report``); segments beside a turn back are left out when ``reverse`` gives the
         segments' twins. ``cells``: collects the space-time cells the vehicle has left, each
-        (segment, minute start s, entered s, distance m, time s) summed over the fixes it
+        (segment, minute start s, distance m, time s) summed over the fixes it
         spent there (:mod:`analytics.space_mean`; :meth:`flush_cell` gives the one it is in),
         standing time only for the first ``max_still_s`` of a standstill (longer: parked,
         not queued)."""
@@ -350,8 +349,7 @@ class TraversalTracker:
                     self.cell_t += t1 - t0
                 else:
                     self.flush_cell(cells)
-                    self.cell_seg, self.cell_minute, self.cell_from = (
-                        self.last_segment, minute, t0)  # fmt: skip
+                    self.cell_seg, self.cell_minute = self.last_segment, minute
                     self.cell_d, self.cell_t = p - p0, t1 - t0
             else:
                 self._cells(cells, t0, p0, t1, p)
@@ -384,7 +382,7 @@ class TraversalTracker:
         del self.times[:keep], self.pos[:keep]
         return job
 
-    def _cells(self, out: list[tuple[int, float, float, float, float]], t0: float, p0: float,
+    def _cells(self, out: list[tuple[int, float, float, float]], t0: float, p0: float,
                t1: float, p1: float) -> None:  # fmt: skip
         """Add the interval from (``t0``, ``p0``) to (``t1``, ``p1``) to the vehicle's cells;
         append those it left to ``out``."""
@@ -400,14 +398,13 @@ class TraversalTracker:
                 self.cell_t += dt
                 continue
             self.flush_cell(out)
-            self.cell_seg, self.cell_minute, self.cell_from = seg, minute, t0
+            self.cell_seg, self.cell_minute = seg, minute
             self.cell_d, self.cell_t = d, dt
 
-    def flush_cell(self, out: list[tuple[int, float, float, float, float]]) -> None:
+    def flush_cell(self, out: list[tuple[int, float, float, float]]) -> None:
         """Append the cell the vehicle is in (if any) to ``out`` and close it."""
         if self.cell_seg >= 0:
-            out.append((self.cell_seg, self.cell_minute, self.cell_from, self.cell_d,
-                        self.cell_t))  # fmt: skip
+            out.append((self.cell_seg, self.cell_minute, self.cell_d, self.cell_t))
             self.cell_seg = -1
 
     def ahead(

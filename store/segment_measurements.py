@@ -3,7 +3,7 @@
 Probe traversals give per segment and minute the harmonic-mean speed (space-mean speed,
 km/h), the number of traversals and of distinct vehicles; the probes' space-time cells give
 Edie's space-mean speed (total distance / total time in the segment-minute, vehicles still
-queued included; at least ``MIN_CELL_TIME_S`` of presence) and its distinct vehicles;
+queued included; at least ``MIN_CELL_TIME_S`` of presence) and its vehicles;
 detector readings (of detectors in service, attributed to the minute of their interval's
 midpoint) the volume-weighted harmonic-mean speed and the volume (summed over a station's
 lanes, averaged over the segment's stations: two stations on one segment count its traffic
@@ -79,8 +79,8 @@ def read_window(
             row = int((minute - first).total_seconds() // 60)
             out.probe_kmh[row, i], out.traversals[row, i], out.vehicles[row, i] = hm, k, v
     cells = conn.execute(
-        "SELECT segment_id, minute, sum(distance_m) / sum(time_s) * 3.6,"
-        " count(DISTINCT vehicle_id) FROM probe_cell WHERE minute BETWEEN %s AND %s"
+        "SELECT segment_id, minute, sum(distance_m) / sum(time_s) * 3.6, sum(vehicles)"
+        " FROM probe_cell WHERE minute BETWEEN %s AND %s"
         " GROUP BY segment_id, minute HAVING sum(time_s) >= %s",
         (first, last, MIN_CELL_TIME_S),
     ).fetchall()

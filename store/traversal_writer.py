@@ -29,15 +29,18 @@ class TraversalRow(NamedTuple):
 
 
 class CellRow(NamedTuple):
-    """A vehicle's distance (m) and time (s) on a segment within a minute, between its
-    decided fix at ``from_ts`` and the next (a ``probe_cell`` row, in column order; UTC)."""
+    """The distance (m) and time (s) probes spent on a segment within a minute, summed over
+    the vehicles of one partition (``source``, e.g. ``gps.fixes/3``) whose cells closed
+    between two of its minute cuts (``seq``); ``vehicles`` counts their cells (a vehicle once,
+    unless its chain restarted there). A ``probe_cell`` row, in column order (UTC)."""
 
     segment_id: str
     minute: datetime
-    vehicle_id: str
-    from_ts: datetime
+    source: str
+    seq: int
     distance_m: float
     time_s: float
+    vehicles: int
 
 
 class PresenceRow(NamedTuple):
@@ -77,14 +80,15 @@ def write_traversals(conn: psycopg.Connection, rows: Sequence[TraversalRow]) -> 
                        "segment_id, minute, vehicle_id, entry_ts")  # fmt: skip
 
 
-def write_cells(conn: psycopg.Connection, rows: Sequence[tuple]) -> int:
-    """Insert space-time cells (:class:`CellRow` fields) inside the caller's transaction; a
-    stored one is left unchanged. Returns the number of new rows."""
+def write_cells(conn: psycopg.Connection, rows: Sequence[CellRow]) -> int:
+    """Insert space-time cell sums inside the caller's transaction; a stored one is left
+    unchanged (a replay from the same checkpoint numbers its cuts alike). Returns the number
+    of new rows."""
     if not rows:
         return 0
     return _insert_new(conn, "probe_cell", CellRow._fields,
-                       ("text", "timestamptz", "text", "timestamptz", "float4", "float4"), rows,
-                       "segment_id, minute, vehicle_id, from_ts")  # fmt: skip
+                       ("text", "timestamptz", "text", "int8", "float4", "float4", "int4"),
+                       rows, "segment_id, minute, source, seq")  # fmt: skip
 
 
 PRESENCE_COLUMNS = PresenceRow._fields

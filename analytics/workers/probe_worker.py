@@ -46,6 +46,7 @@ from store.rollups import refresh_dirty_rollups
 from store.state_dirty import mark_minutes
 from store.state_writer import StoreWriter
 from store.traversal_writer import (
+    CellRow,
     PresenceRow,
     TraversalRow,
     write_cells,
@@ -76,6 +77,16 @@ class PartitionState:
     by_slot: dict[int, VehicleTrack] = field(default_factory=dict)
     watermark_s: float = -np.inf  # newest fix time seen in the partition
     swept_minute: int = -1  # last stream minute at which idle vehicles were closed
+    # space-time cells the vehicles left since the last snapshot, summed per (segment
+    # index, minute start s): [distance m, time s, vehicle-cells]; handed out as CellRows
+    # numbered ``cell_seq`` when the state is snapshot
+    cells: dict[tuple[int, float], list[float]] = field(default_factory=dict)
+    cell_seq: int = 0
+
+    def __setstate__(self, state: dict) -> None:
+        state.setdefault("cells", {})
+        state.setdefault("cell_seq", 0)
+        self.__dict__.update(state)
 
 
 @dataclass
@@ -97,14 +108,13 @@ class ProbeResults:
     rows: list[TraversalRow]
     presence: list[PresenceRow]
     writer: StoreWriter
-    cells: list[tuple[str, datetime, str, datetime, float, float]] = field(
-        default_factory=list)  # CellRow fields  # fmt: skip
+    cells: list[CellRow] = field(default_factory=list)
 
     def prepare(self, conn: psycopg.Connection) -> None:
         """Create the time partitions the rows need (before the transaction)."""
         self.writer.prepare(conn, "probe_traversal", {r.minute for r in self.rows})
         if self.cells:
-            self.writer.prepare(conn, "probe_cell", {r[1] for r in self.cells})
+            self.writer.prepare(conn, "probe_cell", {c.minute for c in self.cells})
         if self.presence:
             self.writer.prepare(conn, "probe_presence", {r.as_of for r in self.presence})
 
@@ -114,7 +124,7 @@ class ProbeResults:
         write_traversals(conn, self.rows)
         write_cells(conn, self.cells)
         write_presence(conn, self.presence)
-        mark_minutes(conn, {r.minute for r in self.rows} | {r[1] for r in self.cells})
+        mark_minutes(conn, {r.minute for r in self.rows} | {c.minute for c in self.cells})
 
 
 class ProbeProcessor(ProcessorBase):
@@ -142,9 +152,7 @@ class ProbeProcessor(ProcessorBase):
         presence_rules: PresenceRules | None = None,
     ) -> None:  # fmt: skip
         self.network = network
-        # space-time cells (analytics.space_mean): CellRow fields, as plain tuples
-        self.cells: list[tuple[str, datetime, str, datetime, float, float]] = []
-        self._minutes: dict[float, datetime] = {}  # minute starts as datetimes (a cache)
+        self.cells: list[CellRow] = []  # space-time cells (analytics.space_mean)
         self.matcher = MapMatcher(network, params or MatchParams(sigma_m=10.0))
         self.fleet = FleetMatcher(self.matcher, lag=lag)
         self.idle_s = idle_s
@@ -245,7 +253,7 @@ class ProbeProcessor(ProcessorBase):
         """Feed decided fixes to their vehicles' cursors; queue the segments they complete
         (computed in bulk by :meth:`_complete` at the end of the call)."""
         length, jobs = self.length, self._jobs
-        buf: list[tuple[int, float, float, float, float]] = []
+        buf: list[tuple[int, float, float, float]] = []
         for slot, t, seg, off, path, chain, moving in decided:
             if moving:
                 continue
@@ -256,8 +264,8 @@ class ProbeProcessor(ProcessorBase):
                                     max_still_s=self.rules.max_still_s)  # fmt: skip
             if job is not None:
                 jobs.append(job)
-            if buf:
-                self._emit_cells(vt.vehicle_id, buf)
+        if buf:
+            _sum_cells(st.cells, buf)
 
     def _complete(self) -> None:
         """Traversal rows of every queued job, in one vectorised call."""
@@ -288,27 +296,30 @@ class ProbeProcessor(ProcessorBase):
         idle = np.flatnonzero(fl.in_use & (fl.last_t < watermark_s - self.idle_s))
         self._close(st, idle)
 
-    def _emit_cells(self, vehicle_id: str, buf: list[tuple[int, float, float, float, float]]
-                    ) -> None:  # fmt: skip
-        """Turn the cells a vehicle left into rows (``CellRow`` fields); empties ``buf``."""
-        ids, minutes = self.segment_ids, self._minutes
-        for seg_i, minute_s, from_s, dist, dur in buf:
-            at = minutes.get(minute_s)
-            if at is None:
-                at = minutes[minute_s] = _utc(minute_s)
-            self.cells.append((ids[seg_i], at, vehicle_id, _utc(from_s), dist, dur))
-        buf.clear()
+    def _emit_cells(self, part: Part, st: PartitionState) -> None:
+        """Hand the partition's summed cells out as rows numbered ``cell_seq`` (a number a
+        replay from the last checkpoint has not stored yet) and start new sums."""
+        if not st.cells:
+            return
+        ids, source, seq = self.segment_ids, f"{part[0]}/{part[1]}", st.cell_seq
+        at: dict[float, datetime] = {}
+        for (seg, minute_s), (dist, dur, n) in st.cells.items():
+            when = at.get(minute_s)
+            if when is None:
+                when = at[minute_s] = datetime.fromtimestamp(minute_s, UTC)
+            self.cells.append(CellRow(ids[seg], when, source, seq, dist, dur, int(n)))
+        st.cells = {}
+        st.cell_seq = seq + 1
 
     def _close(self, st: PartitionState, slots: np.ndarray) -> None:
         self._advance(st, self.fleet.flush(st.fleet, slots))
-        buf: list[tuple[int, float, float, float, float]] = []
+        buf: list[tuple[int, float, float, float]] = []
         for slot in slots.tolist():
             vt = st.by_slot.pop(slot)
             vt.cursor.flush_cell(buf)
-            if buf:
-                self._emit_cells(vt.vehicle_id, buf)
             del st.vehicles[vt.vehicle_id]
             st.fleet.remove(slot)
+        _sum_cells(st.cells, buf)
         self.counters.vehicles_closed += len(slots)
 
     def _record_presence(self, st: PartitionState, as_of_s: float) -> None:
@@ -351,8 +362,9 @@ class ProbeProcessor(ProcessorBase):
 
     def close_all(self) -> None:
         """Decide every pending fix of every vehicle (end of a recorded feed)."""
-        for st in self.parts.values():
+        for part, st in self.parts.items():
             self._close(st, np.flatnonzero(st.fleet.in_use))
+            self._emit_cells(part, st)
         self._complete()
 
     # -- results -------------------------------------------------------------------------
@@ -362,7 +374,6 @@ class ProbeProcessor(ProcessorBase):
     def clear(self) -> None:
         self.rows = []
         self.cells = []
-        self._minutes = {}
         self.presence = []
 
     def prepare(self, conn: psycopg.Connection) -> None:
@@ -387,8 +398,12 @@ class ProbeProcessor(ProcessorBase):
 
     # -- state ---------------------------------------------------------------------------
     def snapshot(self, part: Part) -> bytes:
-        """The partition's state, serialized (versioned, compressed pickle)."""
+        """The partition's state, serialized (versioned, compressed pickle). The cells summed
+        so far are handed out to the pending results first: the checkpoint that stores this
+        state stores them, so the sums are per checkpoint and the state never holds a cell the
+        store holds."""
         st = self._state(part)
+        self._emit_cells(part, st)
         return STATE_VERSION + zlib.compress(pickle.dumps(st, pickle.HIGHEST_PROTOCOL), 1)
 
     def restore(self, part: Part, blob: bytes | None) -> None:
@@ -409,8 +424,20 @@ class ProbeProcessor(ProcessorBase):
         return sum(len(st.vehicles) for st in self.parts.values())
 
 
-def _utc(epoch_s: float) -> datetime:
-    return datetime.fromtimestamp(epoch_s, UTC)
+def _sum_cells(
+    into: dict[tuple[int, float], list[float]], cells: list[tuple[int, float, float, float]]
+) -> None:
+    """Add vehicles' cells (segment, minute s, distance m, time s) to the sums ``into``;
+    empties ``cells``."""
+    for seg, minute_s, dist, dur in cells:
+        acc = into.get((seg, minute_s))
+        if acc is None:
+            into[seg, minute_s] = [dist, dur, 1.0]
+        else:
+            acc[0] += dist
+            acc[1] += dur
+            acc[2] += 1.0
+    cells.clear()
 
 
 PROBE_GROUP = "itms-probe"

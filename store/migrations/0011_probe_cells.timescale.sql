@@ -2,11 +2,12 @@
 CREATE TABLE probe_cell (
     segment_id  text NOT NULL,
     minute      timestamptz NOT NULL,
-    vehicle_id  text NOT NULL,
-    from_ts     timestamptz NOT NULL,
+    source      text NOT NULL,
+    seq         bigint NOT NULL,
     distance_m  real NOT NULL,
     time_s      real NOT NULL,
-    PRIMARY KEY (segment_id, minute, vehicle_id, from_ts)
+    vehicles    integer NOT NULL,
+    PRIMARY KEY (segment_id, minute, source, seq)
 );
 SELECT create_hypertable('probe_cell', 'minute', chunk_time_interval => INTERVAL '1 day');
 ALTER TABLE probe_cell SET (timescaledb.compress, timescaledb.compress_segmentby = 'segment_id', timescaledb.compress_orderby = 'minute DESC');

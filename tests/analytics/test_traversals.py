@@ -207,14 +207,13 @@ def test_the_tracker_hands_out_the_space_time_cells_a_vehicle_leaves() -> None:
     tracker.flush_cell(cells)
     assert len(cells) == left + 1 and cells[-1][0] == 2  # the one it is in
     assert len({(c[0], c[1]) for c in cells}) == len(cells)  # one row per cell
-    assert sum(c[3] for c in cells) == pytest.approx(350.0)
+    assert sum(c[2] for c in cells) == pytest.approx(350.0)
     # 15 s + 120 s of the 200-s standstill (then it may be parked) + 20 s
-    assert sum(c[4] for c in cells) == pytest.approx(155.0)
+    assert sum(c[3] for c in cells) == pytest.approx(155.0)
     on_1 = {c[1]: c for c in cells if c[0] == 1}
-    assert sum(c[3] for c in on_1.values()) == pytest.approx(200.0)
+    assert sum(c[2] for c in on_1.values()) == pytest.approx(200.0)
     assert set(on_1) == {6000.0, 6060.0, 6120.0, 6180.0}
-    assert on_1[6060.0][3] == 0.0 and on_1[6060.0][4] == pytest.approx(60.0)
-    assert on_1[6000.0][2] == 6000.0  # entered in the interval that began at t = 6000
+    assert on_1[6060.0][2] == 0.0 and on_1[6060.0][3] == pytest.approx(60.0)
 
 
 def test_cells_go_on_where_the_route_is_used_up() -> None:
@@ -224,4 +223,4 @@ def test_cells_go_on_where_the_route_is_used_up() -> None:
         tracker.add_job(0, t, 0, off, [0], LENGTH, is_bus=False, cells=cells)
     tracker.flush_cell(cells)
     assert [c[0] for c in cells] == [0]
-    assert cells[0][3:] == (pytest.approx(80.0), pytest.approx(40.0))
+    assert cells[0][2:] == (pytest.approx(80.0), pytest.approx(40.0))

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Callable
 
+import numpy as np
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -81,8 +82,20 @@ def _traversals(dsn: str) -> list[tuple]:
 
 def _cells(dsn: str) -> list[tuple]:
     with psycopg.connect(dsn) as conn:
-        return conn.execute("SELECT * FROM probe_cell ORDER BY vehicle_id, minute, segment_id,"
-                            " from_ts").fetchall()  # fmt: skip
+        return conn.execute(
+            "SELECT * FROM probe_cell ORDER BY segment_id, minute, source, seq"
+        ).fetchall()
+
+
+def _cell_sums(dsn: str) -> tuple[list[tuple], np.ndarray]:
+    """Per segment-minute (the key the state builder reads): the keys, and the summed
+    distance, time and vehicles (the rows' grouping follows the checkpoints)."""
+    with psycopg.connect(dsn) as conn:
+        got = conn.execute(
+            "SELECT segment_id, minute, sum(distance_m), sum(time_s), sum(vehicles)"
+            " FROM probe_cell GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
+    return [r[:2] for r in got], np.array([r[2:] for r in got], float)
 
 
 def _presence(dsn: str) -> list[tuple]:
@@ -165,7 +178,7 @@ def test_fixes_become_traversals_states_and_api_rows(itms_settings, network) -> 
             " (SELECT sum(c.distance_m) / sum(c.time_s) * 3.6 FROM probe_cell c"
             "   WHERE c.segment_id = s.segment_id AND c.minute = s.minute"
             "   HAVING sum(c.time_s) >= 10),"
-            " (SELECT count(DISTINCT c.vehicle_id) FROM probe_cell c"
+            " (SELECT sum(c.vehicles) FROM probe_cell c"
             "   WHERE c.segment_id = s.segment_id AND c.minute = s.minute)"
             " FROM segment_state s WHERE s.source = 'probe'"
         ).fetchall()
@@ -176,10 +189,16 @@ def test_fixes_become_traversals_states_and_api_rows(itms_settings, network) -> 
     for _, _, speed, n_veh, _, hm, distinct, edie, in_cells in states:
         assert speed == pytest.approx(float(edie if edie is not None else hm), rel=1e-3)
         assert n_veh == max(distinct, in_cells if edie is not None else 0)
-    cells = [c for c in _cells(settings.dsn) if c[0] in inner and c[5] >= 5.0]
-    assert cells
-    for seg_id, _, vid, _, dist, secs in cells:
-        assert dist / secs * 3.6 == pytest.approx(speeds[vid], rel=0.05), (seg_id, vid)
+    cells = [c for c in _cells(settings.dsn) if c[0] in inner]
+    lengths = dict(zip(ids, network.segments[m.LENGTH], strict=True))
+    for sid in inner:  # every vehicle drove all of it: the cells hold its length 4 times
+        got = sum(c[4] for c in cells if c[0] == sid)
+        assert got == pytest.approx(4 * lengths[sid], rel=0.02)
+    alone = [c for c in cells if c[6] == 1 and c[5] >= 5.0]
+    assert alone
+    for seg_id, _, _, _, dist, secs, _ in alone:  # one vehicle's cell: its driven speed
+        kmh = dist / secs * 3.6
+        assert min(abs(kmh / v - 1.0) for v in speeds.values()) < 0.05, (seg_id, kmh)
     assert kpis[0] == len(built) and kpis[1] > 0
 
     letters = _dead_letters(settings, 2)
@@ -269,7 +288,10 @@ def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
         last.close()
     assert _traversals(itms_settings.dsn) == expected
     assert _presence(itms_settings.dsn) == presence
-    assert _cells(itms_settings.dsn) == _cells(reference.dsn) != []
+    keys, sums = _cell_sums(itms_settings.dsn)
+    ref_keys, ref_sums = _cell_sums(reference.dsn)
+    assert keys == ref_keys != []
+    np.testing.assert_allclose(sums, ref_sums, rtol=1e-5)
 
 
 def test_a_pause_in_the_stream_stores_the_waiting_results_at_once(itms_settings, network) -> None:
