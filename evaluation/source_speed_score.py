@@ -94,12 +94,12 @@ def cell_speeds(cells: list) -> pd.DataFrame:
     """Edie's space-mean speed per segment-minute from the probe worker's cell sums
     (:class:`store.traversal_writer.CellRow`), as :func:`store.segment_measurements.read_window`
     forms it: ``segment_id``, ``minute``, ``kmh``, ``vehicles``."""
-    c = pd.DataFrame(cells, columns=["segment_id", "minute", "source", "seq", "distance_m",
-                                     "time_s", "n"])  # fmt: skip
+    c = pd.DataFrame(cells, columns=["segment_id", "minute", "source", "seq", "cm", "ms",
+                                     "n"])  # fmt: skip
     agg = c.groupby(["segment_id", "minute"]).agg(
-        d=("distance_m", "sum"), t=("time_s", "sum"), vehicles=("n", "sum"))
-    agg = agg[agg["t"] >= MIN_CELL_TIME_S].reset_index()
-    agg["kmh"] = agg["d"] / agg["t"] * 3.6
+        d=("cm", "sum"), t=("ms", "sum"), vehicles=("n", "sum"))
+    agg = agg[agg["t"] >= MIN_CELL_TIME_S * 1000.0].reset_index()
+    agg["kmh"] = agg["d"] / agg["t"] * 36.0
     return agg[["segment_id", "minute", "kmh", "vehicles"]]
 
 

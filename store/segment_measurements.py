@@ -79,10 +79,11 @@ def read_window(
             row = int((minute - first).total_seconds() // 60)
             out.probe_kmh[row, i], out.traversals[row, i], out.vehicles[row, i] = hm, k, v
     cells = conn.execute(
-        "SELECT segment_id, minute, sum(distance_m) / sum(time_s) * 3.6, sum(vehicles)"
+        "SELECT segment_id, minute, sum(distance_cm)::float8 / sum(time_ms) * 36.0,"
+        " sum(vehicles)"
         " FROM probe_cell WHERE minute BETWEEN %s AND %s"
-        " GROUP BY segment_id, minute HAVING sum(time_s) >= %s",
-        (first, last, MIN_CELL_TIME_S),
+        " GROUP BY segment_id, minute HAVING sum(time_ms) >= %s",
+        (first, last, MIN_CELL_TIME_S * 1000.0),
     ).fetchall()
     assert out.cell_kmh is not None and out.cell_vehicles is not None
     for seg, minute, kmh, v in cells:

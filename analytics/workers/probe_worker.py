@@ -77,10 +77,11 @@ class PartitionState:
     by_slot: dict[int, VehicleTrack] = field(default_factory=dict)
     watermark_s: float = -np.inf  # newest fix time seen in the partition
     swept_minute: int = -1  # last stream minute at which idle vehicles were closed
-    # space-time cells the vehicles left since the last snapshot, summed per (segment
-    # index, minute start s): [distance m, time s, vehicle-cells]; handed out as CellRows
-    # numbered ``cell_seq`` when the state is snapshot
-    cells: dict[tuple[int, float], list[float]] = field(default_factory=dict)
+    # space-time cells the vehicles left, not handed out yet, summed per (segment
+    # index, minute start s): [distance cm, time ms, vehicle-cells], integers so that sums
+    # do not depend on how checkpoints group them; handed out as CellRows numbered
+    # ``cell_seq`` when the state is snapshot
+    cells: dict[tuple[int, float], list[int]] = field(default_factory=dict)
     cell_seq: int = 0
 
     def __setstate__(self, state: dict) -> None:
@@ -297,17 +298,17 @@ class ProbeProcessor(ProcessorBase):
         self._close(st, idle)
 
     def _emit_cells(self, part: Part, st: PartitionState) -> None:
-        """Hand the partition's summed cells out as rows numbered ``cell_seq`` (a number a
+        """Hand the partition's cell sums out as rows numbered ``cell_seq`` (a number a
         replay from the last checkpoint has not stored yet) and start new sums."""
         if not st.cells:
             return
         ids, source, seq = self.segment_ids, f"{part[0]}/{part[1]}", st.cell_seq
         at: dict[float, datetime] = {}
-        for (seg, minute_s), (dist, dur, n) in st.cells.items():
+        for (seg, minute_s), (cm, ms, n) in st.cells.items():
             when = at.get(minute_s)
             if when is None:
                 when = at[minute_s] = datetime.fromtimestamp(minute_s, UTC)
-            self.cells.append(CellRow(ids[seg], when, source, seq, dist, dur, int(n)))
+            self.cells.append(CellRow(ids[seg], when, source, seq, cm, ms, n))
         st.cells = {}
         st.cell_seq = seq + 1
 
@@ -367,6 +368,11 @@ class ProbeProcessor(ProcessorBase):
             self._emit_cells(part, st)
         self._complete()
 
+    def hand_out_cells(self) -> None:
+        """Move every partition's cell sums to the pending results (as a snapshot does)."""
+        for part, st in self.parts.items():
+            self._emit_cells(part, st)
+
     # -- results -------------------------------------------------------------------------
     def pending(self) -> int:
         return len(self.rows) + len(self.cells)
@@ -398,10 +404,9 @@ class ProbeProcessor(ProcessorBase):
 
     # -- state ---------------------------------------------------------------------------
     def snapshot(self, part: Part) -> bytes:
-        """The partition's state, serialized (versioned, compressed pickle). The cells summed
-        so far are handed out to the pending results first: the checkpoint that stores this
-        state stores them, so the sums are per checkpoint and the state never holds a cell the
-        store holds."""
+        """The partition's state, serialized (versioned, compressed pickle). The cell sums are
+        handed out to the pending results first: the checkpoint that stores this state stores
+        them, and the state never holds a cell the store holds."""
         st = self._state(part)
         self._emit_cells(part, st)
         return STATE_VERSION + zlib.compress(pickle.dumps(st, pickle.HIGHEST_PROTOCOL), 1)
@@ -425,18 +430,19 @@ class ProbeProcessor(ProcessorBase):
 
 
 def _sum_cells(
-    into: dict[tuple[int, float], list[float]], cells: list[tuple[int, float, float, float]]
+    into: dict[tuple[int, float], list[int]], cells: list[tuple[int, float, float, float]]
 ) -> None:
-    """Add vehicles' cells (segment, minute s, distance m, time s) to the sums ``into``;
-    empties ``cells``."""
+    """Add vehicles' cells (segment, minute s, distance m, time s) to the sums ``into``
+    (centimetres, milliseconds); empties ``cells``."""
     for seg, minute_s, dist, dur in cells:
+        cm, ms = round(dist * 100.0), round(dur * 1000.0)
         acc = into.get((seg, minute_s))
         if acc is None:
-            into[seg, minute_s] = [dist, dur, 1.0]
+            into[seg, minute_s] = [cm, ms, 1]
         else:
-            acc[0] += dist
-            acc[1] += dur
-            acc[2] += 1.0
+            acc[0] += cm
+            acc[1] += ms
+            acc[2] += 1
     cells.clear()
 
 

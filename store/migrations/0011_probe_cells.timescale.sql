@@ -4,8 +4,8 @@ CREATE TABLE probe_cell (
     minute      timestamptz NOT NULL,
     source      text NOT NULL,
     seq         bigint NOT NULL,
-    distance_m  real NOT NULL,
-    time_s      real NOT NULL,
+    distance_cm bigint NOT NULL,
+    time_ms     bigint NOT NULL,
     vehicles    integer NOT NULL,
     PRIMARY KEY (segment_id, minute, source, seq)
 );
