@@ -49,16 +49,26 @@ def estimate_minute(
     probe_kmh: np.ndarray, vehicles: np.ndarray, detector_kmh: np.ndarray, *,
     smoother: CorridorSmoother, free_flow: np.ndarray, detector_weight: float = 3.0,
     publish_min_vehicles: int = 1, smoothed_confidence: float = 0.5,
+    cell_kmh: np.ndarray | None = None, cell_vehicles: np.ndarray | None = None,
 ) -> MinuteEstimate:  # fmt: skip
     """The last minute of a window of measurements (``[minutes, segments]``): probe and
     detector speeds fused where measured; elsewhere filled by ``smoother`` from the window's
     data that could itself be published (detector speeds, probe speeds of at least
-    ``publish_min_vehicles`` vehicles), its confidence scaled by ``smoothed_confidence``."""
-    speed_w, n_w = fuse_speeds(probe_kmh, vehicles, detector_kmh,
+    ``publish_min_vehicles`` vehicles), its confidence scaled by ``smoothed_confidence``.
+    ``cell_kmh`` (Edie's space-mean speed of the minute, vehicles still queued included)
+    is the minute's probe measurement where there is one, with its ``cell_vehicles``;
+    the smoother is fed from completed traversals only (cells at a red light spread
+    upstream as a jam that is not there)."""
+    p_now, v_now = probe_kmh[-1], vehicles[-1]
+    if cell_kmh is not None and cell_vehicles is not None:
+        cell = np.isfinite(cell_kmh[-1])
+        p_now = np.where(cell, np.maximum(cell_kmh[-1], 1.0), p_now)
+        v_now = np.where(cell, np.maximum(cell_vehicles[-1], v_now), v_now)
+    speed, n_eff = fuse_speeds(p_now, v_now, detector_kmh[-1],
                                detector_weight=detector_weight)  # fmt: skip
-    speed, conf = speed_w[-1], confidence(n_w[-1])
+    conf = confidence(n_eff)
     measured = np.isfinite(speed)
-    has_p, has_d = np.isfinite(probe_kmh[-1]), np.isfinite(detector_kmh[-1])
+    has_p, has_d = np.isfinite(p_now), np.isfinite(detector_kmh[-1])
     source = np.where(has_p & has_d, "fused", np.where(has_p, "probe", "detector"))
     public = vehicles >= publish_min_vehicles
     sp_w, sn_w = fuse_speeds(np.where(public, probe_kmh, np.nan), vehicles, detector_kmh,

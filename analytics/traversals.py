@@ -18,6 +18,7 @@ gives the same traversals from a stream of decided fixes, one vehicle at a time.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from itertools import chain as _chain
 import numpy as np
 
 from analytics.mapmatch.hmm import TrackMatch
+from analytics.space_mean import interval_cells
 
 FIELDS = ("segment", "entry_s", "exit_s", "speed_kmh", "dwell_s")
 
@@ -266,6 +268,12 @@ class TraversalTracker:
     last_start: float = 0.0  # route position where it starts
     end: float = 0.0  # and where it ends
     before: int = -1  # the segment completed before route[0] in this chain (−1: none)
+    still_since: float = math.nan  # when the vehicle last stopped moving (NaN: it moves)
+    # the space-time cell the vehicle is in, summed until it leaves (segment −1: none)
+    cell_seg: int = -1
+    cell_minute: float = math.nan
+    cell_d: float = 0.0  # metres
+    cell_t: float = 0.0  # seconds
 
     def add(
         self, chain: int, t: float, segment: int, offset_m: float, path: list[int],
@@ -281,14 +289,22 @@ class TraversalTracker:
         self, chain: int, t: float, segment: int, offset_m: float, path: list[int],
         length_m: np.ndarray, *, is_bus: bool, owner: object = None, report: bool = True,
         reverse: np.ndarray | None = None,
+        cells: list[tuple[int, float, float, float]] | None = None,
+        max_still_s: float = math.inf,
     ) -> TraversalJob | None:  # fmt: skip
         """Add one decided fix; returns the segments it completes, to be computed in bulk
         with :func:`traversals_of_jobs` (``None`` when it completes none, or when not
         ``report``); segments beside a turn back are left out when ``reverse`` gives the
-        segments' twins."""
+        segments' twins. ``cells``: collects the space-time cells the vehicle has left, each
+        (segment, minute start s, distance m, time s) summed over the fixes it
+        spent there (:mod:`analytics.space_mean`; :meth:`flush_cell` gives the one it is in),
+        standing time only for the first ``max_still_s`` of a standstill (longer: parked,
+        not queued)."""
         if segment < 0:
             return None  # unmatched fixes do not break the chain
         if chain != self.chain or not self.times:
+            if cells is not None:
+                self.flush_cell(cells)
             self.chain = chain
             self.before = -1
             self.route, self.starts = [segment], [0.0]
@@ -303,7 +319,8 @@ class TraversalTracker:
         if grow is None:  # left a segment it was seen back on another way: start afresh
             self.chain = -1
             return self.add_job(chain, t, segment, offset_m, path, length_m, is_bus=is_bus,
-                                owner=owner, report=report, reverse=reverse)  # fmt: skip
+                                owner=owner, report=report, reverse=reverse, cells=cells,
+                                max_still_s=max_still_s)  # fmt: skip
         for seg in grow:
             self.starts.append(self.end)
             self.route.append(int(seg))
@@ -314,9 +331,31 @@ class TraversalTracker:
         p = self.last_start + offset_m if segment == self.last_segment else pos[-1]
         if p <= pos[-1]:
             p = pos[-1]
-            if len(pos) >= 2 and pos[-2] == p:
-                self.times[-1] = t  # a standstill: its first and last fix say it all
-                return None
+        if cells is not None:
+            t0, p0, t1 = self.times[-1], pos[-1], t
+            if p > p0:
+                self.still_since = math.nan
+            else:
+                if self.still_since != self.still_since:  # NaN: it was moving
+                    self.still_since = t0
+                t1 = min(t1, self.still_since + max_still_s)
+            minute = t0 - t0 % 60.0
+            if t1 <= minute + 60.0 and p0 >= self.last_start:
+                # within one minute on the route's last segment (p ≤ its end): most often
+                if t1 <= t0:
+                    pass
+                elif self.cell_seg == self.last_segment and self.cell_minute == minute:
+                    self.cell_d += p - p0
+                    self.cell_t += t1 - t0
+                else:
+                    self.flush_cell(cells)
+                    self.cell_seg, self.cell_minute = self.last_segment, minute
+                    self.cell_d, self.cell_t = p - p0, t1 - t0
+            else:
+                self._cells(cells, t0, p0, t1, p)
+        if p == pos[-1] and len(pos) >= 2 and pos[-2] == p:
+            self.times[-1] = t  # a standstill: its first and last fix say it all
+            return None
         self.times.append(t)
         pos.append(p)
         starts, n = self.starts, len(self.route)
@@ -342,6 +381,31 @@ class TraversalTracker:
         keep = max(bisect_left(self.pos, nxt) - 1, 0)
         del self.times[:keep], self.pos[:keep]
         return job
+
+    def _cells(self, out: list[tuple[int, float, float, float]], t0: float, p0: float,
+               t1: float, p1: float) -> None:  # fmt: skip
+        """Add the interval from (``t0``, ``p0``) to (``t1``, ``p1``) to the vehicle's cells;
+        append those it left to ``out``."""
+        if t1 <= t0:
+            return
+        if self.route:
+            pieces = interval_cells(t0, p0, t1, p1, self.route, self.starts)
+        else:  # every segment of the route completed: it stands at the end of the last one
+            pieces = interval_cells(t0, p0, t1, p1, [self.last_segment], [self.last_start])
+        for seg, minute, d, dt in pieces:
+            if seg == self.cell_seg and minute == self.cell_minute:
+                self.cell_d += d
+                self.cell_t += dt
+                continue
+            self.flush_cell(out)
+            self.cell_seg, self.cell_minute = seg, minute
+            self.cell_d, self.cell_t = d, dt
+
+    def flush_cell(self, out: list[tuple[int, float, float, float]]) -> None:
+        """Append the cell the vehicle is in (if any) to ``out`` and close it."""
+        if self.cell_seg >= 0:
+            out.append((self.cell_seg, self.cell_minute, self.cell_d, self.cell_t))
+            self.cell_seg = -1
 
     def ahead(
         self, fixes: Iterable[tuple[int, float, int, float, list[int]]], length_m: np.ndarray

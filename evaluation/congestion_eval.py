@@ -28,6 +28,7 @@ from evaluation.mapmatch_score import score_run
 from evaluation.naive_snap import naive_snap_accuracy
 from evaluation.source_speed_score import (
     SOURCES,
+    cell_speeds,
     learned_factors,
     published_speeds,
     source_scores,
@@ -63,7 +64,9 @@ class EvalRow:
 
 
 def online_minute_speeds(run_dir: Path, network: RoadNetwork, sigma_m: float) -> tuple:
-    """Segment-minute speeds from the worker's online path; returns (frame, fixes/s)."""
+    """Segment-minute speeds from the worker's online path; returns (traversal frame,
+    fixes/s, cell frame: Edie's space-mean speed per segment-minute as the store reads it,
+    :func:`evaluation.source_speed_score.cell_speeds`)."""
     validator = FeedValidator("gps", max_future_s=1e12, max_age_s=1e12)
     fixes = []
     for line in (run_dir / "gps.jsonl").read_bytes().splitlines():
@@ -79,7 +82,7 @@ def online_minute_speeds(run_dir: Path, network: RoadNetwork, sigma_m: float) ->
     agg = tr.groupby(["segment_id", "minute"]).agg(
         vehicles=("vehicle", "nunique"), hm=("speed", lambda s: len(s) / (1.0 / s).sum())
     )
-    return agg.reset_index(), rate
+    return agg.reset_index(), rate, cell_speeds(proc.cells)
 
 
 def evaluate_run(
@@ -111,10 +114,10 @@ def evaluate_run(
         simulate_to_folder(sc, network, out)
         mm = score_run(out, MapMatcher(network, MatchParams(sigma_m=max(sigma_m, 5.0))))
         naive = naive_snap_accuracy(out, network)
-        est, rate = online_minute_speeds(out, network, sigma_m)
+        est, rate, cells = online_minute_speeds(out, network, sigma_m)
         truth = pd.read_csv(out / "truth" / "segment_speeds.csv", parse_dates=["minute"])
         detectors = detector_speed_score(out)
-        sources = source_scores(out, published_speeds(out, network, est,
+        sources = source_scores(out, published_speeds(out, network, est, cells=cells,
                                                       detector_factor=factors))  # fmt: skip
     est["minute"] = pd.to_datetime(est["minute"], utc=True)
     j = est[est["vehicles"] >= min_vehicles].merge(truth, on=["segment_id", "minute"])

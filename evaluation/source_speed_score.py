@@ -26,6 +26,7 @@ from analytics.smoothing import CorridorSmoother, SmoothingParams
 from evaluation.detector_speed_score import SourceScore, detector_minute_speeds
 from roadnet import model as m
 from roadnet.model import RoadNetwork
+from store.segment_measurements import MIN_CELL_TIME_S
 
 SOURCES = ("probe", "detector", "fused", "smoothed", "all")
 
@@ -33,10 +34,12 @@ SOURCES = ("probe", "detector", "fused", "smoothed", "all")
 def published_speeds(
     run_dir: str | Path, network: RoadNetwork, probe: pd.DataFrame, *,
     smoothing: SmoothingParams | None = None, detector_factor: np.ndarray | None = None,
+    cells: pd.DataFrame | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     """Per segment and minute of the run's truth: the speed the state builder would publish
     and its source. ``probe``: ``segment_id``, ``minute`` (UTC), ``vehicles``, ``hm`` (km/h);
-    ``detector_factor``: per segment (NaN: none), or ``None`` for loop speeds as measured."""
+    ``detector_factor``: per segment (NaN: none), or ``None`` for loop speeds as measured;
+    ``cells``: Edie's speeds (:func:`cell_speeds`), or ``None`` for traversals alone."""
     run_dir = Path(run_dir)
     truth = pd.read_csv(run_dir / "truth" / "segment_speeds.csv", parse_dates=["minute"])
     minutes = pd.date_range(truth["minute"].min(), truth["minute"].max(), freq="min")
@@ -51,6 +54,13 @@ def published_speeds(
         ok = (r >= 0) & (c >= 0)
         probe_kmh[r[ok], c[ok]] = probe["hm"].to_numpy(float)[ok]
         vehicles[r[ok], c[ok]] = probe["vehicles"].to_numpy(float)[ok]
+    cell_kmh, cell_vehicles = np.full(shape, np.nan), np.zeros(shape)
+    if cells is not None and len(cells):
+        r, c = minutes.get_indexer(pd.to_datetime(cells["minute"], utc=True)), col.get_indexer(
+            cells["segment_id"].astype(str))  # fmt: skip
+        ok = (r >= 0) & (c >= 0)
+        cell_kmh[r[ok], c[ok]] = cells["kmh"].to_numpy(float)[ok]
+        cell_vehicles[r[ok], c[ok]] = cells["vehicles"].to_numpy(float)[ok]
     det = detector_minute_speeds(run_dir)
     if len(det):
         r, c = minutes.get_indexer(det["minute"]), col.get_indexer(det["segment_id"].astype(str))
@@ -65,16 +75,32 @@ def published_speeds(
     probe_kmh = np.vstack([np.full((pad, len(ids)), np.nan), probe_kmh])
     vehicles = np.vstack([np.zeros((pad, len(ids))), vehicles])
     detector_kmh = np.vstack([np.full((pad, len(ids)), np.nan), detector_kmh])
+    cell_kmh = np.vstack([np.full((pad, len(ids)), np.nan), cell_kmh])
+    cell_vehicles = np.vstack([np.zeros((pad, len(ids))), cell_vehicles])
     frames = []
     for t in range(len(minutes)):
         w = slice(t, t + pad + 1)
         est = estimate_minute(probe_kmh[w], vehicles[w], detector_kmh[w], smoother=smoother,
-                              free_flow=free_flow)  # fmt: skip
+                              free_flow=free_flow, cell_kmh=cell_kmh[w],
+                              cell_vehicles=cell_vehicles[w])  # fmt: skip
         known = np.flatnonzero(np.isfinite(est.speed))
         frames.append(pd.DataFrame({"segment_id": ids[known], "minute": minutes[t],
                                     "kmh": est.speed[known], "source": est.source[known]}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["segment_id", "minute", "kmh", "source"])  # fmt: skip
+
+
+def cell_speeds(cells: list) -> pd.DataFrame:
+    """Edie's space-mean speed per segment-minute from the probe worker's cell sums
+    (:class:`store.traversal_writer.CellRow`), as :func:`store.segment_measurements.read_window`
+    forms it: ``segment_id``, ``minute``, ``kmh``, ``vehicles``."""
+    c = pd.DataFrame(cells, columns=["segment_id", "minute", "source", "seq", "cm", "ms",
+                                     "n"])  # fmt: skip
+    agg = c.groupby(["segment_id", "minute"]).agg(
+        d=("cm", "sum"), t=("ms", "sum"), vehicles=("n", "sum"))
+    agg = agg[agg["t"] >= MIN_CELL_TIME_S * 1000.0].reset_index()
+    agg["kmh"] = agg["d"] / agg["t"] * 36.0
+    return agg[["segment_id", "minute", "kmh", "vehicles"]]
 
 
 def learned_factors(

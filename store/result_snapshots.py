@@ -21,6 +21,7 @@ class ResultRows:
 
     traversals: list[Row]
     presence: list[Row]
+    cells: list[Row]  # probe_cell sums per segment-minute (rows follow the checkpoints)
     readings: list[Row]
     states: list[Row]  # measured segment states (speed rounded to 0.01 km/h)
     kpis: list[Row]  # (minute, vehicle-km rounded to 0.01, vehicle-hours to 0.001 as text)
@@ -39,6 +40,10 @@ def read_result_rows(
     ).fetchall()
     presence = conn.execute(f"SELECT {', '.join(PRESENCE_COLUMNS)} FROM probe_presence")
     presence_rows = presence.fetchall()
+    cells = conn.execute(
+        "SELECT segment_id, minute, sum(distance_cm), sum(time_ms), sum(vehicles)"
+        " FROM probe_cell GROUP BY segment_id, minute"
+    ).fetchall()
     read = conn.execute(
         "SELECT detector_id, ts, lane, interval_s, volume, occupancy, speed_kmh"
         " FROM detector_reading"
@@ -62,7 +67,7 @@ def read_result_rows(
         " FROM incident_update WHERE at <= %s",
         (incidents_at,),
     ).fetchall()  # change: the fields before/after (jsonb text is canonical)
-    return ResultRows(trav, presence_rows, read, states, kpis, incidents, updates)
+    return ResultRows(trav, presence_rows, cells, read, states, kpis, incidents, updates)
 
 
 def incident_positions(conn: psycopg.Connection, detected_until: datetime) -> list[Row]:

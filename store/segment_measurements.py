@@ -1,10 +1,13 @@
 """Reads the state builder's measurements for a window of minutes as dense arrays.
 
 Probe traversals give per segment and minute the harmonic-mean speed (space-mean speed,
-km/h), the number of traversals and of distinct vehicles; detector readings (of detectors in
-service, attributed to the minute of their interval's midpoint) the volume-weighted
-harmonic-mean speed and the volume (summed over a station's lanes, averaged over the
-segment's stations: two stations on one segment count its traffic once). Arrays are shaped
+km/h), the number of traversals and of distinct vehicles; the probes' space-time cells give
+Edie's space-mean speed (total distance / total time in the segment-minute, vehicles still
+queued included; at least ``MIN_CELL_TIME_S`` of presence) and its vehicles;
+detector readings (of detectors in service, attributed to the minute of their interval's
+midpoint) the volume-weighted harmonic-mean speed and the volume (summed over a station's
+lanes, averaged over the segment's stations: two stations on one segment count its traffic
+once). Arrays are shaped
 (minutes, segments), aligned with the network's segments; minutes are UTC minute starts.
 """
 
@@ -37,6 +40,10 @@ DETECTOR_MINUTES = (
 )
 
 
+#: Seconds of probe presence a segment-minute needs for an Edie speed.
+MIN_CELL_TIME_S = 10.0
+
+
 @dataclass
 class WindowInputs:
     """Measurements of ``n_minutes`` consecutive minutes ending at ``last`` (inclusive)."""
@@ -46,6 +53,8 @@ class WindowInputs:
     vehicles: np.ndarray
     detector_kmh: np.ndarray
     detector_volume: np.ndarray
+    cell_kmh: np.ndarray | None = None  # Edie's space-mean speed (NaN: too little presence)
+    cell_vehicles: np.ndarray | None = None
 
 
 def read_window(
@@ -56,7 +65,8 @@ def read_window(
     first = last - timedelta(minutes=n_minutes - 1)
     shape = (n_minutes, n)
     out = WindowInputs(np.full(shape, np.nan), np.zeros(shape), np.zeros(shape),
-                       np.full(shape, np.nan), np.zeros(shape))  # fmt: skip
+                       np.full(shape, np.nan), np.zeros(shape), np.full(shape, np.nan),
+                       np.zeros(shape))  # fmt: skip
     probe = conn.execute(
         "SELECT segment_id, minute, count(*), count(DISTINCT vehicle_id),"
         " count(*) / sum(1.0 / speed_kmh) FROM probe_traversal"
@@ -68,6 +78,19 @@ def read_window(
         if i is not None:
             row = int((minute - first).total_seconds() // 60)
             out.probe_kmh[row, i], out.traversals[row, i], out.vehicles[row, i] = hm, k, v
+    cells = conn.execute(
+        "SELECT segment_id, minute, sum(distance_cm)::float8 / sum(time_ms) * 36.0,"
+        " sum(vehicles)"
+        " FROM probe_cell WHERE minute BETWEEN %s AND %s"
+        " GROUP BY segment_id, minute HAVING sum(time_ms) >= %s",
+        (first, last, MIN_CELL_TIME_S * 1000.0),
+    ).fetchall()
+    assert out.cell_kmh is not None and out.cell_vehicles is not None
+    for seg, minute, kmh, v in cells:
+        i = index.get(seg)
+        if i is not None:
+            row = int((minute - first).total_seconds() // 60)
+            out.cell_kmh[row, i], out.cell_vehicles[row, i] = kmh, v
     det = conn.execute(
         DETECTOR_MINUTES + " SELECT segment_id, minute, volume, speed_kmh FROM det",
         (first, last, first, last),

@@ -80,7 +80,7 @@ def stage(
     return copy_rows(conn, temp, columns, types, rows)
 
 
-def _copy_new(
+def copy_new(
     conn: psycopg.Connection,
     table: str,
     columns: Sequence[str],
@@ -121,7 +121,7 @@ class StoreWriter:
         """Store per-minute segment states, advance ``segment_current``, mark rollups dirty."""
         if not rows:
             return 0
-        if not _copy_new(conn, "segment_state", STATE_COLUMNS, STATE_TYPES, rows):
+        if not copy_new(conn, "segment_state", STATE_COLUMNS, STATE_TYPES, rows):
             stage(conn, "_state_in", "segment_state", STATE_COLUMNS, STATE_TYPES, rows)
             self.merge_staged_states(conn)
             return len(rows)
@@ -163,7 +163,7 @@ class StoreWriter:
         """Store detector readings (a corrected reading replaces the stored one)."""
         if not rows:
             return 0
-        if _copy_new(conn, "detector_reading", READING_COLUMNS, READING_TYPES, rows):
+        if copy_new(conn, "detector_reading", READING_COLUMNS, READING_TYPES, rows):
             return len(rows)
         stage(conn, "_reading_in", "detector_reading", READING_COLUMNS, READING_TYPES, rows)
         cols = ", ".join(READING_COLUMNS)

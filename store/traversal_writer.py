@@ -1,5 +1,5 @@
-"""Writes probe traversals (``probe_traversal``) and presence records (``probe_presence``),
-idempotently."""
+"""Writes probe traversals (``probe_traversal``), space-time cells (``probe_cell``) and
+presence records (``probe_presence``), idempotently."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import psycopg
 
-from store.state_writer import stage
+from store.state_writer import copy_new, stage
 
 
 class TraversalRow(NamedTuple):
@@ -26,6 +26,21 @@ class TraversalRow(NamedTuple):
     vehicle_type: str
     known_at: datetime | None = None
     """When the worker knew it (:mod:`analytics.workers.event_time`); ``None`` stores NULL."""
+
+
+class CellRow(NamedTuple):
+    """The distance (cm) and time (ms) probes spent on a segment within a minute, summed over
+    the vehicles of one partition (``source``, e.g. ``gps.fixes/3``) whose cells closed
+    between two of its minute cuts (``seq``); ``vehicles`` counts their cells (a vehicle once,
+    unless its chain restarted there). A ``probe_cell`` row, in column order (UTC)."""
+
+    segment_id: str
+    minute: datetime
+    source: str
+    seq: int
+    distance_cm: int
+    time_ms: int
+    vehicles: int
 
 
 class PresenceRow(NamedTuple):
@@ -65,6 +80,19 @@ def write_traversals(conn: psycopg.Connection, rows: Sequence[TraversalRow]) -> 
                        "segment_id, minute, vehicle_id, entry_ts")  # fmt: skip
 
 
+def write_cells(conn: psycopg.Connection, rows: Sequence[CellRow]) -> int:
+    """Insert space-time cell sums inside the caller's transaction; a stored one is left
+    unchanged (a replay from the same checkpoint numbers its cuts alike). Returns the number
+    of new rows."""
+    if not rows:
+        return 0
+    return _insert_new(conn, "probe_cell", CellRow._fields, _CELL_TYPES, rows,
+                       "segment_id, minute, source, seq")  # fmt: skip
+
+
+_CELL_TYPES = ("text", "timestamptz", "text", "int8", "int8", "int8", "int4")
+
+
 PRESENCE_COLUMNS = PresenceRow._fields
 _PRESENCE_TYPES = ("timestamptz", "text", "text", "text", "timestamptz", "bool", "timestamptz",
                    "float4", "float4", "float4", "float4", "float4", "float4")  # fmt: skip
@@ -84,8 +112,12 @@ def _insert_new(
     conn: psycopg.Connection, table: str, columns: Sequence[str], types: Sequence[str],
     rows: Sequence[tuple], order: str,
 ) -> int:  # fmt: skip
-    """COPY ``rows`` into a staging table, then insert those ``table`` does not hold yet (in
-    ``order``, its key, so concurrent writers lock alike); returns how many were new."""
+    """Insert the ``rows`` ``table`` does not hold yet; returns how many were new. Usually
+    none is stored yet (the checkpoint transaction stores each result once) and one COPY
+    straight into the table does; if some are, they go through a staging table and are
+    inserted in ``order``, the table's key, so concurrent writers lock alike."""
+    if copy_new(conn, table, columns, types, rows):
+        return len(rows)
     stage(conn, f"_{table}_in", table, list(columns), types, rows)
     cols = ", ".join(columns)
     return conn.execute(

@@ -45,7 +45,14 @@ from roadnet.model import RoadNetwork
 from store.rollups import refresh_dirty_rollups
 from store.state_dirty import mark_minutes
 from store.state_writer import StoreWriter
-from store.traversal_writer import PresenceRow, TraversalRow, write_presence, write_traversals
+from store.traversal_writer import (
+    CellRow,
+    PresenceRow,
+    TraversalRow,
+    write_cells,
+    write_presence,
+    write_traversals,
+)
 
 log = logging.getLogger(__name__)
 STATE_VERSION = b"probe-state-v2:"
@@ -70,6 +77,17 @@ class PartitionState:
     by_slot: dict[int, VehicleTrack] = field(default_factory=dict)
     watermark_s: float = -np.inf  # newest fix time seen in the partition
     swept_minute: int = -1  # last stream minute at which idle vehicles were closed
+    # space-time cells the vehicles left, not handed out yet, summed per (segment
+    # index, minute start s): [distance cm, time ms, vehicle-cells], integers so that sums
+    # do not depend on how checkpoints group them; handed out as CellRows numbered
+    # ``cell_seq`` when the state is snapshot
+    cells: dict[tuple[int, float], list[int]] = field(default_factory=dict)
+    cell_seq: int = 0
+
+    def __setstate__(self, state: dict) -> None:
+        state.setdefault("cells", {})
+        state.setdefault("cell_seq", 0)
+        self.__dict__.update(state)
 
 
 @dataclass
@@ -86,24 +104,28 @@ class ProbeCounters:
 
 @dataclass
 class ProbeResults:
-    """Traversal rows and presence records waiting for a checkpoint."""
+    """Traversal rows, space-time cells and presence records waiting for a checkpoint."""
 
     rows: list[TraversalRow]
     presence: list[PresenceRow]
     writer: StoreWriter
+    cells: list[CellRow] = field(default_factory=list)
 
     def prepare(self, conn: psycopg.Connection) -> None:
         """Create the time partitions the rows need (before the transaction)."""
         self.writer.prepare(conn, "probe_traversal", {r.minute for r in self.rows})
+        if self.cells:
+            self.writer.prepare(conn, "probe_cell", {c.minute for c in self.cells})
         if self.presence:
             self.writer.prepare(conn, "probe_presence", {r.as_of for r in self.presence})
 
     def store(self, conn: psycopg.Connection) -> None:
-        """Write the traversals and presence records and queue the traversals' minutes
-        (inside the checkpoint transaction)."""
+        """Write the traversals, cells and presence records and queue the minutes they
+        measure (inside the checkpoint transaction)."""
         write_traversals(conn, self.rows)
+        write_cells(conn, self.cells)
         write_presence(conn, self.presence)
-        mark_minutes(conn, {r.minute for r in self.rows})
+        mark_minutes(conn, {r.minute for r in self.rows} | {c.minute for c in self.cells})
 
 
 class ProbeProcessor(ProcessorBase):
@@ -131,6 +153,7 @@ class ProbeProcessor(ProcessorBase):
         presence_rules: PresenceRules | None = None,
     ) -> None:  # fmt: skip
         self.network = network
+        self.cells: list[CellRow] = []  # space-time cells (analytics.space_mean)
         self.matcher = MapMatcher(network, params or MatchParams(sigma_m=10.0))
         self.fleet = FleetMatcher(self.matcher, lag=lag)
         self.idle_s = idle_s
@@ -231,15 +254,19 @@ class ProbeProcessor(ProcessorBase):
         """Feed decided fixes to their vehicles' cursors; queue the segments they complete
         (computed in bulk by :meth:`_complete` at the end of the call)."""
         length, jobs = self.length, self._jobs
+        buf: list[tuple[int, float, float, float]] = []
         for slot, t, seg, off, path, chain, moving in decided:
             if moving:
                 continue
             vt = st.by_slot[slot]
             job = vt.cursor.add_job(chain, t, seg, off, path, length,
                                     is_bus=vt.vehicle_type == "bus", owner=vt,
-                                    reverse=self.reverse)  # fmt: skip
+                                    reverse=self.reverse, cells=buf,
+                                    max_still_s=self.rules.max_still_s)  # fmt: skip
             if job is not None:
                 jobs.append(job)
+        if buf:
+            _sum_cells(st.cells, buf)
 
     def _complete(self) -> None:
         """Traversal rows of every queued job, in one vectorised call."""
@@ -270,12 +297,30 @@ class ProbeProcessor(ProcessorBase):
         idle = np.flatnonzero(fl.in_use & (fl.last_t < watermark_s - self.idle_s))
         self._close(st, idle)
 
+    def _emit_cells(self, part: Part, st: PartitionState) -> None:
+        """Hand the partition's cell sums out as rows numbered ``cell_seq`` (a number a
+        replay from the last checkpoint has not stored yet) and start new sums."""
+        if not st.cells:
+            return
+        ids, source, seq = self.segment_ids, f"{part[0]}/{part[1]}", st.cell_seq
+        at: dict[float, datetime] = {}
+        for (seg, minute_s), (cm, ms, n) in st.cells.items():
+            when = at.get(minute_s)
+            if when is None:
+                when = at[minute_s] = datetime.fromtimestamp(minute_s, UTC)
+            self.cells.append(CellRow(ids[seg], when, source, seq, cm, ms, n))
+        st.cells = {}
+        st.cell_seq = seq + 1
+
     def _close(self, st: PartitionState, slots: np.ndarray) -> None:
         self._advance(st, self.fleet.flush(st.fleet, slots))
+        buf: list[tuple[int, float, float, float]] = []
         for slot in slots.tolist():
             vt = st.by_slot.pop(slot)
+            vt.cursor.flush_cell(buf)
             del st.vehicles[vt.vehicle_id]
             st.fleet.remove(slot)
+        _sum_cells(st.cells, buf)
         self.counters.vehicles_closed += len(slots)
 
     def _record_presence(self, st: PartitionState, as_of_s: float) -> None:
@@ -318,30 +363,37 @@ class ProbeProcessor(ProcessorBase):
 
     def close_all(self) -> None:
         """Decide every pending fix of every vehicle (end of a recorded feed)."""
-        for st in self.parts.values():
+        for part, st in self.parts.items():
             self._close(st, np.flatnonzero(st.fleet.in_use))
+            self._emit_cells(part, st)
         self._complete()
+
+    def hand_out_cells(self) -> None:
+        """Move every partition's cell sums to the pending results (as a snapshot does)."""
+        for part, st in self.parts.items():
+            self._emit_cells(part, st)
 
     # -- results -------------------------------------------------------------------------
     def pending(self) -> int:
-        return len(self.rows)
+        return len(self.rows) + len(self.cells)
 
     def clear(self) -> None:
         self.rows = []
+        self.cells = []
         self.presence = []
 
     def prepare(self, conn: psycopg.Connection) -> None:
         """Create the time partitions the pending rows need (before the transaction)."""
-        ProbeResults(self.rows, self.presence, self.writer).prepare(conn)
+        ProbeResults(self.rows, self.presence, self.writer, self.cells).prepare(conn)
 
     def store(self, conn: psycopg.Connection) -> None:
         """Write the pending results (inside the checkpoint transaction)."""
-        ProbeResults(self.rows, self.presence, self.writer).store(conn)
+        ProbeResults(self.rows, self.presence, self.writer, self.cells).store(conn)
 
     def detach(self) -> ProbeResults:
         """Hand the pending results over (to be stored by a checkpoint written in the
         background) and start collecting afresh."""
-        out = ProbeResults(self.rows, self.presence, self.writer)
+        out = ProbeResults(self.rows, self.presence, self.writer, self.cells)
         self.clear()
         return out
 
@@ -352,8 +404,11 @@ class ProbeProcessor(ProcessorBase):
 
     # -- state ---------------------------------------------------------------------------
     def snapshot(self, part: Part) -> bytes:
-        """The partition's state, serialized (versioned, compressed pickle)."""
+        """The partition's state, serialized (versioned, compressed pickle). The cell sums are
+        handed out to the pending results first: the checkpoint that stores this state stores
+        them, and the state never holds a cell the store holds."""
         st = self._state(part)
+        self._emit_cells(part, st)
         return STATE_VERSION + zlib.compress(pickle.dumps(st, pickle.HIGHEST_PROTOCOL), 1)
 
     def restore(self, part: Part, blob: bytes | None) -> None:
@@ -372,6 +427,23 @@ class ProbeProcessor(ProcessorBase):
     def vehicles(self) -> int:
         """Vehicles currently tracked."""
         return sum(len(st.vehicles) for st in self.parts.values())
+
+
+def _sum_cells(
+    into: dict[tuple[int, float], list[int]], cells: list[tuple[int, float, float, float]]
+) -> None:
+    """Add vehicles' cells (segment, minute s, distance m, time s) to the sums ``into``
+    (centimetres, milliseconds); empties ``cells``."""
+    for seg, minute_s, dist, dur in cells:
+        cm, ms = round(dist * 100.0), round(dur * 1000.0)
+        acc = into.get((seg, minute_s))
+        if acc is None:
+            into[seg, minute_s] = [cm, ms, 1]
+        else:
+            acc[0] += cm
+            acc[1] += ms
+            acc[2] += 1
+    cells.clear()
 
 
 PROBE_GROUP = "itms-probe"

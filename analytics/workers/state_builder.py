@@ -4,7 +4,9 @@ One builder runs per database (a session advisory lock elects the leader;
 others wait). It takes the minutes queued by the workers (``state_dirty``)
 and, for each, in time order and in one transaction:
 
-1. reads probe and detector measurements of the minute and the
+1. reads probe measurements (completed traversals, and the probes' space-time cells:
+   Edie's space-mean speed, vehicles still queued included) and detector measurements of
+   the minute and the
    ``smoothing.window_min`` minutes before it (:mod:`store.segment_measurements`);
 2. fuses them (:func:`analytics.segment_state.estimate_minute`; ``source`` is
    ``probe``, ``detector`` or ``fused``) with a confidence from the evidence; loop speeds are
@@ -168,8 +170,11 @@ class StateBuilder:
         now = estimate_minute(w.probe_kmh, w.vehicles, detector_kmh, smoother=self.smoother,
                               free_flow=self.free_flow, detector_weight=p.detector_weight,
                               publish_min_vehicles=p.publish_min_vehicles,
-                              smoothed_confidence=p.smoothed_confidence)  # fmt: skip
+                              smoothed_confidence=p.smoothed_confidence,
+                              cell_kmh=w.cell_kmh, cell_vehicles=w.cell_vehicles)  # fmt: skip
         speed, conf, source = now.speed, now.confidence, now.source
+        n_vehicles = w.vehicles[-1] if w.cell_vehicles is None else np.maximum(
+            w.vehicles[-1], w.cell_vehicles[-1])  # fmt: skip
         known = np.isfinite(speed)
         ratio = speed / self.free_flow
         prev = previous_levels(conn, minute - timedelta(minutes=1), self.index)
@@ -180,7 +185,7 @@ class StateBuilder:
         tt = self.length / np.maximum(speed, 0.1) * 3.6
         states: list[StateRow] = [
             (self.ids[i], minute, float(speed[i]), float(tt[i]), float(self.free_flow[i]),
-             int(w.traversals[-1, i] + w.detector_volume[-1, i]), int(w.vehicles[-1, i]),
+             int(w.traversals[-1, i] + w.detector_volume[-1, i]), int(n_vehicles[i]),
              int(level[i]), float(jam[i]), float(conf[i]), str(source[i]))
             for i in np.flatnonzero(known)
         ]  # fmt: skip

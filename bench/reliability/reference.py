@@ -98,8 +98,10 @@ def reference_incidents(
 
 
 def _store_reference(dsn: str, proc: ProbeProcessor | DetectorProcessor) -> None:
-    """Store the processor's pending results as its worker does (traversals and presence
-    records, or readings; their minutes queued for the state builder)."""
+    """Store the processor's pending results as its worker does (traversals, space-time cell
+    sums and presence records, or readings; their minutes queued for the state builder)."""
+    if isinstance(proc, ProbeProcessor):
+        proc.hand_out_cells()  # the worker does at each checkpoint
     with psycopg.connect(dsn, autocommit=True) as conn:
         proc.prepare(conn)
         with conn.transaction():

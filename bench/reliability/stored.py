@@ -19,13 +19,14 @@ class Stored:
 
     traversals: Counter
     presence: Counter  # vehicles recorded still on a segment and abnormally slow there
+    cells: Counter  # probes' space-time cell sums per segment-minute
     readings: Counter
     states: Counter  # measured segment states
     kpis: Counter
     incidents: Counter  # what does not change after creation
     incident_updates: Counter  # the whole history, up to the compared minute
 
-    NAMES = ("traversals", "presence", "readings", "states", "kpis", "incidents",
+    NAMES = ("traversals", "presence", "cells", "readings", "states", "kpis", "incidents",
              "incident_updates")  # fmt: skip
 
     def differences(self, other: Stored) -> list[str]:
@@ -50,6 +51,7 @@ def stored_results(dsn: str, *, incidents_until: datetime | None = None) -> Stor
     at = None if incidents_until is None else incidents_until + timedelta(minutes=1)
     with psycopg.connect(dsn) as conn:
         rows = read_result_rows(conn, sources=MEASURED, incidents_at=at)
-    return Stored(Counter(rows.traversals), Counter(rows.presence), Counter(rows.readings),
+    return Stored(Counter(rows.traversals), Counter(rows.presence), Counter(rows.cells),
+                  Counter(rows.readings),
                   Counter(rows.states), Counter(rows.kpis), Counter(rows.incidents),
                   Counter(rows.incident_updates))  # fmt: skip

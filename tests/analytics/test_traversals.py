@@ -193,3 +193,34 @@ def test_turn_back_seen_across_completions_in_the_stream() -> None:
 def test_plausible_maximum_speed_is_relative_to_free_flow() -> None:
     got = plausible_max_kmh(np.array([30.0, 50.0, 80.0, 120.0]))
     assert got.tolist() == [80.0, 100.0, 160.0, 240.0]
+
+
+def test_the_tracker_hands_out_the_space_time_cells_a_vehicle_leaves() -> None:
+    # drives 0 → 150 (segment 0 into 1) in 15 s, stands 200 s, drives on to 350 (segment 2)
+    fixes = [(6000.0, 0, 0.0, [0]), (6015.0, 1, 50.0, [0, 1]), (6115.0, 1, 50.0, [1]),
+             (6215.0, 1, 50.0, [1]), (6235.0, 2, 50.0, [1, 2])]  # fmt: skip
+    tracker, cells = TraversalTracker(), []
+    for t, seg, off, path in fixes:
+        tracker.add_job(0, t, seg, off, path, LENGTH, is_bus=False, cells=cells,
+                        max_still_s=120.0)  # fmt: skip
+    left = len(cells)
+    tracker.flush_cell(cells)
+    assert len(cells) == left + 1 and cells[-1][0] == 2  # the one it is in
+    assert len({(c[0], c[1]) for c in cells}) == len(cells)  # one row per cell
+    assert sum(c[2] for c in cells) == pytest.approx(350.0)
+    # 15 s + 120 s of the 200-s standstill (then it may be parked) + 20 s
+    assert sum(c[3] for c in cells) == pytest.approx(155.0)
+    on_1 = {c[1]: c for c in cells if c[0] == 1}
+    assert sum(c[2] for c in on_1.values()) == pytest.approx(200.0)
+    assert set(on_1) == {6000.0, 6060.0, 6120.0, 6180.0}
+    assert on_1[6060.0][2] == 0.0 and on_1[6060.0][3] == pytest.approx(60.0)
+
+
+def test_cells_go_on_where_the_route_is_used_up() -> None:
+    # reaches the very end of its last segment, then stands there
+    tracker, cells = TraversalTracker(), []
+    for t, off in ((0.0, 20.0), (10.0, 100.0), (40.0, 100.0)):
+        tracker.add_job(0, t, 0, off, [0], LENGTH, is_bus=False, cells=cells)
+    tracker.flush_cell(cells)
+    assert [c[0] for c in cells] == [0]
+    assert cells[0][2:] == (pytest.approx(80.0), pytest.approx(40.0))

@@ -79,6 +79,23 @@ def _traversals(dsn: str) -> list[tuple]:
         ).fetchall()
 
 
+def _cells(dsn: str) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT * FROM probe_cell ORDER BY segment_id, minute, source, seq"
+        ).fetchall()
+
+
+def _cell_sums(dsn: str) -> list[tuple]:
+    """Per segment-minute (the key the state builder reads): the summed distance, time and
+    vehicles (the rows' grouping follows the checkpoints; the sums must not)."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT segment_id, minute, sum(distance_cm), sum(time_ms), sum(vehicles)"
+            " FROM probe_cell GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
+
+
 def _presence(dsn: str) -> list[tuple]:
     with psycopg.connect(dsn) as conn:
         return conn.execute("SELECT * FROM probe_presence ORDER BY as_of, vehicle_id").fetchall()
@@ -155,14 +172,31 @@ def test_fixes_become_traversals_states_and_api_rows(itms_settings, network) -> 
             " (SELECT count(*) / sum(1.0 / t.speed_kmh) FROM probe_traversal t"
             "   WHERE t.segment_id = s.segment_id AND t.minute = s.minute),"
             " (SELECT count(DISTINCT t.vehicle_id) FROM probe_traversal t"
-            "   WHERE t.segment_id = s.segment_id AND t.minute = s.minute)"
+            "   WHERE t.segment_id = s.segment_id AND t.minute = s.minute),"
+            " (SELECT sum(c.distance_cm)::float8 / sum(c.time_ms) * 36 FROM probe_cell c"
+            "   WHERE c.segment_id = s.segment_id AND c.minute = s.minute"
+            "   HAVING sum(c.time_ms) >= 10000),"
+            " (SELECT sum(c.vehicles) FROM probe_cell c"
+            "   WHERE c.segment_id = s.segment_id AND c.minute = s.minute)"
             " FROM segment_state s WHERE s.source = 'probe'"
         ).fetchall()
         kpis = conn.execute("SELECT count(*), max(vehicle_km) FROM network_kpi").fetchone()
     assert built and states
-    for _, _, speed, n_veh, _, hm, distinct in states:
-        assert speed == pytest.approx(float(hm), rel=1e-4)
-        assert n_veh == distinct
+    # a minute is measured by the probes' space-time cells where they were there 10 s or
+    # more (Edie's space-mean speed), else by the traversals timed in it
+    for _, _, speed, n_veh, _, hm, distinct, edie, in_cells in states:
+        assert speed == pytest.approx(float(edie if edie is not None else hm), rel=1e-3)
+        assert n_veh == max(distinct, in_cells if edie is not None else 0)
+    cells = [c for c in _cells(settings.dsn) if c[0] in inner]
+    lengths = dict(zip(ids, network.segments[m.LENGTH], strict=True))
+    for sid in inner:  # every vehicle drove all of it: the cells hold its length 4 times
+        got = sum(c[4] for c in cells if c[0] == sid) / 100.0
+        assert got == pytest.approx(4 * lengths[sid], rel=0.02)
+    alone = [c for c in cells if c[6] == 1 and c[5] >= 5000]
+    assert alone
+    for seg_id, _, _, _, cm, ms, _ in alone:  # one vehicle's cell: its driven speed
+        kmh = cm / ms * 36.0
+        assert min(abs(kmh / v - 1.0) for v in speeds.values()) < 0.05, (seg_id, kmh)
     assert kpis[0] == len(built) and kpis[1] > 0
 
     letters = _dead_letters(settings, 2)
@@ -252,6 +286,7 @@ def test_crashes_and_poll_sizes_never_change_the_stored_traversals(
         last.close()
     assert _traversals(itms_settings.dsn) == expected
     assert _presence(itms_settings.dsn) == presence
+    assert _cell_sums(itms_settings.dsn) == _cell_sums(reference.dsn) != []
 
 
 def test_a_pause_in_the_stream_stores_the_waiting_results_at_once(itms_settings, network) -> None:

@@ -31,9 +31,9 @@ from store.traversal_writer import TraversalRow, write_presence, write_traversal
 
 pytestmark = pytest.mark.integration
 
-HYPERTABLES = {"detector_reading", "network_kpi", "probe_presence", "probe_traversal",
-               "segment_state"}  # fmt: skip
-COMPRESSED = {"detector_reading", "probe_traversal", "segment_state"}
+HYPERTABLES = {"detector_reading", "network_kpi", "probe_cell", "probe_presence",
+               "probe_traversal", "segment_state"}  # fmt: skip
+COMPRESSED = {"detector_reading", "probe_cell", "probe_traversal", "segment_state"}
 SEGMENTS = ["a:0:f", "a:0:r", "b:0:f"]
 RESOLUTIONS = ("1m", "5m", "15m", "1h")
 DETECTOR = "det:1"
