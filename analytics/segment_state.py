@@ -50,11 +50,15 @@ def estimate_minute(
     smoother: CorridorSmoother, free_flow: np.ndarray, detector_weight: float = 3.0,
     publish_min_vehicles: int = 1, smoothed_confidence: float = 0.5,
     cell_kmh: np.ndarray | None = None, cell_vehicles: np.ndarray | None = None,
+    fill_min_ratio: float = 0.6,
 ) -> MinuteEstimate:  # fmt: skip
     """The last minute of a window of measurements (``[minutes, segments]``): probe and
     detector speeds fused where measured; elsewhere filled by ``smoother`` from the window's
     data that could itself be published (detector speeds, probe speeds of at least
-    ``publish_min_vehicles`` vehicles), its confidence scaled by ``smoothed_confidence``.
+    ``publish_min_vehicles`` vehicles), its confidence scaled by ``smoothed_confidence``,
+    where the fill is at least ``fill_min_ratio`` of free flow: slower fills are not published
+    (on signalised streets they spread a neighbour's red-light queue as a jam that is not there:
+    9–21 km/h off, biased low, against 7–9 for faster fills; docs/EVALUATION.md).
     ``cell_kmh`` (Edie's space-mean speed of the minute, vehicles still queued included)
     is the minute's probe measurement where there is one, with its ``cell_vehicles``;
     the smoother is fed from completed traversals only (cells at a red light spread
@@ -74,7 +78,8 @@ def estimate_minute(
     sp_w, sn_w = fuse_speeds(np.where(public, probe_kmh, np.nan), vehicles, detector_kmh,
                              detector_weight=detector_weight)  # fmt: skip
     smooth, weight = smoother.estimate(sp_w, np.nan_to_num(sn_w), free_flow)
-    fill = ~measured & np.isfinite(smooth)
+    with np.errstate(invalid="ignore"):
+        fill = ~measured & (smooth >= fill_min_ratio * free_flow)  # NaN: no fill
     return MinuteEstimate(
         np.where(fill, smooth, speed),
         np.where(fill, smoothed_confidence * confidence(weight), conf),

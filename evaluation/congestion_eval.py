@@ -166,4 +166,8 @@ def source_rows(r: EvalRow) -> list[str]:
         out.append(f"| {r.vehicles:,} | {r.interval_s} | {r.sigma_m:g} | {source} |"
                    f" {s.segment_minutes:,} | {s.coverage:.1%} | {s.mae_kmh:.2f} |"
                    f" {s.bias_kmh:+.2f} |")  # fmt: skip
+    fill, measured = (r.sources or {}).get("smoothed"), (r.sources or {}).get("measured")
+    if fill is not None and measured is not None and measured.mae_kmh > 0:
+        out.append(f"| {r.vehicles:,} | {r.interval_s} | {r.sigma_m:g} | smoothed ÷ measured"
+                   f" (target ≤ 1.5) | | | {fill.mae_kmh / measured.mae_kmh:.2f}× | |")  # fmt: skip
     return out

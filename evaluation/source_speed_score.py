@@ -28,7 +28,9 @@ from roadnet import model as m
 from roadnet.model import RoadNetwork
 from store.segment_measurements import MIN_CELL_TIME_S
 
-SOURCES = ("probe", "detector", "fused", "smoothed", "all")
+SOURCES = ("probe", "detector", "fused", "measured", "smoothed", "all")
+"""Published sources, ``measured`` being the first three together."""
+MEASURED = ("probe", "detector", "fused")
 
 
 def published_speeds(
@@ -126,7 +128,12 @@ def source_scores(run_dir: str | Path, published: pd.DataFrame) -> dict[str, Sou
                         on=["segment_id", "minute"])  # fmt: skip
     out = {}
     for source in SOURCES:
-        s = j if source == "all" else j[j["source"] == source]
+        if source == "all":
+            s = j
+        elif source == "measured":
+            s = j[j["source"].isin(MEASURED)]
+        else:
+            s = j[j["source"] == source]
         err = s["kmh"] - s["speed_kmh"]
         out[source] = SourceScore(len(s), len(s) / max(len(truth), 1),
                                   float(err.abs().mean()) if len(s) else float("nan"),

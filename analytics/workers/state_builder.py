@@ -90,6 +90,7 @@ class BuilderParams:
     uncalibrated_detector_speeds: bool = True  # loops without a factor: speed as measured
     smoothing: SmoothingParams = field(default_factory=SmoothingParams)
     smoothed_confidence: float = 0.5  # smoothed states' confidence is scaled by this
+    fill_min_ratio: float = 0.6  # slower fills (share of free flow) are not published
     stale_after_min: int = 10
     profile_confidence: float = 0.2
     profile_days: int = 28
@@ -171,7 +172,8 @@ class StateBuilder:
                               free_flow=self.free_flow, detector_weight=p.detector_weight,
                               publish_min_vehicles=p.publish_min_vehicles,
                               smoothed_confidence=p.smoothed_confidence,
-                              cell_kmh=w.cell_kmh, cell_vehicles=w.cell_vehicles)  # fmt: skip
+                              cell_kmh=w.cell_kmh, cell_vehicles=w.cell_vehicles,
+                              fill_min_ratio=p.fill_min_ratio)  # fmt: skip
         speed, conf, source = now.speed, now.confidence, now.source
         n_vehicles = w.vehicles[-1] if w.cell_vehicles is None else np.maximum(
             w.vehicles[-1], w.cell_vehicles[-1])  # fmt: skip

@@ -36,7 +36,7 @@ def test_a_minute_is_measured_where_it_can_be_and_filled_beside_what_could_be_pu
     detector[:, 3] = 24.0
     probe[-1, 3], vehicles[-1, 3] = 12.0, 1
     est = estimate_minute(probe, vehicles, detector, smoother=smoother,
-                          free_flow=np.full(5, 50.0))  # fmt: skip
+                          free_flow=np.full(5, 50.0), fill_min_ratio=0.0)  # fmt: skip
     assert est.source.tolist() == ["smoothed", "probe", "smoothed", "fused", "smoothed"]
     assert est.speed[1] == pytest.approx(20.0)
     assert est.speed[3] == pytest.approx(4 / (1 / 12 + 3 / 24))
@@ -44,5 +44,25 @@ def test_a_minute_is_measured_where_it_can_be_and_filled_beside_what_could_be_pu
     assert est.confidence[2] < est.confidence[1]
     # probe speeds of fewer vehicles than may be published are measured, never spread
     hidden = estimate_minute(probe, vehicles, np.full((rows, 5), np.nan), smoother=smoother,
-                             free_flow=np.full(5, 50.0), publish_min_vehicles=5)  # fmt: skip
+                             free_flow=np.full(5, 50.0), publish_min_vehicles=5,
+                             fill_min_ratio=0.0)  # fmt: skip
     assert hidden.source.tolist() == ["", "probe", "", "probe", ""]
+
+
+def test_fills_slower_than_a_share_of_free_flow_are_not_published() -> None:
+    # a queue measured on segment 1 (12 km/h of 50) would spread upstream as a jam; segment 4
+    # lies beyond free-flowing segment 3
+    smoother = CorridorSmoother(np.arange(5), np.arange(1, 6), np.full(5, 200.0))
+    rows = SmoothingParams().window_min + 1
+    probe, vehicles = np.full((rows, 5), np.nan), np.zeros((rows, 5))
+    probe[:, 1], vehicles[:, 1] = 12.0, 3
+    probe[:, 3], vehicles[:, 3] = 45.0, 3
+    no_loops = np.full((rows, 5), np.nan)
+    est = estimate_minute(probe, vehicles, no_loops, smoother=smoother,
+                          free_flow=np.full(5, 50.0))  # fmt: skip
+    assert est.source[1] == "probe" and est.source[3] == "probe"
+    assert est.source[0] == "" and np.isnan(est.speed[0])  # only the queue beside it: slow
+    assert est.source[4] == "smoothed" and est.speed[4] >= 0.6 * 50.0
+    every = estimate_minute(probe, vehicles, no_loops, smoother=smoother,
+                            free_flow=np.full(5, 50.0), fill_min_ratio=0.0)  # fmt: skip
+    assert every.source[0] == "smoothed" and every.speed[0] < 0.6 * 50.0

@@ -72,8 +72,13 @@ def test_the_congestion_evaluation_reports_matching_and_every_source(capsys) -> 
     by_source = {}
     for ln in out.split("Published speeds by source")[1].splitlines():
         c = [x.strip() for x in ln.strip("|").split("|")]
-        if len(c) == 8 and c[0] == "30":
+        if len(c) == 8 and c[0] == "30" and c[4]:
             by_source[c[3]] = (int(c[4].replace(",", "")), float(c[6]))
-    assert set(by_source) == {"probe", "detector", "fused", "smoothed", "all"}
-    assert by_source["all"][0] == sum(n for s, (n, _) in by_source.items() if s != "all") > 0
+    assert set(by_source) == {"probe", "detector", "fused", "measured", "smoothed", "all"}
+    n = {s: v[0] for s, v in by_source.items()}
+    assert n["measured"] == n["probe"] + n["detector"] + n["fused"]
+    assert n["all"] == n["measured"] + n["smoothed"] > 0
+    judged = next(ln for ln in out.splitlines() if "smoothed ÷ measured" in ln)
+    ratio = float(judged.strip("|").split("|")[6].strip().rstrip("×"))
+    assert ratio == pytest.approx(by_source["smoothed"][1] / by_source["measured"][1], rel=0.02)
     assert by_source["detector"][1] < 3.0  # the own simulator's loops time their segment
