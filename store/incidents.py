@@ -35,6 +35,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "resolve": (ACTIVE, "resolved"),
     "clear": (ACTIVE, "cleared"),
     "update": (ACTIVE, None),
+    "announce": (ACTIVE, None),  # a reviewed incident reaches operators (changes: announced)
     "annotate": (STATUSES, None),
 }
 #: Fields an action's ``changes`` may set.
@@ -51,13 +52,16 @@ EDITABLE = (
     "method",
     "evidence",
     "started_at",
+    "confidence",
+    "announced",
 )
 #: The columns an incident row has (``get_incident``, ``store.queries.incidents``).
 INCIDENT_COLUMNS = (
     "i.incident_id, i.status, i.kind, i.severity, i.segment_id, i.road_name, i.direction,"
     " ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.started_at, i.updated_at, i.ended_at,"
     " i.detected_at, i.confirmed_at, i.est_delay_s, i.queue_m, i.method, i.source,"
-    " i.created_by, i.evidence, i.version"
+    " i.created_by, i.evidence,"
+    " round(i.confidence::numeric, 3)::float8 AS confidence, i.announced, i.version"
 )
 
 
@@ -108,6 +112,11 @@ def _check_fields(fields: dict[str, Any]) -> None:
         raise InvalidIncident("lon and lat change together")
     if "evidence" in fields and not isinstance(fields["evidence"], dict):
         raise InvalidIncident("evidence must be an object")
+    conf = fields.get("confidence")
+    if conf is not None and (not isinstance(conf, int | float) or not 0.0 <= conf <= 1.0):
+        raise InvalidIncident(f"confidence must be a number 0–1 (got {conf!r})")
+    if "announced" in fields and not isinstance(fields["announced"], bool):
+        raise InvalidIncident("announced must be true or false")
     for key in ("started_at",):
         if key in fields and (fields[key] is None or fields[key].tzinfo is None):
             raise InvalidIncident(f"{key} must be an aware datetime")
@@ -185,8 +194,12 @@ def create_incident(
     queue_m: float | None = None,
     method: str | None = None,
     detected_at: datetime | None = None,
+    confidence: float | None = None,
+    announced: bool = True,
 ) -> dict[str, Any]:
     """Store a new incident (version 1) and its ``create`` update; returns the stored row.
+    ``confidence`` (0–1) is how sure the system is; an incident not ``announced`` is kept
+    for review (not published until an update announces it).
 
     ``source`` names where it came from (``detector``, ``probe``, ``fused``, ``operator``);
     ``detected_at`` defaults to ``started_at``. Raises :class:`InvalidIncident` on bad values
@@ -196,7 +209,8 @@ def create_incident(
         raise InvalidIncident(f"a new incident is suspected or confirmed (got {status!r})")
     if started_at.tzinfo is None:
         raise InvalidIncident("started_at must be an aware datetime")
-    fields = {"kind": kind, "severity": severity, "evidence": evidence}
+    fields = {"kind": kind, "severity": severity, "evidence": evidence,
+              "confidence": confidence, "announced": announced}  # fmt: skip
     if lon is not None or lat is not None:
         fields.update(lon=lon, lat=lat)
     _check_fields(fields)
@@ -207,13 +221,15 @@ def create_incident(
         inserted = conn.execute(
             "INSERT INTO incident (incident_id, status, kind, severity, segment_id, road_name,"
             " direction, geom, started_at, updated_at, detected_at, confirmed_at, est_delay_s,"
-            " queue_m, method, source, created_by, evidence, version) VALUES (%(id)s,"
+            " queue_m, method, source, created_by, evidence, confidence, announced, version)"
+            " VALUES (%(id)s,"
             " %(status)s, %(kind)s, %(severity)s, %(segment_id)s, %(road_name)s, %(direction)s,"
             " CASE WHEN %(lon)s::float8 IS NULL THEN NULL"
             "  ELSE ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) END,"
             " %(started_at)s, %(detected_at)s, %(detected_at)s,"
             " CASE WHEN %(status)s = 'confirmed' THEN %(detected_at)s END, %(delay)s,"
-            " %(queue_m)s, %(method)s, %(source)s, %(actor)s, %(evidence)s, 1)"
+            " %(queue_m)s, %(method)s, %(source)s, %(actor)s, %(evidence)s, %(confidence)s,"
+            " %(announced)s, 1)"
             " ON CONFLICT (incident_id) DO NOTHING RETURNING incident_id",
             {
                 "id": incident_id,
@@ -233,6 +249,8 @@ def create_incident(
                 "source": source,
                 "actor": actor,
                 "evidence": Jsonb(_jsonable(evidence)),
+                "confidence": confidence,
+                "announced": announced,
             },
         ).fetchone()
         if inserted is None:
@@ -265,7 +283,8 @@ def apply_action(
 
     Actions: ``confirm`` (suspected → confirmed), ``dismiss`` / ``resolve`` / ``clear``
     (active → dismissed / resolved / cleared; sets ``ended_at``), ``update`` (active; field
-    ``changes`` only), ``annotate`` (any status; a note only). ``changes`` (fields of
+    ``changes`` only), ``announce`` (active; a reviewed incident is published: ``announced``
+    true), ``annotate`` (any status; a note only). ``changes`` (fields of
     :data:`EDITABLE`) may come with any action but ``annotate``. ``at`` defaults to now.
 
     Raises :class:`IncidentNotFound`, :class:`VersionConflict` (``expected_version`` differs
@@ -274,6 +293,8 @@ def apply_action(
     if action not in TRANSITIONS:
         raise InvalidIncident(f"unknown action {action!r}; one of {sorted(TRANSITIONS)}")
     changes = dict(changes or {})
+    if action == "announce":
+        changes.setdefault("announced", True)
     if action == "annotate" and changes:
         raise InvalidIncident("annotate takes a note, not changes")
     if action == "update" and not changes and note is None:
@@ -359,6 +380,13 @@ def set_relay_position(conn: psycopg.Connection, relay: str, last_seq: int) -> N
         " updated_at = now()",
         (relay, last_seq),
     )
+
+
+def is_announced(update: dict[str, Any]) -> bool:
+    """Whether an ``incident_update`` row may be published: its incident was announced (rows
+    of incidents kept for review are not; the ``announce`` update then carries the whole
+    incident)."""
+    return bool((update.get("snapshot") or {}).get("announced", True))
 
 
 def event_of(update: dict[str, Any]) -> dict[str, Any]:

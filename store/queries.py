@@ -143,11 +143,16 @@ def incidents(
     bbox: tuple[float, float, float, float] | None = None,
     limit: int = 100,
     before: tuple[datetime, str] | None = None,
+    announced: bool | None = True,
 ) -> list[dict[str, Any]]:
-    """Incidents newest first, filtered; ``before`` = (started_at, incident_id) cursor. Rows
-    have the columns of :func:`store.incidents.get_incident`."""
+    """Incidents newest first, filtered; ``before`` = (started_at, incident_id) cursor;
+    ``announced``: those announced (the default), those kept for review (``False``) or both
+    (``None``). Rows have the columns of :func:`store.incidents.get_incident`."""
     where: list[str] = ["true"]
     params: dict[str, Any] = {"limit": limit}
+    if announced is not None:
+        where.append("i.announced = %(announced)s")
+        params["announced"] = announced
     if active is True:
         where.append("i.status IN ('suspected', 'confirmed')")
     elif active is False:

@@ -394,8 +394,13 @@ class IncidentService:
                     direction=f["direction"], started_at=a.minute, source=source,
                     evidence=f["evidence"], est_delay_s=f["est_delay_s"], actor=WORKER,
                     incident_id=iid, queue_m=f["queue_m"], method=f["method"],
-                    detected_at=a.minute,
+                    detected_at=a.minute, confidence=a.track.confidence,
+                    announced=a.track.announced,
                 )  # fmt: skip
+            elif a.action == "announce":
+                store.apply_action(conn, iid, action="announce", actor=WORKER, at=a.minute,
+                                   note=a.note, changes={"announced": True,
+                                   "confidence": a.track.confidence})  # fmt: skip
             elif a.action in ("confirm", "clear"):
                 store.apply_action(conn, iid, action=a.action, actor=WORKER, at=a.minute,
                                    note=a.note)  # fmt: skip
@@ -403,6 +408,7 @@ class IncidentService:
                 changes = {k: f[k] for k in ("segment_id", "lon", "lat", "road_name",
                                              "direction", "severity", "est_delay_s", "queue_m",
                                              "evidence", "method")}  # fmt: skip
+                changes["confidence"] = a.track.confidence
                 store.apply_action(conn, iid, action="update", actor=WORKER, at=a.minute,
                                    note=a.note, changes=changes)  # fmt: skip
         except (store.InvalidTransition, store.VersionConflict, store.IncidentNotFound) as exc:
@@ -502,6 +508,8 @@ def relay(conn: psycopg.Connection, send: Callable[[str, bytes], None], flush: C
         if not rows:
             return total
         for r in rows:
+            if not store.is_announced(r):
+                continue  # kept for review: published once announced
             send(r["incident_id"], json.dumps(store.event_of(r), separators=(",", ":")).encode())
         flush()
         store.set_relay_position(conn, relay_name, rows[-1]["seq"])

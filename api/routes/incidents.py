@@ -48,8 +48,8 @@ def list_incidents(
     cursor: str | None = Query(None, max_length=400, description="next_cursor of the last page."),
     limit: int = Query(100, ge=1, le=500),
 ) -> Response:
-    """Incidents newest first as a GeoJSON FeatureCollection. Dismissed false alarms are not
-    published."""
+    """Incidents newest first as a GeoJSON FeatureCollection. Dismissed false alarms and
+    incidents kept for review (not yet sure enough) are not published."""
     statuses = _list(status, set(PUBLIC_STATUSES), name="status") or list(PUBLIC_STATUSES)
     before = None
     if cursor:
@@ -76,12 +76,13 @@ def list_incidents(
     responses={**ERRORS, 200: {"content": {GEOJSON: {}}}},
 )  # fmt: skip
 def get_incident(request: Request, db: DbDep, incident_id: str) -> Response:
-    """One incident with its public history (dismissed ones are not published)."""
+    """One incident with its public history (dismissed ones and those kept for review are
+    not published)."""
     try:
         row = fetch_incident(db, incident_id)
     except IncidentNotFound:
         row = None
-    if row is None or row["status"] == "dismissed":
+    if row is None or row["status"] == "dismissed" or not row["announced"]:
         raise HTTPException(404, f"no incident {incident_id!r}")
     history = [{k: h[k] for k in ("version", "at", "action", "status")}
                for h in incident_history(db, incident_id)]  # fmt: skip

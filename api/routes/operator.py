@@ -62,8 +62,11 @@ def operator_incidents(
     min_severity: int | None = Query(None, ge=1, le=5),
     cursor: str | None = Query(None, max_length=400),
     limit: int = Query(100, ge=1, le=500),
+    review: bool = Query(False, description="true: the incidents kept for review (raised, "
+                         "but below the confidence to announce them), instead of the announced"),
 ) -> IncidentPage:
-    """Every incident newest first, with evidence (repeat ``status`` to filter)."""
+    """Every announced incident newest first, with evidence and confidence (repeat
+    ``status`` to filter); ``review=true`` lists those kept for review."""
     before = None
     if cursor:
         at, iid = decode_cursor(cursor, 2)
@@ -72,7 +75,8 @@ def operator_incidents(
         except ValueError as exc:
             raise HTTPException(400, "cursor is not valid") from exc
     rows = incidents(db, active=active, status=list(status) if status else None,
-                     min_severity=min_severity, limit=limit + 1, before=before)  # fmt: skip
+                     min_severity=min_severity, limit=limit + 1, before=before,
+                     announced=not review)  # fmt: skip
     nxt = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -121,11 +125,12 @@ def _action(action: str):
         "confirm": "Confirm a suspected incident.",
         "dismiss": "Dismiss an active incident as a false alarm.",
         "resolve": "Close an active incident (cleared on site).",
+        "announce": "Publish an incident kept for review (?review=true lists them).",
     }[action]
     return endpoint
 
 
-for _name in ("confirm", "dismiss", "resolve"):
+for _name in ("confirm", "dismiss", "resolve", "announce"):
     router.add_api_route(
         f"/incidents/{{incident_id}}/{_name}", _action(_name), methods=["POST"],
         response_model=IncidentOperator, responses=ERR, name=f"{_name}_incident",

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.http import dumps
 from api.routes.incidents import feature
-from store.incidents import updates_after
+from store.incidents import is_announced, updates_after
 from store.stream_queries import database_now, latest_incident_seq, segments_updated_after
 
 router = APIRouter(prefix="/v1/stream", tags=["stream"])
@@ -137,13 +137,15 @@ def incident_stream(
             updates = updates_after(conn, cursor[0], limit=500)
         frames = []
         for u in updates:
+            cursor[0] = u["seq"]
+            if not is_announced(u):
+                continue  # kept for review: streamed once announced
             snap = {k: v for k, v in (u["snapshot"] or {}).items() if k in _PUBLIC}
             snap.setdefault("incident_id", u["incident_id"])
             data = {"seq": u["seq"], "incident_id": u["incident_id"], "version": u["version"],
                     "at": u["at"], "action": u["action"], "status": u["status"],
                     "incident": feature(snap)}  # fmt: skip
             frames.append(_frame("incident", u["seq"], data))
-            cursor[0] = u["seq"]
         return frames
 
     config = request.app.state.config

@@ -118,3 +118,8 @@ class IncidentOperator(IncidentPublic):
     method: str | None = Field(None, description="Detection method that raised it, if any.")
     detected_at: datetime | None = None
     confirmed_at: datetime | None = None
+    confidence: float | None = Field(
+        None, description="How sure the system is (0–1; none for incidents operators reported).")
+    announced: bool = Field(
+        True, description="false: kept for review, not yet published (below the confidence "
+        "the incident worker announces at).")

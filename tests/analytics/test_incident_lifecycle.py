@@ -22,8 +22,11 @@ def minute(k: int) -> datetime:
     return T0 + timedelta(minutes=k)
 
 
+ALL = TrackerParams(announce_confidence=0.0)  # every incident announced at once
+
+
 def test_suspected_confirmed_follows_head_cleared() -> None:
-    tr = IncidentTracker(BEARING)
+    tr = IncidentTracker(BEARING, ALL)
     acts = tr.update(minute(0), [cand(1, 500.0)])
     assert [a.action for a in acts] == ["create"]
     iid = acts[0].track.incident_id
@@ -79,7 +82,7 @@ def test_operator_dismissal_suppresses_the_event() -> None:
 
 
 def test_operator_confirmation_is_respected() -> None:
-    tr = IncidentTracker(BEARING)
+    tr = IncidentTracker(BEARING, ALL)
     iid = tr.update(minute(0), [cand(1, 500.0)])[0].track.incident_id
     tr.operator_confirmed(iid)
     assert tr.update(minute(1), [cand(1, 500.0)]) == []
@@ -166,3 +169,35 @@ def test_opposite_direction_of_the_same_road_is_another_incident() -> None:
     tr.update(minute(0), [at(sx, 2, 200.0)])
     acts = tr.update(minute(1), [at(sx, 18, 200.0)])  # westbound over the same blocks
     assert [a.action for a in acts] == ["create"]
+
+
+def test_confidence_grows_with_probes_how_unusual_detectors_and_persistence() -> None:
+    from analytics.incidents.confidence import incident_confidence
+
+    def c(v: int = 2, r: float | None = 0.6, src=("probe",), m: int = 1) -> float:
+        return incident_confidence(vehicles=v, speed_ratio=r, sources=src, alarm_minutes=m)
+
+    lone = c()
+    assert 0.2 < lone < 0.4  # two probes at 60 % of the reference, first minute
+    assert c(v=4) > lone and c(r=0.1) > lone and c(m=3) > lone
+    assert c(src=("probe", "detector")) > c(m=2) > lone
+    assert c(v=4, r=0.0) == 0.75 and c(v=0, r=None, src=("detector",)) == 0.6
+    assert 0.0 <= c(v=0, r=None) <= c(v=50, r=0.0, src=("probe", "detector"), m=9) <= 1.0
+
+
+def test_an_incident_below_the_announce_confidence_is_kept_for_review_until_it_reaches_it() -> None:
+    tr = IncidentTracker(BEARING, params=TrackerParams(announce_confidence=0.6))
+    weak = Candidate("fused", 1, 100.0, 500.0, 0.0, 0.7, frozenset({"probe"}), queue_m=300.0,
+                     speed_ratio=0.6, evidence={"methods": ["probe_drop"], "vehicles": 2})
+    acts = tr.update(minute(0), [weak])
+    assert [a.action for a in acts] == ["create"]
+    assert not acts[0].track.announced and acts[0].track.confidence < 0.6
+    assert tr.update(minute(1), [weak]) == []  # still not sure enough (two alarm minutes)
+    acts = tr.update(minute(2), [weak])  # three alarm minutes: announced, and confirmed
+    assert [a.action for a in acts] == ["announce", "confirm"]
+    assert acts[0].track.announced and acts[0].track.confidence >= 0.6
+    strong = Candidate("fused", 3, 100.0, 9000.0, 0.0, 0.7, frozenset({"probe", "detector"}),
+                       queue_m=300.0, speed_ratio=0.2, evidence={"vehicles": 4})
+    acts = tr.update(minute(3), [weak, strong])
+    opened = [a for a in acts if a.action == "create"]
+    assert len(opened) == 1 and opened[0].track.announced  # sure at once

@@ -228,3 +228,41 @@ def test_production_refuses_the_default_secret() -> None:
     with pytest.raises(ValueError, match="SECRET_KEY"):
         Settings(env="production", secret_key=DEFAULT_DEV_SECRET)
     assert Settings(env="production", secret_key="s" * 40).env == "production"
+
+
+def test_incidents_below_the_announce_confidence_are_kept_for_review(client, users,
+                                                                   api_dsn) -> None:
+    from datetime import UTC, datetime
+
+    from analytics.workers.incident_worker import relay
+    from store.incidents import create_incident
+
+    with psycopg.connect(api_dsn) as conn:
+        create_incident(
+            conn, kind="unexplained_queue", severity=2, segment_id=None, lon=106.69, lat=20.85,
+            road_name="Lê Lợi", direction=None, started_at=datetime.now(UTC), source="probe",
+            evidence={"vehicles": 2}, est_delay_s=40.0, actor="incident-worker",
+            incident_id="review-1", confidence=0.31, announced=False,
+        )  # fmt: skip
+        sent: list[tuple[str, bytes]] = []
+        relay(conn, lambda k, v: sent.append((k, v)), lambda: None, relay_name="test-review")
+    assert "review-1" not in {k for k, _ in sent}  # not published
+    assert client.get("/v1/incidents/review-1").status_code == 404
+    public = client.get("/v1/incidents?limit=500").json()["features"]
+    assert "review-1" not in {f["id"] for f in public}
+    viewer, op = login(client, "viewer"), login(client, "operator")
+    listed = client.get("/v1/operator/incidents?limit=500", headers=viewer).json()["incidents"]
+    assert "review-1" not in {i["incident_id"] for i in listed}
+    review = client.get("/v1/operator/incidents?review=true", headers=viewer).json()["incidents"]
+    mine = next(i for i in review if i["incident_id"] == "review-1")
+    assert mine["confidence"] == pytest.approx(0.31) and mine["announced"] is False
+    # an operator who checked it publishes it
+    done = client.post("/v1/operator/incidents/review-1/announce", json={"note": "on camera"},
+                       headers=op)  # fmt: skip
+    assert done.status_code == 200, done.text
+    assert done.json()["announced"] is True
+    assert client.get("/v1/incidents/review-1").status_code == 200
+    with psycopg.connect(api_dsn) as conn:
+        relay(conn, lambda k, v: sent.append((k, v)), lambda: None, relay_name="test-review")
+    events = [v for k, v in sent if k == "review-1"]
+    assert len(events) == 1 and b'"action":"announce"' in events[0]

@@ -115,3 +115,28 @@ def test_incident_stream_replays_by_seq_and_follows(base_url, api_dsn) -> None:
         with _stream(client, "/v1/stream/incidents") as reply:
             new(3)
             assert json.loads(_events(reply.iter_lines(), 1)[0]["data"])["incident_id"] == "sse-3"
+
+
+def test_incidents_kept_for_review_are_streamed_once_announced(base_url, api_dsn) -> None:
+    from store.incidents import apply_action, create_incident
+
+    with psycopg.connect(api_dsn) as conn:
+        for iid, announced in (("rev-1", False), ("ann-1", True)):
+            create_incident(
+                conn, kind="unexplained_queue", severity=2, segment_id=None, lon=106.69,
+                lat=20.85, road_name="Trần Phú", direction=None, started_at=datetime.now(UTC),
+                source="probe", evidence={}, est_delay_s=30.0, actor="incident-worker",
+                incident_id=iid, confidence=0.3 if not announced else 0.9, announced=announced,
+            )  # fmt: skip
+    with (httpx.Client(base_url=base_url) as client,
+          _stream(client, "/v1/stream/incidents?resume=0") as reply):  # fmt: skip
+        lines = reply.iter_lines()
+        seen = []  # the module's other incidents first, then ann-1; never rev-1
+        while not seen or seen[-1] != "ann-1":
+            seen.append(json.loads(_events(lines, 1)[0]["data"])["incident_id"])
+            assert len(seen) < 20 and "rev-1" not in seen
+        with psycopg.connect(api_dsn) as conn:
+            apply_action(conn, "rev-1", action="announce", actor="op", note="checked")
+        live = json.loads(_events(lines, 1)[0]["data"])
+    assert (live["incident_id"], live["action"]) == ("rev-1", "announce")
+    assert live["incident"]["properties"]["road_name"] == "Trần Phú"

@@ -138,6 +138,8 @@ def test_queue_becomes_one_incident_through_its_lifecycle(
         # slow traversals from minute 10 are known 45 s after they end; two slow decisions in a
         # row raise it (13:00), three alarm minutes confirm it, three quiet minutes clear it
         assert inc["started_at"] == T0 + timedelta(minutes=13)
+        # raised when minute 12 was decided, at its end (as the evaluation times detection)
+        assert inc["detected_at"] == T0 + timedelta(minutes=13)
         assert inc["confirmed_at"] == inc["started_at"] + timedelta(minutes=2)
         assert T0 + timedelta(minutes=20) < inc["ended_at"] <= T0 + timedelta(minutes=27)
         assert inc["queue_m"] > 400 and inc["est_delay_s"] > 0 and inc["severity"] >= 2
@@ -366,9 +368,13 @@ def test_vehicles_crawling_in_a_queue_raise_it_before_they_leave(
             assert write_presence(conn, rows) == 0  # a replay stores nothing twice
         service = IncidentService(network)
         actions = _run(service, conn, range(0, 12))
-        assert [a.action for a in actions] == ["create"]
+        # two crawling probes in their first minute are not sure enough to announce (kept
+        # for review); the next minute's alarm announces it
+        assert [a.action for a in actions] == ["create", "announce"]
+        assert not actions[0].track.announced and actions[1].track.announced
+        assert actions[1].minute == actions[0].minute + timedelta(minutes=1)
         (inc,) = store_incidents(conn)
-        assert inc["started_at"] == T0 + timedelta(minutes=11)
+        assert inc["started_at"] == T0 + timedelta(minutes=11) and inc["announced"]
         assert inc["segment_id"] == "h1:3:f"
         assert "probe_overdue" in inc["evidence"]["methods"]
 

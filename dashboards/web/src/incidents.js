@@ -99,7 +99,9 @@ export class IncidentPanel {
     const inc = flat(ev.incident);
     const old = this.items.get(inc.incident_id);
     this.items.set(inc.incident_id, { ...(old || {}), ...inc, status: ev.status });
-    if (ev.action === "create" && !old) {
+    // new to operators: raised (create) or announced after review (announce)
+    const fresh = (ev.action === "create" && !old) || ev.action === "announce";
+    if (fresh) {
       this.fresh.add(inc.incident_id);
       setTimeout(() => {
         this.fresh.delete(inc.incident_id);
