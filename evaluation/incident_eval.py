@@ -79,6 +79,7 @@ class EvalConfig:
     covered_share: float = 0.5  # of incidents placed between detector stations
     gps_sigma_m: float = 8.0
     announce_levels: tuple[float, ...] = (0.5, 0.7)  # fused incidents scored as announced at
+    cv_min_samples: int = 30  # history traversals of a segment's slot for a learned spread
     incident_kind: str = "lane_blockage"  # or "full_closure", "stalled_vehicle", "crawl"
     engine: str = "own"  # or "sumo": SUMO simulates the runs and the history days
     sumo_trips_per_hour: int = 6000  # sumo: trips departing per simulated hour (all traffic)
@@ -337,6 +338,17 @@ def online_probe_results(
     return pd.DataFrame(proc.rows, columns=[*cols, "known_at"]), proc.presence
 
 
+def _history_traversals(day: Path, network: RoadNetwork, sigma_m: float) -> pd.DataFrame:
+    """A history day's probe traversals through the online path (cached in the day's
+    folder)."""
+    cached = day / "traversals.pkl"
+    if cached.exists():
+        return pd.read_pickle(cached)
+    tr = online_probe_results(day, network, sigma_m)[0]
+    tr.to_pickle(cached)
+    return tr
+
+
 def online_traversals(run_dir: Path, network: RoadNetwork, sigma_m: float) -> pd.DataFrame:
     """Traversals of a run's GPS feed through the probe worker's online path."""
     return online_probe_results(run_dir, network, sigma_m)[0]
@@ -350,6 +362,34 @@ class Profiles:
     occ_mean: dict[int, np.ndarray]
     occ_std: dict[int, np.ndarray]
     speed: dict[int, np.ndarray]
+    cv: dict[int, np.ndarray] = field(default_factory=dict)  # learned travel-time spread
+
+
+def travel_time_spreads(
+    traversals: list[pd.DataFrame], network: RoadNetwork, tz: ZoneInfo, *, min_samples: int
+) -> dict[int, np.ndarray]:
+    """Per 15-minute slot and segment, the spread of single vehicles' travel times over
+    history days' probe traversals, as the incident worker learns it
+    (:func:`store.incident_inputs.travel_time_spread`): (84th − 50th percentile) / median of
+    the durations, NaN with fewer than ``min_samples``."""
+    if not traversals or not any(len(t) for t in traversals):
+        return {}
+    tr = pd.concat([t for t in traversals if len(t)])
+    local = pd.to_datetime(tr["minute"], utc=True).dt.tz_convert(tz)
+    dur = (pd.to_datetime(tr["exit"], utc=True) - pd.to_datetime(tr["entry"], utc=True))
+    f = pd.DataFrame({"slot": (local.dt.hour * 60 + local.dt.minute) // SLOT_MIN,
+                      "seg": tr["segment_id"].map({s: i for i, s in
+                                                   enumerate(network.segments[m.SEGMENT_ID])}),
+                      "d": dur.dt.total_seconds()}).dropna()  # fmt: skip
+    g = f.groupby(["slot", "seg"])["d"]
+    q = pd.DataFrame({"n": g.size(), "p50": g.quantile(0.5), "p84": g.quantile(0.84)})
+    q = q[(q["n"] >= min_samples) & (q["p50"] > 0)].reset_index()
+    out: dict[int, np.ndarray] = {}
+    for slot, part in q.groupby("slot"):
+        a = np.full(len(network), np.nan)
+        a[part["seg"].to_numpy(np.int64)] = ((part["p84"] - part["p50"]) / part["p50"]).to_numpy()
+        out[int(slot)] = a
+    return out
 
 
 def slot_of(ts_s: float, tz: ZoneInfo) -> int:
@@ -466,6 +506,7 @@ def replay_run(
             reference_speed=profiles.speed.get(slot, np.full(n_seg, np.nan)),
             traversals=known, rules=rules, segment_index=seg_index,
             presence=None if presence is None else snapshots.get(t_dec, []),
+            segment_cv=profiles.cv.get(slot),
         )  # fmt: skip
         found = det.detect(x)
         when = datetime.fromtimestamp(t_dec, tz)
@@ -578,6 +619,10 @@ def evaluate(
             stations = read_stations(rd, network)
             profiles = build_profiles(days, network, stations.of_detector, tz,
                                       n_stations=len(stations.ids))  # fmt: skip
+            if sumo:  # the history days have probes: their travel-time spreads, as learned live
+                profiles.cv = travel_time_spreads(
+                    [_history_traversals(hd, network, cfg.gps_sigma_m) for hd in days],
+                    network, tz, min_samples=cfg.cv_min_samples)  # fmt: skip
             cached, cached_p = rd / "traversals.pkl", rd / "presence.pkl"
             if cached.exists() and cached_p.exists():
                 trav = pd.read_pickle(cached)

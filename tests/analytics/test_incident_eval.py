@@ -106,3 +106,26 @@ def test_profiles_are_of_station_occupancy_lanes_averaged(tmp_path) -> None:
     (slot,) = prof.occ_mean
     assert prof.occ_mean[slot].tolist() == pytest.approx([0.25])
     assert prof.occ_std[slot].tolist() == pytest.approx([0.1 / 2**0.5])
+
+
+def test_travel_time_spreads_are_learned_per_slot_as_the_worker_learns_them(tmp_path) -> None:
+    from zoneinfo import ZoneInfo
+
+    import pandas as pd
+
+    from evaluation.incident_eval import travel_time_spreads
+
+    net = load_network(write_grid(tmp_path / "g.geojson", rows=2, cols=2))
+    sid = net.segments["segment_id"].iloc[0]
+    t0 = pd.Timestamp("2026-11-25T00:00:00Z")  # 07:00 in Hai Phong: slot 28
+    secs = np.arange(1, 41, dtype=float) * 10.0  # 40 traversals of 10…400 s
+    rows = pd.DataFrame({"segment_id": sid, "minute": t0,
+                         "entry": t0, "exit": t0 + pd.to_timedelta(secs, unit="s")})
+    got = travel_time_spreads([rows], net, ZoneInfo("Asia/Ho_Chi_Minh"), min_samples=30)
+    p50, p84 = np.quantile(secs, 0.5), np.quantile(secs, 0.84)
+    assert set(got) == {28}
+    assert got[28][0] == pytest.approx((p84 - p50) / p50)
+    assert np.isnan(got[28][1:]).all()  # no traversals: the methods' prior
+    few = travel_time_spreads([rows.iloc[:29]], net, ZoneInfo("Asia/Ho_Chi_Minh"),
+                              min_samples=30)  # fmt: skip
+    assert few == {}
