@@ -6,6 +6,7 @@ incident live, lets an operator confirm it, and switches language. Screenshots g
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -90,7 +91,7 @@ def _wards_around(lon: float, lat: float) -> tuple[int, int]:
     return hits.index(True), hits.index(False)
 
 
-def _create_incident(dsn: str) -> str:
+def _create_incident(dsn: str, *, announced: bool = True) -> str:
     from store.incidents import create_incident
 
     with psycopg.connect(dsn) as conn:
@@ -104,6 +105,8 @@ def _create_incident(dsn: str) -> str:
             source="fused", evidence={"stations": ["det-0007", "det-0008"], "stopped": 3,
                                       "passing": 1, "methods": ["california", "probe_drop"]},
             est_delay_s=240.0, actor="incident-worker", status="suspected",
+            confidence=0.9 if announced else 0.3, announced=announced,
+            incident_id=None if announced else "inc-review-1",
         )  # fmt: skip
     return row["incident_id"]
 
@@ -184,6 +187,11 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         page.keyboard.press("Escape")
         page.locator("#incident-detail").wait_for(state="hidden")
 
+        # raised below the confidence to announce: not on the public view, kept for review
+        review_id = _create_incident(settings.dsn, announced=False)
+        page.wait_for_timeout(1500)
+        assert page.locator(f"#incident-list li[data-id='{review_id}']").count() == 0
+
         # an operator signs in and confirms it
         page.click("#signin-open")
         page.fill("#signin-form input[name=username]", "op1")
@@ -205,6 +213,21 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         assert got["status"] == "confirmed"
         assert [(h["action"], h["actor"]) for h in got["history"]][-1] == ("confirm", "op1")
         assert public["properties"]["status"] == "confirmed"
+
+        # the incident kept for review: listed under "For review", announced by the operator
+        assert page.locator(f"#incident-list li[data-id='{review_id}']").count() == 0
+        page.select_option("#f-status", "review")
+        page.locator(f"#incident-list li[data-id='{review_id}']").click()
+        announce = page.locator("#incident-detail button[data-act='announce']")
+        announce.wait_for(timeout=10_000)
+        detail = page.locator("#incident-detail").inner_text()
+        assert re.search(r"0[.,]30", detail)  # its confidence (Vietnamese: 0,30)
+        announce.click()
+        page.locator("#incident-detail button[data-act='announce']").wait_for(
+            state="detached", timeout=10_000)  # fmt: skip
+        assert _incident(settings.dsn, review_id)["announced"] is True
+        page.select_option("#f-status", "active")
+        page.locator(f"#incident-list li[data-id='{review_id}']").wait_for(timeout=10_000)
 
         # an operator reports an incident by clicking the map
         page.click("#report")

@@ -81,7 +81,10 @@ export class IncidentPanel {
     try {
       if (currentUser()) {
         const page = await getJSON("/v1/operator/incidents?limit=300", { authed: true });
-        list = page.incidents;
+        // raised but not yet sure enough to announce: kept for an operator's review
+        const review = await getJSON("/v1/operator/incidents?review=true&limit=300",
+          { authed: true });
+        list = page.incidents.concat(review.incidents);
       } else {
         const page = await getJSON("/v1/incidents?limit=300");
         list = page.features.map(flat);
@@ -98,7 +101,8 @@ export class IncidentPanel {
   onEvent(ev) {
     const inc = flat(ev.incident);
     const old = this.items.get(inc.incident_id);
-    this.items.set(inc.incident_id, { ...(old || {}), ...inc, status: ev.status });
+    const announced = ev.action === "announce" ? { announced: true } : {};
+    this.items.set(inc.incident_id, { ...(old || {}), ...inc, status: ev.status, ...announced });
     // new to operators: raised (create) or announced after review (announce)
     const fresh = (ev.action === "create" && !old) || ev.action === "announce";
     if (fresh) {
@@ -122,6 +126,9 @@ export class IncidentPanel {
     const ward = area && area !== "@view" ? this.wards[Number(area)] : null;
     return [...this.items.values()]
       .filter((i) => {
+        const inReview = i.announced === false;
+        if (status === "review") return inReview && ACTIVE.has(i.status);
+        if (inReview) return false;
         if (status === "active" && !ACTIVE.has(i.status)) return false;
         if (status !== "active" && status !== "all" && i.status !== status) return false;
         if (status === "all" && i.status === "dismissed" && !currentUser()) return false;
@@ -136,7 +143,8 @@ export class IncidentPanel {
   render() {
     if (this.wards.length && this._areaLang !== language()) this._fillAreas();
     const list = this._visible();
-    const active = [...this.items.values()].filter((i) => ACTIVE.has(i.status)).length;
+    const shown = (i) => ACTIVE.has(i.status) && i.announced !== false;
+    const active = [...this.items.values()].filter(shown).length;
     this.onCount(active);
     const ul = $("incident-list");
     ul.innerHTML = list.length ? "" : `<li class="muted empty">${t("no_incidents")}</li>`;
@@ -153,8 +161,7 @@ export class IncidentPanel {
       li.onclick = () => this.open(i.incident_id);
       ul.appendChild(li);
     }
-    this.live.setIncidents([...this.items.values()].filter((i) => ACTIVE.has(i.status)),
-      this.selected);
+    this.live.setIncidents([...this.items.values()].filter(shown), this.selected);
     if (this.detail) this._renderDetail();
   }
 
@@ -198,10 +205,13 @@ export class IncidentPanel {
         <span>${t("updated")}</span><b>${fmtTime(inc.updated_at, true)}</b>
         <span>${t("delay")}</span><b>${inc.est_delay_s == null ? "–"
           : `${fmtNum(inc.est_delay_s / 60, 1)} min`}</b>
-        <span>${t("source")}</span><b>${esc(inc.source || "")}</b></div>
+        <span>${t("source")}</span><b>${esc(inc.source || "")}</b>
+        ${inc.confidence == null ? "" : `<span>${t("confidence")}</span>
+        <b>${fmtNum(inc.confidence, 2)}${inc.announced === false ? ` · ${t("review")}` : ""}</b>`}</div>
       <h4>${t("speed_drop")}</h4><div id="incident-chart" class="chart"></div>
       ${inc.evidence ? `<h4>${t("evidence")}</h4>${evidence(inc.evidence)}` : ""}
       ${can ? `<div class="actions">
+        ${act && inc.announced === false ? `<button data-act="announce" class="primary">${t("announce")}</button>` : ""}
         ${inc.status === "suspected" ? `<button data-act="confirm" class="primary">${t("confirm")}</button>` : ""}
         ${act ? `<button data-act="dismiss">${t("dismiss")}</button>
         <button data-act="resolve">${t("resolve")}</button>` : ""}
