@@ -80,6 +80,12 @@ class EvalConfig:
     gps_sigma_m: float = 8.0
     announce_levels: tuple[float, ...] = (0.5, 0.7)  # fused incidents scored as announced at
     cv_min_samples: int = 30  # history traversals of a segment's slot for a learned spread
+    # without history days (a cold start) the worker judges probes against a recent
+    # baseline: the traversals known that ended in the window_min minutes ending gap_min
+    # before the decision (IncidentWorkerParams.baseline_*)
+    baseline_window_min: int = 45
+    baseline_gap_min: int = 15
+    baseline_min_traversals: int = 5
     incident_kind: str = "lane_blockage"  # or "full_closure", "stalled_vehicle", "crawl"
     engine: str = "own"  # or "sumo": SUMO simulates the runs and the history days
     sumo_trips_per_hour: int = 6000  # sumo: trips departing per simulated hour (all traffic)
@@ -407,6 +413,8 @@ def build_profiles(
     station's occupancy at a reading time is the mean over its lanes' loops (as
     :func:`store.incident_inputs.occupancy_profile` takes it)."""
     n_st = len(station_index) if n_stations is None else n_stations
+    if not days:  # a cold start: no profiles at all
+        return Profiles({}, {}, {})
     occ_rows, speed_rows = [], []
     for i, d in enumerate(days):
         for r in _read_jsonl(d / "detectors.jsonl"):
@@ -440,6 +448,22 @@ def build_profiles(
 
 
 # -- replaying one run through the detectors ------------------------------------------------
+def recent_baseline_of(known: Traversals, t_s: float, n_seg: int, cfg: EvalConfig
+                       ) -> np.ndarray:  # fmt: skip
+    """Per segment, the harmonic-mean speed (km/h) of the traversals known by ``t_s`` that
+    ended in the ``baseline_window_min`` minutes ending ``baseline_gap_min`` before it (NaN:
+    fewer than ``baseline_min_traversals``), as :func:`store.incident_inputs.recent_baseline`
+    gives the worker."""
+    end = t_s - 60.0 * cfg.baseline_gap_min
+    ended = known.available_s - cfg.availability_lag_s  # the traversals' exit times
+    w = ((ended > end - 60.0 * cfg.baseline_window_min) & (ended <= end)
+         & (known.available_s <= t_s) & (known.speed_kmh > 0))  # fmt: skip
+    n = np.bincount(known.segment[w], minlength=n_seg)
+    inv = np.bincount(known.segment[w], 1.0 / known.speed_kmh[w], minlength=n_seg)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n >= cfg.baseline_min_traversals, n / inv, np.nan)
+
+
 def replay_run(
     run_dir: Path, network: RoadNetwork, corridor: Corridor, profiles: Profiles,
     traversals: pd.DataFrame, cfg: EvalConfig, tz: ZoneInfo,
@@ -499,11 +523,16 @@ def replay_run(
         )  # fmt: skip
         slot = slot_of(t_dec - 30.0, tz)
         d_slot = slot_of(t_dec - 30.0 - 60.0 * d_lag, tz)
+        reference = profiles.speed.get(slot, np.full(n_seg, np.nan))
+        judged = None
+        if not profiles.speed:  # a cold start: the worker's recent baseline, as it judges
+            reference = recent_baseline_of(known, t_dec, n_seg, cfg)
+            judged = np.isfinite(reference)
         x = build_minute_inputs(
             t_dec, n_st, n_seg, readings=readings,
             occ_mean=profiles.occ_mean.get(d_slot, np.full(n_st, np.nan)),
             occ_std=profiles.occ_std.get(d_slot, np.full(n_st, np.nan)),
-            reference_speed=profiles.speed.get(slot, np.full(n_seg, np.nan)),
+            reference_speed=reference, probe_judged=judged,
             traversals=known, rules=rules, segment_index=seg_index,
             presence=None if presence is None else snapshots.get(t_dec, []),
             segment_cv=profiles.cv.get(slot),

@@ -253,6 +253,14 @@ class IncidentDetector:
                        "pace_ratio": round(q.pace_ratio, 2),
                        "queue_segments": len(q.queue_segments)} for q in queues],
         )  # fmt: skip
+        # what the probes were judged against: the time-of-day profile, or, less sure, the
+        # recent baseline of a system without history or the free-flow speed
+        basis = np.where(np.isfinite(x.reference_speed), "profile", "free_flow")
+        if x.probe_judged is not None:
+            basis = np.where(np.isfinite(x.reference_speed), "recent_baseline", "free_flow")
+        for method in ("probe_drop", "probe_stopped", "probe_overdue"):
+            for c in out[method]:
+                c.evidence["reference"] = str(basis[c.segment])
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = x.probe_speed / ref
             moving = None if x.moving_speed is None else x.moving_speed / ref

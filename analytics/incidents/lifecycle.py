@@ -250,7 +250,8 @@ class IncidentTracker:
         """Raise the track's confidence to what its evidence now says."""
         now = incident_confidence(vehicles=probe_vehicles(t.evidence),
                                   speed_ratio=t.speed_ratio, sources=t.sources,
-                                  alarm_minutes=t.alarm_minutes)  # fmt: skip
+                                  alarm_minutes=t.alarm_minutes,
+                                  reference=str(t.evidence.get("reference", "profile")))
         t.confidence = max(t.confidence, now)
 
     def _feed(self, t: Track, c: Candidate, minute: datetime) -> list[Action]:

@@ -500,7 +500,8 @@ def _plain(value: Any) -> Any:
 
 def relay(conn: psycopg.Connection, send: Callable[[str, bytes], None], flush: Callable[[], None],
           *, relay_name: str = RELAY, batch: int = 500) -> int:  # fmt: skip
-    """Publish the stored updates the relay has not published yet; returns how many."""
+    """Publish the stored updates the relay has not published yet (those of incidents kept for
+    review are passed over); returns how many were published."""
     total = 0
     while True:
         pos = store.relay_position(conn, relay_name)
@@ -511,9 +512,9 @@ def relay(conn: psycopg.Connection, send: Callable[[str, bytes], None], flush: C
             if not store.is_announced(r):
                 continue  # kept for review: published once announced
             send(r["incident_id"], json.dumps(store.event_of(r), separators=(",", ":")).encode())
+            total += 1
         flush()
         store.set_relay_position(conn, relay_name, rows[-1]["seq"])
-        total += len(rows)
 
 
 def incident_worker_params(

@@ -129,3 +129,23 @@ def test_travel_time_spreads_are_learned_per_slot_as_the_worker_learns_them(tmp_
     few = travel_time_spreads([rows.iloc[:29]], net, ZoneInfo("Asia/Ho_Chi_Minh"),
                               min_samples=30)  # fmt: skip
     assert few == {}
+
+
+def test_a_cold_start_is_judged_against_the_recent_baseline_as_the_worker_does() -> None:
+    from evaluation.incident_eval import EvalConfig, recent_baseline_of
+    from store.incident_inputs import Traversals
+
+    cfg = EvalConfig(baseline_window_min=45, baseline_gap_min=15, baseline_min_traversals=2)
+    lag = cfg.availability_lag_s
+    t = 10_000.0
+    # segment 0: three traversals ending 20–50 min before t (20 and 30 km/h); one ending
+    # 10 min before (inside the gap) and one 70 min before (outside the window) do not count
+    ended = np.array([t - 1200, t - 1800, t - 3000, t - 600, t - 4200])
+    speed = np.array([20.0, 30.0, 30.0, 5.0, 5.0])
+    n = len(ended)
+    known = Traversals(np.zeros(n, np.int64), np.array(["a"] * n, object), np.arange(n),
+                       np.array(["v"] * n, object), np.array(["car"] * n, object), speed,
+                       np.zeros(n), np.full(n, 30.0), ended + lag)  # fmt: skip
+    base = recent_baseline_of(known, t, 2, cfg)
+    assert base[0] == pytest.approx(3 / (1 / 20 + 1 / 30 + 1 / 30))
+    assert np.isnan(base[1])  # no traversals: not judged

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from analytics.incidents.candidate import Candidate
 from analytics.incidents.lifecycle import IncidentTracker, TrackerParams, severity_of
@@ -183,6 +184,10 @@ def test_confidence_grows_with_probes_how_unusual_detectors_and_persistence() ->
     assert c(src=("probe", "detector")) > c(m=2) > lone
     assert c(v=4, r=0.0) == 0.75 and c(v=0, r=None, src=("detector",)) == 0.6
     assert 0.0 <= c(v=0, r=None) <= c(v=50, r=0.0, src=("probe", "detector"), m=9) <= 1.0
+    # judged against a recent baseline (no history) or free flow: higher bars
+    unsure = incident_confidence(vehicles=4, speed_ratio=0.0, sources=("probe",),
+                                 alarm_minutes=1, reference="recent_baseline")  # fmt: skip
+    assert unsure == pytest.approx(0.6 * 0.75, abs=1e-3) and unsure < c(v=4, r=0.0)
 
 
 def test_an_incident_below_the_announce_confidence_is_kept_for_review_until_it_reaches_it() -> None:
