@@ -24,15 +24,19 @@ A vehicle is **queued** when
 
 A vehicle that drove at a normal pace and stopped (a taxi picking up, a car parking, a bus
 at its stop) lost its time standing and is not queued however long it stands: on its own a
-stop says nothing about the road. Vehicles that just left a segment (recent
-traversals) are queued by the same lost-time test over the whole segment (standing time
-given by the traversal). Where a vehicle blocks the lane, the vehicles behind it slow down,
-so an alarm needs at least ``min_vehicles`` distinct queued vehicles still on the road
-within ``cluster_m`` of each other along the road (same segment, or the queue spilling onto
-the upstream one), or ``exited_extra`` more counting the ones that just left. The alarm is
-placed just downstream of the queue's most downstream vehicle still on the road (the head,
-where the blockage is); the queue length is the distance from there back to the last queued
-vehicle. Distances metres, times seconds, speeds km/h.
+stop says nothing about the road. Several such vehicles together do: ``held_vehicles``
+vehicles (not buses) near each other along the road, each standing for ``held_s`` or more
+right now, are a queue that does not empty with the signal cycle — a closed road holds its
+vehicles standing, without the crawling the tests above look for. Vehicles that just left a
+segment (recent traversals) are queued by the same lost-time test over the whole segment
+(standing time given by the traversal). Where a vehicle blocks the lane, the vehicles behind
+it slow down, so an alarm needs at least ``min_vehicles`` distinct queued vehicles still on
+the road within ``cluster_m`` of each other along the road (same segment, or the queue
+spilling onto the upstream one), or ``exited_extra`` more counting the ones that just left.
+The alarm is placed just downstream of the queue's most downstream vehicle still on the road
+(the head, where the blockage is); the queue length is the distance from there back to the
+last queued vehicle.
+Distances metres, times seconds, speeds km/h.
 """
 
 from __future__ import annotations
@@ -90,6 +94,10 @@ class OverdueParams:
     exited_extra: int = 1
     cluster_m: float = 300.0
     head_ahead_m: float = 20.0
+    # standing queues: three vehicles each standing 3 minutes (two signal cycles of 90 s;
+    # red phases rarely last 2 minutes) within cluster_m
+    held_s: float = 180.0
+    held_vehicles: int = 3
 
 
 @dataclass
@@ -172,10 +180,11 @@ class ProbeOverdue:
         if not len(x):
             return []
         ok, pace, eok = self.queued(x, reference_kmh, cv, free_flow_kmh)
-        idx = np.flatnonzero(ok)
+        c, p = self.corridor, self.p
+        held = (x.still_s >= p.held_s) & ~x.is_bus
+        idx = np.flatnonzero(ok | held)
         if not len(idx):
             return []
-        c, p = self.corridor, self.p
         by_seg: dict[int, list[int]] = {}
         for i in idx.tolist():
             by_seg.setdefault(int(x.segment[i]), []).append(i)
@@ -207,10 +216,13 @@ class ProbeOverdue:
                 back += length
                 if back > p.cluster_m:
                     break
-            present = {int(x.vehicle[i]) for i in near}
+            present = {int(x.vehicle[i]) for i in near if ok[i]}
+            standing_queue = {int(x.vehicle[i]) for i in near if held[i]}
             vehicles = present | left
-            if len(present) < p.min_vehicles and len(vehicles) < p.min_vehicles + p.exited_extra:
+            if (len(present) < p.min_vehicles and len(vehicles) < p.min_vehicles + p.exited_extra
+                    and len(standing_queue) < p.held_vehicles):  # fmt: skip
                 continue
+            vehicles |= standing_queue
             members[h] = vehicles
             off = min(head_off + p.head_ahead_m, float(c.length_m[h]))
             standing = int(sum(x.still_s[i] >= 60.0 for i in near))

@@ -222,3 +222,23 @@ def test_snapshot_from_stored_rows() -> None:
     assert x.ex_segment.tolist() == [1, 1] and x.ex_vehicle.tolist() == [0, 2]
     assert x.ex_is_bus.tolist() == [False, True] and x.ex_dwell_s.tolist() == [0.0, 30.0]
     assert len(presence_snapshot([], {"s1": 1})) == 0
+
+
+def test_vehicles_held_standing_behind_a_closure_are_a_queue() -> None:
+    c, _ = street()
+    # a closed road: three vehicles drove in at a normal pace and have stood 3–6 minutes,
+    # behind each other (no crawling: nothing moves)
+    held = snap((2, 380.0, 380.0, 360.0, 400.0), (2, 330.0, 330.0, 240.0, 275.0),
+                (2, 270.0, 270.0, 190.0, 220.0))  # fmt: skip
+    (q,) = ProbeOverdue(c).detect(held, REF)
+    assert q.segment == 2 and q.vehicles == 3 and q.offset_m == pytest.approx(400.0)
+    # two of them are not enough (parked cars, pick-ups), nor three standing two minutes
+    # (a long red light, a queue that empties with the cycle)
+    assert ProbeOverdue(c).detect(snap(*[(2, 380.0, 380.0, 360.0, 400.0),
+                                         (2, 330.0, 330.0, 240.0, 275.0)]), REF) == []
+    short = snap(*[(2, o, o, 120.0, 160.0) for o in (380.0, 330.0, 270.0)])
+    assert ProbeOverdue(c).detect(short, REF) == []
+    # buses at their stops do not count
+    buses = snap(*[(2, o, o, 300.0, 340.0, True) for o in (380.0, 330.0, 270.0)])
+    assert ProbeOverdue(c).detect(buses, REF) == []
+    assert ProbeOverdue(c, OverdueParams(held_vehicles=99)).detect(held, REF) == []
