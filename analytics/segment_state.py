@@ -37,12 +37,14 @@ def confidence(n_effective: np.ndarray, *, half: float = 3.0) -> np.ndarray:
 
 @dataclass
 class MinuteEstimate:
-    """A minute's speed per segment (NaN: unknown), its confidence (0–1) and its source
-    (``probe``, ``detector``, ``fused``, ``smoothed``; empty where unknown)."""
+    """A minute's speed per segment (NaN: unknown), its confidence (0–1), its source
+    (``probe``, ``detector``, ``fused``, ``smoothed``; empty where unknown) and the probe
+    vehicles the minute's measurement rests on (of the cells where they measure it)."""
 
     speed: np.ndarray
     confidence: np.ndarray
     source: np.ndarray
+    vehicles: np.ndarray
 
 
 def estimate_minute(
@@ -84,4 +86,5 @@ def estimate_minute(
         np.where(fill, smooth, speed),
         np.where(fill, smoothed_confidence * confidence(weight), conf),
         np.where(fill, "smoothed", np.where(measured, source, "")),
+        v_now,
     )

@@ -174,9 +174,7 @@ class StateBuilder:
                               smoothed_confidence=p.smoothed_confidence,
                               cell_kmh=w.cell_kmh, cell_vehicles=w.cell_vehicles,
                               fill_min_ratio=p.fill_min_ratio)  # fmt: skip
-        speed, conf, source = now.speed, now.confidence, now.source
-        n_vehicles = w.vehicles[-1] if w.cell_vehicles is None else np.maximum(
-            w.vehicles[-1], w.cell_vehicles[-1])  # fmt: skip
+        speed, conf, source, n_vehicles = now.speed, now.confidence, now.source, now.vehicles
         known = np.isfinite(speed)
         ratio = speed / self.free_flow
         prev = previous_levels(conn, minute - timedelta(minutes=1), self.index)
