@@ -369,6 +369,9 @@ class Profiles:
     occ_std: dict[int, np.ndarray]
     speed: dict[int, np.ndarray]
     cv: dict[int, np.ndarray] = field(default_factory=dict)  # learned travel-time spread
+    # (D, N) per history day the slowest 5-minute speed from 15 minutes before the slot to
+    # 15 minutes after it, as store.speed_profiles.read_day_speeds gives the worker
+    day_speed: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def travel_time_spreads(
@@ -423,7 +426,7 @@ def build_profiles(
                 occ_rows.append((slot_of(r["ts"] / 1000.0 - r["interval_s"] / 2.0, tz), k,
                                  i, r["ts"], r["occupancy"]))  # fmt: skip
         sp = pd.read_csv(d / "truth" / "segment_speeds.csv", parse_dates=["minute"])
-        speed_rows.append(sp)
+        speed_rows.append(sp.assign(day=i))
     occ = pd.DataFrame(occ_rows, columns=["slot", "station", "day", "ts", "occ"])
     occ = occ.groupby(["slot", "station", "day", "ts"])["occ"].mean().reset_index()
     g = occ.groupby(["slot", "station"])["occ"].agg(["mean", "std"]).reset_index()
@@ -435,7 +438,8 @@ def build_profiles(
         mean[int(slot)], std[int(slot)] = a, b
     sp = pd.concat(speed_rows)
     local = sp["minute"].dt.tz_convert(tz)
-    sp["slot"] = (local.dt.hour * 60 + local.dt.minute) // SLOT_MIN
+    sp["minute_of_day"] = local.dt.hour * 60 + local.dt.minute
+    sp["slot"] = sp["minute_of_day"] // SLOT_MIN
     sp["seg"] = sp["segment_id"].map({s: i for i, s in enumerate(network.segments[m.SEGMENT_ID])})
     sp["inv"] = 1.0 / sp["speed_kmh"].clip(lower=0.1)
     h = sp.groupby(["slot", "seg"])["inv"].mean().reset_index()
@@ -444,7 +448,26 @@ def build_profiles(
         a = np.full(len(network), np.nan)
         a[part["seg"].to_numpy(np.int64)] = 1.0 / part["inv"].to_numpy()
         speed[int(slot)] = a
-    return Profiles(mean, std, speed)
+    return Profiles(mean, std, speed, day_speed=_day_speeds(sp, len(days), len(network)))
+
+
+def _day_speeds(sp: pd.DataFrame, n_days: int, n_seg: int) -> dict[int, np.ndarray]:
+    """Per slot, (D, N) each day's slowest 5-minute harmonic-mean speed from 15 minutes
+    before the slot to 15 minutes after it (``sp``: per-minute rows with local ``minute_of_day``,
+    ``seg``, ``day``, ``inv``), as :func:`store.speed_profiles.read_day_speeds` gives them."""
+    sp = sp.dropna(subset=["seg"]).assign(b=lambda f: f["minute_of_day"] // 5)
+    h = sp.groupby(["b", "seg", "day"])["inv"].mean().reset_index()
+    per_b = {int(k): g for k, g in h.groupby("b")}
+    out = {}
+    for slot in sorted({int(b) // 3 for b in per_b}):
+        a = np.full((n_days, n_seg), np.nan)
+        for b in range(3 * slot - 3, 3 * slot + 6):
+            g = per_b.get(b)
+            if g is not None:
+                day, seg = g["day"].to_numpy(np.int64), g["seg"].to_numpy(np.int64)
+                a[day, seg] = np.fmin(a[day, seg], 1.0 / g["inv"].to_numpy())
+        out[slot] = a
+    return out
 
 
 # -- replaying one run through the detectors ------------------------------------------------
@@ -535,7 +558,7 @@ def replay_run(
             reference_speed=reference, probe_judged=judged,
             traversals=known, rules=rules, segment_index=seg_index,
             presence=None if presence is None else snapshots.get(t_dec, []),
-            segment_cv=profiles.cv.get(slot),
+            segment_cv=profiles.cv.get(slot), day_speeds=profiles.day_speed.get(slot),
         )  # fmt: skip
         found = det.detect(x)
         when = datetime.fromtimestamp(t_dec, tz)

@@ -196,10 +196,12 @@ def create_incident(
     detected_at: datetime | None = None,
     confidence: float | None = None,
     announced: bool = True,
+    note: str | None = None,
 ) -> dict[str, Any]:
     """Store a new incident (version 1) and its ``create`` update; returns the stored row.
     ``confidence`` (0–1) is how sure the system is; an incident not ``announced`` is kept
-    for review (not published until an update announces it).
+    for review (not published until an update announces it); ``note`` goes with the
+    ``create`` update (for instance why it is kept for review).
 
     ``source`` names where it came from (``detector``, ``probe``, ``fused``, ``operator``);
     ``detected_at`` defaults to ``started_at``. Raises :class:`InvalidIncident` on bad values
@@ -263,7 +265,7 @@ def create_incident(
             at=detected_at,
             actor=actor,
             action="create",
-            change={"before": None, "after": after, "note": None},
+            change={"before": None, "after": after, "note": note},
         )
     return row
 

@@ -79,6 +79,37 @@ def stored_free_flow(
     return out
 
 
+def read_day_speeds(
+    conn: psycopg.Connection, slot: datetime, days: int, index: dict[str, int], *,
+    timezone: str = "UTC", around_min: int = 15,
+) -> np.ndarray:  # fmt: skip
+    """Per previous day of the same type as the 15-minute ``slot`` (weekday or weekend in
+    ``timezone``) among the last ``days``, each segment's slowest 5-minute speed (km/h) from
+    ``around_min`` before the slot to ``around_min`` after it: a (D, N) array aligned with
+    ``index``, NaN where a day has no data (D = 0: no such day)."""
+    weekend = is_weekend(slot, timezone)
+    prev = [d for d in range(1, days + 1)
+            if is_weekend(slot - timedelta(days=d), timezone) == weekend]  # fmt: skip
+    out = np.full((len(prev), len(index)), np.nan)
+    if not prev:
+        return out
+    row = {d: k for k, d in enumerate(prev)}
+    ranges = [(slot - timedelta(days=d, minutes=around_min),
+               slot + timedelta(minutes=15 + around_min) - timedelta(days=d)) for d in prev]
+    lo, hi = [r[0] for r in ranges], [r[1] for r in ranges]
+    for seg, day_start, speed in conn.execute(
+        "SELECT s.segment_id, r.lo, min(s.speed_kmh) FROM unnest(%s::timestamptz[],"
+        " %s::timestamptz[]) AS r(lo, hi) JOIN segment_state_5m s"
+        " ON s.bucket >= r.lo AND s.bucket < r.hi WHERE s.speed_kmh > 0 GROUP BY 1, 2",
+        (lo, hi),
+    ):  # fmt: skip
+        i = index.get(seg)
+        k = row.get(round((slot - day_start) / timedelta(days=1)))
+        if i is not None and k is not None:
+            out[k, i] = float(speed)
+    return out
+
+
 def slot_of(t: datetime) -> datetime:
     """Start of the 15-minute slot holding ``t``."""
     return t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0)

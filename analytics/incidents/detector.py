@@ -26,6 +26,7 @@ from analytics.incidents.mcmaster import McMaster, McMasterParams
 from analytics.incidents.probe_overdue import OverdueParams, ProbeOverdue
 from analytics.incidents.probe_speed_drop import ProbeDropParams, ProbeSpeedDrop
 from analytics.incidents.probe_stopped_cluster import ProbeStoppedCluster, StoppedClusterParams
+from analytics.incidents.recurrence import RecurrenceParams, mark_recurrent
 from analytics.incidents.snd import Snd, SndParams
 from roadnet import model as m
 from roadnet.model import RoadNetwork
@@ -45,6 +46,7 @@ class DetectorParams:
     probe_stopped: StoppedClusterParams = field(default_factory=StoppedClusterParams)
     probe_overdue: OverdueParams = field(default_factory=OverdueParams)
     fusion: FusionParams = field(default_factory=FusionParams)
+    recurrence: RecurrenceParams = field(default_factory=RecurrenceParams)
     max_station_gap_m: float = 3000.0
 
 
@@ -59,7 +61,8 @@ class MinuteInputs:
     reference speed (time-of-day profile; NaN = unknown, free flow is used). ``presence``: the
     vehicles abnormally slow on their segment at the decision time (None: not known);
     ``segment_cv``: per segment, the learned spread of single vehicles' travel times (NaN or
-    None: the methods' default).
+    None: the methods' default); ``day_speeds``: (D, N) each previous day's speed at this
+    time (:mod:`analytics.incidents.recurrence`; None: no history).
     """
 
     station_occ: np.ndarray
@@ -81,6 +84,7 @@ class MinuteInputs:
     # is not judged: against free flow every recurrent queue would look like an incident;
     # a station alarm there needs corroboration (it cannot be shown unusual for the hour)
     probe_judged: np.ndarray | None = None
+    day_speeds: np.ndarray | None = None
 
     @classmethod
     def empty(cls, n_stations: int, n_segments: int) -> MinuteInputs:
@@ -273,6 +277,8 @@ class IncidentDetector:
             moving = None if moving is None else np.where(unjudged, np.nan, moving)
         out["fused"] = self.fusion.combine(out, ratio, x.probe_vehicles, moving,
                                            unjudged=unjudged)  # fmt: skip
+        for method in ("probe_drop", "probe_stopped", "probe_overdue", "fused"):
+            mark_recurrent(out[method], x.day_speeds, x.probe_speed, ref, self.p.recurrence)
         return out
 
     def decision_units(self) -> dict[str, int]:

@@ -23,7 +23,10 @@ lifecycle actions:
   many probes show it and how unusual their speed is, detectors joining, alarm minutes),
   the highest it reached; it is **announced** to operators once that reaches
   ``announce_confidence`` (``create`` when at once, else ``announce`` later); until then it
-  is kept for review.
+  is kept for review. A slowdown that recurs there at this time on previous days
+  (:mod:`analytics.incidents.recurrence`) counts for ``recurrent_share`` of its confidence
+  until it gets slower than on any of them, and its ``create`` says why it is kept for
+  review.
 
 Severity 1–5 grows with the queue length and the speed drop; the estimated delay is the
 extra travel time per vehicle through the queue (seconds). Times are aware datetimes at
@@ -44,6 +47,7 @@ from analytics.incidents.candidate import Candidate
 from analytics.incidents.confidence import incident_confidence, probe_vehicles
 from analytics.incidents.corridor import Corridor
 from analytics.incidents.fusion import same_direction
+from analytics.incidents.recurrence import recurrence_now, recurrence_reason
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,9 @@ class TrackerParams:
     # incidents below it are kept for review, not announced: 0.5 halved the false alarms
     # of an incident-free SUMO hour and cost ~0.5 min of time to detect (docs/INCIDENTS.md)
     announce_confidence: float = 0.5
+    # the share of its confidence a slowdown that recurs at that place and time keeps
+    # (analytics.incidents.recurrence): 0.4 keeps it below 0.5 however long it lasts
+    recurrent_share: float = 0.4
 
 
 @dataclass
@@ -101,6 +108,7 @@ class Track:
     origin_offset_m: float = 0.0
     confidence: float = 0.0  # the highest it reached (analytics.incidents.confidence)
     announced: bool = True  # False: kept for review (confidence below the setting)
+    recurrent: bool = False  # the slowdown recurs there at this time (.recurrence)
 
 
 @dataclass
@@ -214,7 +222,9 @@ class IncidentTracker:
             self._judge(t)
             t.announced = bool(t.confidence >= p.announce_confidence)
             self.tracks[t.incident_id] = t
-            actions.append(Action("create", minute, _snap(t)))
+            held = None if t.announced else recurrence_reason(t.evidence)
+            actions.append(Action("create", minute, _snap(t),
+                                  None if held is None else f"kept for review: {held}"))
             if len(t.sources) >= 2:
                 t.status = "confirmed"
                 actions.append(Action("confirm", minute, _snap(t), "detectors and probes agree"))
@@ -245,14 +255,19 @@ class IncidentTracker:
             evidence=dict(c.evidence), origin_segment=c.segment, origin_offset_m=c.offset_m,
         )  # fmt: skip
 
-    @staticmethod
-    def _judge(t: Track) -> None:
-        """Raise the track's confidence to what its evidence now says."""
+    def _judge(self, t: Track) -> None:
+        """Raise the track's confidence to what its evidence now says (a slowdown that
+        recurs there at this time counts for ``recurrent_share`` of it: from a minute whose
+        evidence says it recurs until one shows it slower than on every previous day)."""
         now = incident_confidence(vehicles=probe_vehicles(t.evidence),
                                   speed_ratio=t.speed_ratio, sources=t.sources,
                                   alarm_minutes=t.alarm_minutes,
                                   reference=str(t.evidence.get("reference", "profile")))
-        t.confidence = max(t.confidence, now)
+        rec = recurrence_now(t.evidence)
+        t.recurrent = t.recurrent if rec is None else rec
+        if t.recurrent:
+            now *= self.p.recurrent_share
+        t.confidence = max(t.confidence, round(now, 3))
 
     def _feed(self, t: Track, c: Candidate, minute: datetime) -> list[Action]:
         t.last_alarm = minute

@@ -37,14 +37,15 @@ def build_minute_inputs(
     occ_mean: np.ndarray, occ_std: np.ndarray, reference_speed: np.ndarray,
     traversals: Traversals, rules: WindowRules, segment_index: dict[str, int],
     presence: Sequence[Sequence[Any]] | None = None, probe_judged: np.ndarray | None = None,
-    segment_cv: np.ndarray | None = None,
+    segment_cv: np.ndarray | None = None, day_speeds: np.ndarray | None = None,
 ) -> MinuteInputs:  # fmt: skip
     """The inputs at decision time ``t_s``.
 
     ``readings``: the stations' readings of the minute judged (none: NaN/zero);
     ``occ_mean``/``occ_std``: their occupancy profile; ``reference_speed`` per segment (NaN:
     free flow) and the segments probe methods may judge (``probe_judged``, ``None``: all);
-    ``segment_cv``: learned travel-time spread per segment (``None``: the methods' prior).
+    ``segment_cv``: learned travel-time spread per segment (``None``: the methods' prior);
+    ``day_speeds``: each previous day's speed per segment at this time (``None``: none).
     ``traversals``: those known by ``t_s`` (any older ones are left out here: the windows use
     those known in the last ``rules.probe_window_s``, the overdue-probe queues those of the
     last ``rules.recent_exit_s``). ``presence``: the presence rows recorded at ``t_s``
@@ -57,6 +58,7 @@ def build_minute_inputs(
         )  # fmt: skip
     x.station_occ_mean, x.station_occ_std = occ_mean, occ_std
     x.reference_speed, x.probe_judged, x.segment_cv = reference_speed, probe_judged, segment_cv
+    x.day_speeds = day_speeds
     tr, av = traversals, traversals.available_s
     w = (av <= t_s) & (av > t_s - rules.probe_window_s)
     pw = recent_probe_window(

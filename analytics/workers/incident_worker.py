@@ -99,7 +99,7 @@ from store.incident_inputs import (
 )
 from store.incident_operators import incident_statuses, reported_incidents
 from store.incident_progress import last_minute, load_progress, save_progress
-from store.speed_profiles import read_free_flow, read_speed_profile, slot_of
+from store.speed_profiles import read_day_speeds, read_free_flow, read_speed_profile, slot_of
 
 log = logging.getLogger(__name__)
 LEADER_LOCK = 0x17_75_0007  # advisory lock key: one incident worker per database
@@ -236,6 +236,15 @@ class IncidentService:
             )
         return self._profiles[key]
 
+    def _day_speeds(self, conn: psycopg.Connection, slot: datetime) -> np.ndarray:
+        """Each previous day's slowest speed per segment around ``slot`` (D, N): what
+        tells a recurring slowdown (:mod:`analytics.incidents.recurrence`)."""
+        key = ("days", slot)
+        if key not in self._profiles:
+            self._profiles[key] = read_day_speeds(conn, slot, self.p.profile_days, self.index,
+                                                  timezone=self.p.timezone)  # fmt: skip
+        return self._profiles[key]
+
     def _occupancy_profile(
         self, conn: psycopg.Connection, slot: datetime
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -300,6 +309,7 @@ class IncidentService:
             t.timestamp(), n_st, n_seg, readings=readings, occ_mean=occ_mean, occ_std=occ_std,
             reference_speed=reference, traversals=traversals, rules=rules,
             segment_index=self.index, presence=present, probe_judged=judged, segment_cv=cv,
+            day_speeds=self._day_speeds(conn, slot_of(minute)),
         )  # fmt: skip
 
     # -- state -----------------------------------------------------------------------------
@@ -395,7 +405,7 @@ class IncidentService:
                     evidence=f["evidence"], est_delay_s=f["est_delay_s"], actor=WORKER,
                     incident_id=iid, queue_m=f["queue_m"], method=f["method"],
                     detected_at=a.minute, confidence=a.track.confidence,
-                    announced=a.track.announced,
+                    announced=a.track.announced, note=a.note,
                 )  # fmt: skip
             elif a.action == "announce":
                 store.apply_action(conn, iid, action="announce", actor=WORKER, at=a.minute,

@@ -108,6 +108,33 @@ def test_profiles_are_of_station_occupancy_lanes_averaged(tmp_path) -> None:
     assert prof.occ_std[slot].tolist() == pytest.approx([0.1 / 2**0.5])
 
 
+def test_day_speeds_are_each_days_slowest_five_minutes_around_the_slot(tmp_path) -> None:
+    """Per history day, the slowest 5-minute harmonic mean from 15 minutes before the slot
+    to 15 minutes after it, as the store reads them for the worker."""
+    from zoneinfo import ZoneInfo
+
+    from evaluation.incident_eval import build_profiles
+
+    net = load_network(write_grid(tmp_path / "g.geojson", rows=3, cols=3))
+    seg = str(net.segments["segment_id"].iloc[0])
+    days = []
+    # day 0: slow at 06:50 (inside slot 28's window, 06:45–07:30), day 1: slow at 07:40 (out)
+    for day, slow_at in enumerate(["06:50", "07:40"]):
+        d = tmp_path / f"day{day}"
+        (d / "truth").mkdir(parents=True)
+        rows = [f"2026-11-25T{hh}:00Z,{seg},{10 if hh == slow_at else 40}"
+                for hh in ("06:50", "07:00", "07:10", "07:20", "07:40")]
+        rows.append(f"2026-11-25T06:51:00Z,{seg},40")  # the 5 minutes: 2 / (1/10 + 1/40) = 16
+        (d / "truth" / "segment_speeds.csv").write_text(
+            "minute,segment_id,speed_kmh\n" + "\n".join(rows) + "\n")
+        (d / "detectors.jsonl").write_text("")
+        days.append(d)
+    prof = build_profiles(days, net, {}, ZoneInfo("UTC"), n_stations=0)
+    got = prof.day_speed[28][:, 0]
+    assert got.tolist() == pytest.approx([16.0, 40.0])
+    assert np.isnan(prof.day_speed[28][:, 1]).all()
+
+
 def test_travel_time_spreads_are_learned_per_slot_as_the_worker_learns_them(tmp_path) -> None:
     from zoneinfo import ZoneInfo
 

@@ -232,6 +232,36 @@ def test_unjudged_segments_raise_no_probe_alarm_and_corroborate_nothing() -> Non
     assert [cd.segment for cd in det.detect(x)["probe_drop"]] == [2]
 
 
+def test_queues_as_slow_as_on_previous_days_carry_their_history() -> None:
+    """The fused queue of the minute above, with each previous day's slowest speed at this
+    time: where earlier days were as slow it says it recurs, where they never were it says
+    it does not; without history it says nothing."""
+    c, geoms = main_street()
+    n = len(c.down)
+
+    def fused(days: np.ndarray | None) -> dict:
+        det = IncidentDetector(geoms, c, np.array([0, 3]), np.array([200.0, 200.0]),
+                               np.full(n, 50.0))  # fmt: skip
+        x = MinuteInputs.empty(2, n)
+        x.station_occ[:] = [0.45, 0.08]
+        x.probe_speed[[1, 2, 3]] = [6.0, 5.0, 45.0]
+        x.probe_vehicles[[1, 2, 3]] = [2, 2, 2]
+        x.reference_speed[:] = 42.0
+        x.day_speeds = days
+        det.detect(x)
+        (f,) = det.detect(x)["fused"]
+        assert f.segment == 2
+        return f.evidence
+
+    usual = np.full((3, n), 40.0)
+    usual[:2, 2] = [7.0, 6.0]  # two of three days as slow at the queue head
+    h = fused(usual)["history"]
+    assert h["recurs"] and h["slow_days"] == 2 and h["of"] == 3 and h["now_kmh"] == 5.0
+    h = fused(np.full((3, n), 40.0))["history"]
+    assert not h["recurs"] and h["slow_days"] == 0 and h["slowest_kmh"] == 40.0
+    assert "history" not in fused(None)
+
+
 def test_stopping_vehicles_are_not_a_queue_but_creeping_ones_are() -> None:
     c, _ = main_street()
     n = len(c.down)

@@ -99,14 +99,19 @@ def _create_incident(dsn: str, *, announced: bool = True) -> str:
             "SELECT ST_X(ST_LineInterpolatePoint(geom, 0.5)), ST_Y(ST_LineInterpolatePoint(geom,"
             " 0.5)), name FROM road_segment WHERE segment_id = %s", (INCIDENT_SEGMENT,),
         ).fetchone()  # fmt: skip
+        evidence = {"stations": ["det-0007", "det-0008"], "stopped": 3, "passing": 1,
+                    "methods": ["california", "probe_drop"]}  # fmt: skip
+        if not announced:  # kept for review: the slowdown recurs at this time
+            evidence["history"] = {"slow_days": 3, "of": 4, "slowest_kmh": 7.5,
+                                   "now_kmh": 8.2, "recurs": True}  # fmt: skip
         row = create_incident(
             conn, kind="lane_blockage", severity=4, segment_id=INCIDENT_SEGMENT, lon=lon,
             lat=lat, road_name=name, direction=None, started_at=datetime.now(UTC),
-            source="fused", evidence={"stations": ["det-0007", "det-0008"], "stopped": 3,
-                                      "passing": 1, "methods": ["california", "probe_drop"]},
+            source="fused", evidence=evidence,
             est_delay_s=240.0, actor="incident-worker", status="suspected",
             confidence=0.9 if announced else 0.3, announced=announced,
             incident_id=None if announced else "inc-review-1",
+            note=None if announced else "kept for review: slow here at this time",
         )  # fmt: skip
     return row["incident_id"]
 
@@ -222,6 +227,9 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         announce.wait_for(timeout=10_000)
         detail = page.locator("#incident-detail").inner_text()
         assert re.search(r"0[.,]30", detail)  # its confidence (Vietnamese: 0,30)
+        # why it is kept for review: the same slowdown on 3 of 4 previous days
+        assert "lặp lại: vào giờ này 3/4 ngày trước" in detail
+        assert "kept for review: slow here at this time" in detail  # its history's note
         announce.click()
         page.locator("#incident-detail button[data-act='announce']").wait_for(
             state="detached", timeout=10_000)  # fmt: skip

@@ -290,6 +290,46 @@ def test_late_measurements_rebuild_the_minutes_that_depend_on_them(db_factory, n
     assert {r[3] for r in histories[0] if r[0] == b} == {"smoothed"}
 
 
+def test_day_speeds_are_each_previous_days_slowest_five_minutes_around_the_slot(
+    db_factory, network
+) -> None:
+    """What tells a recurring slowdown: per previous day of the slot's type, a segment's
+    slowest 5-minute speed from 15 minutes before the slot to 15 minutes after it."""
+    from store.rollups import refresh_rollups
+    from store.speed_profiles import read_day_speeds
+
+    ids = network.segments[m.SEGMENT_ID].to_numpy()
+    a, b = ids[20], ids[21]
+    index = {s: i for i, s in enumerate(ids)}
+    slot = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # Wednesday 08:00 in Hai Phong
+    day = timedelta(days=1)
+    speeds = [  # (segment, minute, km/h)
+        (a, slot - day - timedelta(minutes=10), 12.0),  # Tuesday, inside the window
+        (a, slot - day, 35.0),
+        (a, slot - 2 * day, 30.0),  # Monday
+        (a, slot - 2 * day + timedelta(minutes=40), 5.0),  # Monday, after the window
+        (a, slot - 3 * day, 4.0),  # Sunday: another day type
+        (b, slot - 2 * day + timedelta(minutes=29), 20.0),  # the window's last minute
+    ]
+    rows = [(s, t, v, 36.0, 60.0, 3, 3, 0, 1.0, 0.9, "probe") for s, t, v in speeds]
+    with psycopg.connect(db_factory(), autocommit=True) as conn:
+        with conn.transaction():
+            sync_network(conn, network)
+        writer = StoreWriter()
+        writer.prepare(conn, "segment_state", [t for _, t, _ in speeds])
+        with conn.transaction():
+            writer.write_states(conn, rows)
+            for _, t, _ in speeds:
+                refresh_rollups(conn, t, t + timedelta(minutes=1))
+        got = read_day_speeds(conn, slot, 3, index, timezone="Asia/Ho_Chi_Minh")
+        none = read_day_speeds(conn, slot - 2 * day, 1, index, timezone="Asia/Ho_Chi_Minh")
+    assert got.shape == (2, len(ids))  # Tuesday and Monday; Sunday is not a weekday
+    assert got[:, index[a]].tolist() == [12.0, 30.0]
+    assert np.isnan(got[0, index[b]]) and got[1, index[b]] == 20.0
+    assert np.isnan(np.delete(got, [index[a], index[b]], axis=1)).all()
+    assert none.shape == (0, len(ids))  # a Monday's previous day is a Sunday: no such day
+
+
 def test_profiles_keep_weekdays_and_weekends_apart_in_local_time(db_factory, network) -> None:
     """A Saturday's profile comes from earlier weekend days (days in the city's time zone),
     a weekday's from weekdays; a segment with too few days of the type uses every day."""

@@ -312,6 +312,11 @@ export class IncidentPanel {
   }
 }
 
+/** A text with {name} placeholders filled in. */
+function fill(text, values) {
+  return text.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+}
+
 function evidence(ev) {
   const detectors = new Set();
   const probes = [];
@@ -329,7 +334,12 @@ function evidence(ev) {
   walk(ev);
   const methods = Array.isArray(ev.methods) ? ev.methods.join(", ") : "";
   const rest = Object.fromEntries(Object.entries(ev).filter(([k]) => k !== "methods"));
+  const h = ev.history;
+  const past = h && typeof h === "object" ? fill(
+    t(h.recurs ? "recurs_text" : h.slow_days === 0 ? "unusual_text" : "usual_text"),
+    { k: h.slow_days, n: h.of, s: fmtNum(h.slowest_kmh, 0), v: fmtNum(h.now_kmh, 0) }) : "";
   return `<div class="facts">
+    ${past ? `<span>${t("history_label")}</span><b class="history-note">${esc(past)}</b>` : ""}
     ${detectors.size ? `<span>${t("detectors_label")}</span><b>${esc([...detectors].join(", "))}</b>` : ""}
     ${probes.length ? `<span>${t("probes")}</span><b>${esc(probes.join(" · "))}</b>` : ""}
     ${methods ? `<span>${t("methods")}</span><b>${esc(methods)}</b>` : ""}
