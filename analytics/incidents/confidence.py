@@ -14,7 +14,9 @@ as independent witnesses (``1 − Π(1 − c)``):
 An incident whose probes were judged against something less sure than a time-of-day
 profile — the recent baseline of a system without history, or the free-flow speed — gets
 ``unsure_share`` (0.6) of that confidence: without history the bars are higher, not lower
-(it takes a standstill of several probes for some minutes, or detectors, to reach 0.5).
+(it takes a standstill of several probes for some minutes, or detectors, to reach 0.5). A
+profile of few days is less sure too: of one day it counts like the recent baseline, and
+the share rises evenly to 1 at ``full_days`` (4) days of history at that place and time.
 
 A lone queue head of two slow probes at 60 % of its reference in its first minute is about
 0.3; four probes at a standstill, 0.75; the same with a detector alarm or three alarm
@@ -40,12 +42,14 @@ def probe_vehicles(evidence: Mapping[str, Any]) -> int:
 def incident_confidence(
     *, vehicles: int, speed_ratio: float | None, sources: Iterable[str], alarm_minutes: int,
     reference: str = "profile", detector_share: float = 0.6, persist: float = 0.3,
-    bar_ratio: float = 0.7, unsure_share: float = 0.6,
+    bar_ratio: float = 0.7, unsure_share: float = 0.6, reference_days: int | None = None,
+    full_days: int = 4,
 ) -> float:  # fmt: skip
     """Confidence (0–1) of an incident shown by ``vehicles`` probe vehicles at
     ``speed_ratio`` of the ``reference`` speed (``profile``, ``recent_baseline`` or
     ``free_flow``; ratio ``None``: not known, taken at the bar), by the data ``sources``
-    (``probe``, ``detector``), alarmed in ``alarm_minutes`` minutes."""
+    (``probe``, ``detector``), alarmed in ``alarm_minutes`` minutes; ``reference_days``: the
+    days of history behind a profile (``None``: not known, taken as enough)."""
     r = bar_ratio if speed_ratio is None or speed_ratio != speed_ratio else speed_ratio
     unusual = 0.5 + 0.5 * min(max((bar_ratio - r) / bar_ratio, 0.0), 1.0)
     doubt = 1.0 - (1.0 - 0.5 ** (max(vehicles, 0) / 2.0)) * unusual
@@ -53,4 +57,7 @@ def incident_confidence(
         doubt *= 1.0 - detector_share
     doubt *= (1.0 - persist) ** max(alarm_minutes - 1, 0)
     share = 1.0 if reference == "profile" else unsure_share
+    if reference == "profile" and reference_days is not None and full_days > 1:
+        young = min(max(reference_days - 1, 0) / (full_days - 1), 1.0)
+        share = unsure_share + (1.0 - unsure_share) * young
     return round(float((1.0 - doubt) * share), 3)

@@ -262,9 +262,14 @@ class IncidentDetector:
         basis = np.where(np.isfinite(x.reference_speed), "profile", "free_flow")
         if x.probe_judged is not None:
             basis = np.where(np.isfinite(x.reference_speed), "recent_baseline", "free_flow")
+        # a profile of few days is less sure: the days of history at each place and time
+        days = (None if x.day_speeds is None or x.probe_judged is not None
+                else np.isfinite(x.day_speeds).sum(axis=0))  # fmt: skip
         for method in ("probe_drop", "probe_stopped", "probe_overdue"):
             for c in out[method]:
                 c.evidence["reference"] = str(basis[c.segment])
+                if days is not None and basis[c.segment] == "profile":
+                    c.evidence["reference_days"] = int(days[c.segment])
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = x.probe_speed / ref
             moving = None if x.moving_speed is None else x.moving_speed / ref

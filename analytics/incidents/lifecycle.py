@@ -262,7 +262,8 @@ class IncidentTracker:
         now = incident_confidence(vehicles=probe_vehicles(t.evidence),
                                   speed_ratio=t.speed_ratio, sources=t.sources,
                                   alarm_minutes=t.alarm_minutes,
-                                  reference=str(t.evidence.get("reference", "profile")))
+                                  reference=str(t.evidence.get("reference", "profile")),
+                                  reference_days=t.evidence.get("reference_days"))
         rec = recurrence_now(t.evidence)
         t.recurrent = t.recurrent if rec is None else rec
         if t.recurrent:

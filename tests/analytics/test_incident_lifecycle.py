@@ -189,6 +189,15 @@ def test_confidence_grows_with_probes_how_unusual_detectors_and_persistence() ->
                                  alarm_minutes=1, reference="recent_baseline")  # fmt: skip
     assert unsure == pytest.approx(0.6 * 0.75, abs=1e-3) and unsure < c(v=4, r=0.0)
 
+    # a profile of few days is less sure: one day counts like the recent baseline, four and
+    # more like a full profile, in between evenly
+    def young(days: int) -> float:
+        return incident_confidence(vehicles=4, speed_ratio=0.0, sources=("probe",),
+                                   alarm_minutes=1, reference_days=days)  # fmt: skip
+
+    assert young(1) == pytest.approx(unsure, abs=1e-3) and young(0) == young(1)
+    assert young(1) < young(2) < young(3) < young(4) == young(28) == c(v=4, r=0.0)
+
 
 def test_an_incident_below_the_announce_confidence_is_kept_for_review_until_it_reaches_it() -> None:
     tr = IncidentTracker(BEARING, params=TrackerParams(announce_confidence=0.6))

@@ -255,11 +255,13 @@ def test_queues_as_slow_as_on_previous_days_carry_their_history() -> None:
 
     usual = np.full((3, n), 40.0)
     usual[:2, 2] = [7.0, 6.0]  # two of three days as slow at the queue head
-    h = fused(usual)["history"]
+    ev = fused(usual)
+    h = ev["history"]
     assert h["recurs"] and h["slow_days"] == 2 and h["of"] == 3 and h["now_kmh"] == 5.0
+    assert ev["reference"] == "profile" and ev["reference_days"] == 3  # days of history there
     h = fused(np.full((3, n), 40.0))["history"]
     assert not h["recurs"] and h["slow_days"] == 0 and h["slowest_kmh"] == 40.0
-    assert "history" not in fused(None)
+    assert "history" not in fused(None) and "reference_days" not in fused(None)
 
 
 def test_stopping_vehicles_are_not_a_queue_but_creeping_ones_are() -> None:
