@@ -9,12 +9,14 @@ as independent witnesses (``1 − Π(1 − c)``):
   method's bar (70 % of the reference) to 1 at a standstill;
 - **detectors**: a station-pair or occupancy alarm joined to it (another source);
 - **persistence**: every further alarm minute of the same incident takes away
-  ``1 − persist`` of the remaining doubt.
+  ``1 − persist`` of the remaining doubt — only when judged against a time-of-day profile:
+  against a recent baseline a queue building up with the morning peak persists as well as
+  an incident's does.
 
 An incident whose probes were judged against something less sure than a time-of-day
 profile — the recent baseline of a system without history, or the free-flow speed — gets
 ``unsure_share`` (0.6) of that confidence: without history the bars are higher, not lower
-(it takes a standstill of several probes for some minutes, or detectors, to reach 0.5). A
+(it takes a standstill of six probes, or four with a detector alarm, to reach 0.5). A
 profile of few days is less sure too: of one day it counts like the recent baseline, and
 the share rises evenly to 1 at ``full_days`` (4) days of history at that place and time.
 
@@ -55,7 +57,8 @@ def incident_confidence(
     doubt = 1.0 - (1.0 - 0.5 ** (max(vehicles, 0) / 2.0)) * unusual
     if "detector" in set(sources):
         doubt *= 1.0 - detector_share
-    doubt *= (1.0 - persist) ** max(alarm_minutes - 1, 0)
+    if reference == "profile":
+        doubt *= (1.0 - persist) ** max(alarm_minutes - 1, 0)
     share = 1.0 if reference == "profile" else unsure_share
     if reference == "profile" and reference_days is not None and full_days > 1:
         young = min(max(reference_days - 1, 0) / (full_days - 1), 1.0)

@@ -188,6 +188,10 @@ def test_confidence_grows_with_probes_how_unusual_detectors_and_persistence() ->
     unsure = incident_confidence(vehicles=4, speed_ratio=0.0, sources=("probe",),
                                  alarm_minutes=1, reference="recent_baseline")  # fmt: skip
     assert unsure == pytest.approx(0.6 * 0.75, abs=1e-3) and unsure < c(v=4, r=0.0)
+    # ... where persistence adds nothing (a queue building up with the peak persists too)
+    lasting = incident_confidence(vehicles=4, speed_ratio=0.0, sources=("probe",),
+                                  alarm_minutes=9, reference="recent_baseline")  # fmt: skip
+    assert lasting == unsure
 
     # a profile of few days is less sure: one day counts like the recent baseline, four and
     # more like a full profile, in between evenly
