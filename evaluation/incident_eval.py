@@ -27,7 +27,7 @@ import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,6 +42,7 @@ from analytics.incidents.fusion import same_direction
 from analytics.incidents.lifecycle import IncidentTracker, TrackerParams
 from analytics.incidents.minute_inputs import WindowRules, build_minute_inputs
 from analytics.presence import PRESENCE_COLUMNS
+from evaluation.sumo_gridlocks import Gridlock, at_gridlock, gridlocks_of
 from roadnet import model as m
 from roadnet.model import RoadNetwork
 from store.incident_inputs import StationReadings, Traversals
@@ -151,6 +152,7 @@ class MethodScore:
     covered_detected: int = 0
     queued: int = 0
     queued_detected: int = 0
+    false_alarms_at_gridlocks: int = 0  # of the false alarms (evaluation.sumo_gridlocks)
 
     @property
     def detection_rate(self) -> float:
@@ -174,13 +176,15 @@ def score_method(
     method: str, raised: list[RaisedIncident], truths: list[TrueIncident], *, hours: float,
     decisions: float, segments: int, match_radius_m: float, match_after_s: float,
     bearing: np.ndarray, queue_min_m: float = 100.0,
+    gridlocks: Sequence[Gridlock] = (),
 ) -> MethodScore:  # fmt: skip
     """Match raised incidents to true ones (see the module docstring) and count. A raised
     incident is near a true one when one of its locations is within ``match_radius_m`` on a
     segment heading the same way (``bearing`` per segment, degrees), or on a segment the
     true incident's queue covered. Incidents whose queue reached ``queue_min_m`` are also
     counted apart: one that never held traffic up (the open lanes carried the demand) leaves
-    nothing for traffic measurements to find."""
+    nothing for traffic measurements to find. False alarms at SUMO ``gridlocks`` are counted
+    apart too (:mod:`evaluation.sumo_gridlocks`)."""
     matched_raised: set[str] = set()
     ttd, loc = [], []
     covered_detected = queued_detected = 0
@@ -206,11 +210,12 @@ def score_method(
                 covered_detected += 1
             if t.max_queue_m >= queue_min_m:
                 queued_detected += 1
-    fa = sum(1 for r in raised if r.incident_id not in matched_raised)
-    return MethodScore(method, len(truths), len(ttd), fa, hours, decisions, segments, ttd, loc,
-                       sum(t.covered for t in truths), covered_detected,
-                       sum(t.max_queue_m >= queue_min_m for t in truths),
-                       queued_detected)  # fmt: skip
+    false = [r for r in raised if r.incident_id not in matched_raised]
+    stuck = sum(at_gridlock(r.points, r.raised_s, gridlocks) for r in false)
+    return MethodScore(method, len(truths), len(ttd), len(false), hours, decisions, segments,
+                       ttd, loc, sum(t.covered for t in truths), covered_detected,
+                       sum(t.max_queue_m >= queue_min_m for t in truths), queued_detected,
+                       stuck)  # fmt: skip
 
 
 # -- scenario and simulation ---------------------------------------------------------------
@@ -632,6 +637,7 @@ def evaluate(
     rng = np.random.default_rng(cfg.seed)
     all_raised: dict[str, list[RaisedIncident]] = {meth: [] for meth in METHODS}
     truths: list[TrueIncident] = []
+    stuck: list[Gridlock] = []
     minutes, units, meta_runs = 0, {}, []
     t_wall = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -688,6 +694,7 @@ def evaluate(
                                                        cfg, tz, presence)  # fmt: skip
             for meth in METHODS:
                 all_raised[meth].extend(raised[meth])
+            stuck.extend(gridlocks_of(rd, network))
             run_truths = true_incidents(rd, network, cfg, corridor=corridor)
             for t in run_truths:
                 t.covered = t.segment in covered
@@ -708,12 +715,13 @@ def evaluate(
                          decisions=units.get(meth, 0) * minutes, segments=len(network),
                          match_radius_m=cfg.match_radius_m, bearing=corridor.bearing,
                          match_after_s=cfg.match_after_min * 60.0,
-                         queue_min_m=cfg.queue_min_m) for meth in METHODS]  # fmt: skip
+                         queue_min_m=cfg.queue_min_m, gridlocks=stuck)
+            for meth in METHODS]  # fmt: skip
     rows += [score_method(f"fused@{level:g}", announced_at(all_raised["fused"], level), truths,
                           hours=hours, decisions=units.get("fused", 0) * minutes,
                           segments=len(network), match_radius_m=cfg.match_radius_m,
                           bearing=corridor.bearing, match_after_s=cfg.match_after_min * 60.0,
-                          queue_min_m=cfg.queue_min_m)
+                          queue_min_m=cfg.queue_min_m, gridlocks=stuck)
              for level in cfg.announce_levels]  # fmt: skip
     meta = {"runs": meta_runs, "hours": hours, "segments": len(network),
             "units": units, "wall_s": time.perf_counter() - t_wall}  # fmt: skip
@@ -727,8 +735,9 @@ HEADER = (
     "| method | incidents | detected | detection rate | between stations: detected"
     " | queue ≥ 100 m: detected | false alarms"
     " | FA / h | FA / h per 1k seg | FA / decision | mean TTD min | median TTD min"
-    " | mean location error m |\n"
+    " | mean location error m | FA at SUMO gridlocks |\n"
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    " ---: |"
 )
 
 
@@ -747,4 +756,4 @@ def table_row(r: MethodScore) -> str:
             f" {r.queued_detected}/{r.queued} |"
             f" {r.false_alarms} | {r.fa_per_hour:.2f} |"
             f" {r.fa_per_hour_1000:.2f} | {r.fa_per_decision:.1e} | {f(r.ttd_s, 60.0)} | {med} |"
-            f" {f(r.location_error_m, 1.0, '.0f')} |")  # fmt: skip
+            f" {f(r.location_error_m, 1.0, '.0f')} | {r.false_alarms_at_gridlocks} |")  # fmt: skip

@@ -3,6 +3,7 @@ positions in the network's metric CRS, speeds m/s as SUMO writes them)."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,3 +122,41 @@ def read_incident_jams(path: Path, prefix: str = "incjam_") -> dict[str, pd.Data
     g = df.groupby(["incident", "begin"], sort=False)["max_jam_m"].max().rename("max_queue_m")
     return {inc: part.reset_index(level=0, drop=True).reset_index()
             for inc, part in g.groupby(level=0)}  # fmt: skip
+
+
+TELEPORT = re.compile(
+    r"Teleporting vehicle '(?P<vehicle>[^']+)'; (?P<why>[^,]+), lane='(?P<lane>[^']*)',"
+    r" time=(?P<time>[0-9]+(?:\.[0-9]+)?)"
+)
+
+
+def read_teleports(log: Path) -> pd.DataFrame:
+    """The vehicles SUMO teleported because they stood too long (``--time-to-teleport``: a
+    jammed junction, a lane they could not leave), from its log: ``vehicle``, ``reason``
+    (``jam``, ``yield``, ``wrongLane``), ``lane``, ``junction`` (for a lane inside a
+    junction, ``:<junction>_<k>_<lane>``; else empty), ``edge`` and ``time_s``."""
+    rows = []
+    if log.exists():
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            hit = TELEPORT.search(line)
+            if hit is None:
+                continue
+            lane = hit["lane"]
+            inside = lane.startswith(":")
+            why = hit["why"]
+            reason = why[why.find("(") + 1:why.rfind(")")] if "(" in why else why
+            rows.append((hit["vehicle"], reason, lane,
+                         lane[1:].rsplit("_", 2)[0] if inside else "",
+                         "" if inside else lane.rsplit("_", 1)[0], float(hit["time"])))  # fmt: skip
+    return pd.DataFrame(rows, columns=["vehicle", "reason", "lane", "junction", "edge", "time_s"])
+
+
+def read_junction_xy(net_xml: Path) -> dict[str, tuple[float, float]]:
+    """Each junction's position (x, y) in a ``.net.xml`` (the network's metric CRS when it
+    was written without moving the origin, as :mod:`.network_export` writes it)."""
+    out = {}
+    for _, el in ET.iterparse(net_xml):
+        if el.tag == "junction":
+            out[el.get("id", "")] = (float(el.get("x", "nan")), float(el.get("y", "nan")))
+        el.clear()
+    return out
