@@ -242,3 +242,13 @@ def test_vehicles_held_standing_behind_a_closure_are_a_queue() -> None:
     buses = snap(*[(2, o, o, 300.0, 340.0, True) for o in (380.0, 330.0, 270.0)])
     assert ProbeOverdue(c).detect(buses, REF) == []
     assert ProbeOverdue(c, OverdueParams(held_vehicles=99)).detect(held, REF) == []
+    # the queue grows behind the first held vehicle: those joining it count from two
+    # minutes of standing, once one has stood three
+    growing = snap((2, 380.0, 380.0, 200.0, 240.0), (2, 330.0, 330.0, 125.0, 160.0),
+                   (2, 270.0, 270.0, 130.0, 150.0))  # fmt: skip
+    (q,) = ProbeOverdue(c).detect(growing, REF)
+    assert q.vehicles == 3
+    young = snap((2, 380.0, 380.0, 200.0, 240.0), (2, 330.0, 330.0, 125.0, 160.0),
+                 (2, 270.0, 270.0, 100.0, 150.0))  # fmt: skip
+    assert ProbeOverdue(c).detect(young, REF) == []  # one joined less than two minutes ago
+    assert ProbeOverdue(c, OverdueParams(held_follow_s=180.0)).detect(growing, REF) == []
