@@ -97,8 +97,8 @@ class OverdueParams:
     head_ahead_m: float = 20.0
     # standing queues: three vehicles within cluster_m standing, one for 3 minutes (two
     # signal cycles of 90 s), the others for 2 (red phases rarely last 2 minutes; on SUMO
-    # closures 90 s detected ~1 min sooner than 180 s and 120 s, with more false alarms on
-    # the own simulator: docs/INCIDENTS.md)
+    # closures 2 minutes found them 1 min sooner than 3, 90 s only 0.3 min more, with more
+    # false alarms on the own simulator: docs/INCIDENTS.md)
     held_s: float = 180.0
     held_vehicles: int = 3
     held_follow_s: float = 120.0
