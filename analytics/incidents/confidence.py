@@ -15,10 +15,13 @@ as independent witnesses (``1 − Π(1 − c)``):
 
 An incident whose probes were judged against something less sure than a time-of-day
 profile — the recent baseline of a system without history, or the free-flow speed — gets
-``unsure_share`` (0.6) of that confidence: without history the bars are higher, not lower
-(it takes a standstill of six probes, or four with a detector alarm, to reach 0.5). A
-profile of few days is less sure too: of one day it counts like the recent baseline, and
-the share rises evenly to 1 at ``full_days`` (4) days of history at that place and time.
+``unsure_share`` (0.45) of that confidence: below the default bar of 0.5 whatever the
+evidence, so a system without history keeps its suspected incidents for review rather than
+announce them (on SUMO and the own simulator its recent baseline could not tell a queue
+building up with the peak from an incident's; every setting that announced some raised more
+false alarms than the warm system). A profile of few days is less sure too: of one day it
+gets ``young_share`` (0.6), rising evenly to all of it at ``full_days`` (4) days of history
+at that place and time.
 
 A lone queue head of two slow probes at 60 % of its reference in its first minute is about
 0.3; four probes at a standstill, 0.75; the same with a detector alarm or three alarm
@@ -44,8 +47,8 @@ def probe_vehicles(evidence: Mapping[str, Any]) -> int:
 def incident_confidence(
     *, vehicles: int, speed_ratio: float | None, sources: Iterable[str], alarm_minutes: int,
     reference: str = "profile", detector_share: float = 0.6, persist: float = 0.3,
-    bar_ratio: float = 0.7, unsure_share: float = 0.6, reference_days: int | None = None,
-    full_days: int = 4,
+    bar_ratio: float = 0.7, unsure_share: float = 0.45, young_share: float = 0.6,
+    reference_days: int | None = None, full_days: int = 4,
 ) -> float:  # fmt: skip
     """Confidence (0–1) of an incident shown by ``vehicles`` probe vehicles at
     ``speed_ratio`` of the ``reference`` speed (``profile``, ``recent_baseline`` or
@@ -62,5 +65,5 @@ def incident_confidence(
     share = 1.0 if reference == "profile" else unsure_share
     if reference == "profile" and reference_days is not None and full_days > 1:
         young = min(max(reference_days - 1, 0) / (full_days - 1), 1.0)
-        share = unsure_share + (1.0 - unsure_share) * young
+        share = young_share + (1.0 - young_share) * young
     return round(float((1.0 - doubt) * share), 3)

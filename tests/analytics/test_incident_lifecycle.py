@@ -187,19 +187,23 @@ def test_confidence_grows_with_probes_how_unusual_detectors_and_persistence() ->
     # judged against a recent baseline (no history) or free flow: higher bars
     unsure = incident_confidence(vehicles=4, speed_ratio=0.0, sources=("probe",),
                                  alarm_minutes=1, reference="recent_baseline")  # fmt: skip
-    assert unsure == pytest.approx(0.6 * 0.75, abs=1e-3) and unsure < c(v=4, r=0.0)
+    assert unsure == pytest.approx(0.45 * 0.75, abs=1e-3) and unsure < c(v=4, r=0.0)
+    # ... below the bar of 0.5 however strong: a system without history announces nothing
+    sure = incident_confidence(vehicles=60, speed_ratio=0.0, sources=("probe", "detector"),
+                               alarm_minutes=9, reference="recent_baseline")  # fmt: skip
+    assert 0.44 < sure < 0.5
     # ... where persistence adds nothing (a queue building up with the peak persists too)
     lasting = incident_confidence(vehicles=4, speed_ratio=0.0, sources=("probe",),
                                   alarm_minutes=9, reference="recent_baseline")  # fmt: skip
     assert lasting == unsure
 
-    # a profile of few days is less sure: one day counts like the recent baseline, four and
-    # more like a full profile, in between evenly
+    # a profile of few days is less sure: one day counts for 0.6, four and more like a full
+    # profile, in between evenly
     def young(days: int) -> float:
         return incident_confidence(vehicles=4, speed_ratio=0.0, sources=("probe",),
                                    alarm_minutes=1, reference_days=days)  # fmt: skip
 
-    assert young(1) == pytest.approx(unsure, abs=1e-3) and young(0) == young(1)
+    assert young(1) == pytest.approx(0.6 * 0.75, abs=1e-3) and young(0) == young(1)
     assert young(1) < young(2) < young(3) < young(4) == young(28) == c(v=4, r=0.0)
 
 

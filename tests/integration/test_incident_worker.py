@@ -85,6 +85,29 @@ def _load(dsn: str, minutes: range, network: RoadNetwork, *, before_min: int = 2
             )
 
 
+HISTORY_DAYS = (1, 2, 5, 6)  # Tuesday, Monday, last Friday and Thursday: four weekdays
+
+
+def _history(dsn: str, *, slow_days: tuple[int, ...] = ()) -> None:
+    """The street's published speeds on four previous weekdays around this time: 40 km/h, or
+    6 km/h on the queue's blocks during the incident's minutes of ``slow_days`` (the profile
+    and the previous days' slowest speeds a system with history judges by)."""
+    from store.rollups import refresh_rollups
+
+    rows = [(seg, T0 - timedelta(days=d) + timedelta(minutes=k),
+             6.0 if seg in QUEUE and d in slow_days and k in INCIDENT else 40.0,
+             36.0, 50.0, 3, 3, 0, 1.0, 0.9, "probe")
+            for d in HISTORY_DAYS for k in range(-15, 45) for seg in STREET]  # fmt: skip
+    writer = StoreWriter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        writer.prepare(conn, "segment_state", {r[1] for r in rows})
+        with conn.transaction():
+            writer.write_states(conn, rows)
+            for d in HISTORY_DAYS:
+                day = T0 - timedelta(days=d)
+                refresh_rollups(conn, day - timedelta(minutes=15), day + timedelta(minutes=45))
+
+
 def _progress(conn: psycopg.Connection, watermark: datetime, topic: str = "gps") -> None:
     """The probe worker stores a checkpoint of its partition whose newest fix is ``watermark``."""
     part = (topic, 0)
@@ -112,6 +135,7 @@ def test_queue_becomes_one_incident_through_its_lifecycle(
 ) -> None:
     dsn = itms_settings.dsn
     _load(dsn, range(0, 30), network)
+    _history(dsn)  # four weekdays of free-flowing traffic at this time
     producer = make_producer(itms_settings.kafka)
     topic = itms_settings.topic("incidents")
 
@@ -127,9 +151,9 @@ def test_queue_becomes_one_incident_through_its_lifecycle(
         second = IncidentService(network)
         assert second.load(conn) == T0 + timedelta(minutes=13)
         after = _run(second, conn, range(14, 30))
-        # no speed profiles (judged against the recent baseline): a higher bar to announce
-        assert [a.action for a in after] == ["confirm", "announce", "clear"]
-        assert not before[0].track.announced
+        assert [a.action for a in after] == ["confirm", "clear"]
+        # judged against four days' profile, unlike any of them: announced at once
+        assert before[0].track.announced and before[0].track.confidence >= 0.5
         published = relay(conn, send, producer.flush)
 
         rows = store_incidents(conn)
@@ -146,11 +170,14 @@ def test_queue_becomes_one_incident_through_its_lifecycle(
         assert T0 + timedelta(minutes=20) < inc["ended_at"] <= T0 + timedelta(minutes=27)
         assert inc["queue_m"] > 400 and inc["est_delay_s"] > 0 and inc["severity"] >= 2
         assert inc["evidence"]["methods"] == ["probe_drop"]
+        assert inc["evidence"]["reference"] == "profile" and inc["evidence"]["reference_days"] == 4
+        past = inc["evidence"]["history"]
+        assert past["slow_days"] == 0 and past["of"] == 4 and not past["recurs"]
         assert len(first.detector.pairs) == 1  # the two stations were paired and watched
         assert first.detector.station_ids == ["det-a", "det-b"]
         hist = incident_history(conn, inc["incident_id"])
-        assert [h["action"] for h in hist] == ["create", "confirm", "announce", "clear"]
-        assert [h["status"] for h in hist] == ["suspected", "confirmed", "confirmed", "cleared"]
+        assert [h["action"] for h in hist] == ["create", "confirm", "clear"]
+        assert [h["status"] for h in hist] == ["suspected", "confirmed", "cleared"]
         assert all(h["actor"] == "incident-worker" for h in hist)
 
         # a re-run of processed minutes, or of the whole period by a fresh worker, does nothing
@@ -162,14 +189,36 @@ def test_queue_becomes_one_incident_through_its_lifecycle(
         assert relay(conn, send, producer.flush) == 0
     producer.close()
 
-    assert published == 2  # kept for review until announced: nothing published before
-    events = _events(itms_settings, 2)
-    assert len(events) == 2
-    values = [json.loads(e.value) for e in events]
+    assert published == 3
+    events = _events(itms_settings, 3)
+    assert len(events) == 3
+    values = sorted((json.loads(e.value) for e in events), key=lambda v: v["seq"])
     assert {e.key.decode() for e in events} == {inc["incident_id"]}
-    assert [v["action"] for v in sorted(values, key=lambda v: v["seq"])] == ["announce", "clear"]
+    assert [v["action"] for v in values] == ["create", "confirm", "clear"]
     assert values[0]["incident"]["announced"] is True
     assert values[-1]["incident"]["status"] == values[-1]["status"]
+
+
+def test_a_queue_that_recurs_at_this_time_is_kept_for_review_with_the_reason(
+    itms_settings: Settings, network: RoadNetwork
+) -> None:
+    """The same queue on two of the four previous weekdays at this time: raised (the profile
+    averages it away) but kept for review, its history and the reason stored, nothing
+    published; a system without history keeps it for review as well."""
+    dsn = itms_settings.dsn
+    _load(dsn, range(0, 30), network)
+    _history(dsn, slow_days=(2, 5))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        actions = _run(IncidentService(network), conn, range(0, 30))
+        assert [a.action for a in actions] == ["create", "confirm", "clear"]
+        (inc,) = store_incidents(conn)
+        assert not inc["announced"] and inc["confidence"] < 0.5
+        past = inc["evidence"]["history"]
+        assert past["recurs"] and past["slow_days"] == 2 and past["of"] == 4
+        note = incident_history(conn, inc["incident_id"])[0]["change"]["note"]
+        assert note.startswith("kept for review: slow here at this time on 2 of 4 previous days")
+        sent: list[tuple[str, bytes]] = []
+        assert relay(conn, lambda k, v: sent.append((k, v)), lambda: None) == 0 and sent == []
 
 
 def test_without_history_a_queue_is_judged_against_the_recent_baseline(
@@ -242,6 +291,7 @@ def test_worker_loop_leads_detects_and_publishes(
     from itms.wiring.incidents import run_incident_worker
 
     _load(itms_settings.dsn, range(0, 30), network)
+    _history(itms_settings.dsn)
     stop = threading.Event()
     worker = threading.Thread(target=run_incident_worker, args=(itms_settings, network, stop),
                               kwargs={"interval_s": 0.05})  # fmt: skip
@@ -261,9 +311,8 @@ def test_worker_loop_leads_detects_and_publishes(
         stop.set()
         worker.join(timeout=60)
     assert not worker.is_alive()
-    # raised without speed profiles (a higher bar): published from its announcement on
-    events = [json.loads(e.value) for e in _events(itms_settings, 2)]
-    assert sorted(v["action"] for v in events) == ["announce", "clear"]
+    events = [json.loads(e.value) for e in _events(itms_settings, 3)]
+    assert sorted(v["action"] for v in events) == ["clear", "confirm", "create"]
     with psycopg.connect(itms_settings.dsn) as conn:
         assert [r["status"] for r in store_incidents(conn)] == ["cleared"]
         assert store.relay_position(conn, "kafka-incidents") == max(v["seq"] for v in events)
