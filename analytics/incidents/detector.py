@@ -282,6 +282,9 @@ class IncidentDetector:
             moving = None if moving is None else np.where(unjudged, np.nan, moving)
         out["fused"] = self.fusion.combine(out, ratio, x.probe_vehicles, moving,
                                            unjudged=unjudged)  # fmt: skip
+        if x.probe_judged is not None:  # no history: every alarm's reference is unsure
+            for c in out["fused"]:
+                c.evidence["reference"] = str(basis[c.segment])
         for method in ("probe_drop", "probe_stopped", "probe_overdue", "fused"):
             mark_recurrent(out[method], x.day_speeds, x.probe_speed, ref, self.p.recurrence)
         return out
