@@ -91,6 +91,7 @@ class EvalConfig:
     engine: str = "own"  # or "sumo": SUMO simulates the runs and the history days
     sumo_trips_per_hour: int = 6000  # sumo: trips departing per simulated hour (all traffic)
     work_dir: str | None = None  # keep runs here (reused when present); None: temporary
+    history_dir: str | None = None  # keep the history days here (None: with the runs)
     detector: DetectorParams = field(default_factory=DetectorParams)
     tracker: TrackerParams = field(default_factory=TrackerParams)
 
@@ -658,7 +659,7 @@ def evaluate(
             prefix = "sumo-" if sumo else ""
             days = []
             for d in range(cfg.history_days):
-                hd = Path(tmp) / f"{prefix}hist-{local}-{d}"
+                hd = Path(cfg.history_dir or tmp) / f"{prefix}hist-{local}-{d}"
                 if not (hd / "truth" / "run.json").exists():  # not (completely) simulated
                     _simulate(network, network_path, hd, start=start - timedelta(days=d + 1),
                               duration_s=cfg.duration_s, vehicles=probes if sumo else 0,

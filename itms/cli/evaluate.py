@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from itms.cli._common import add_incident_params, current_settings, incident_params, network_from
@@ -57,6 +58,9 @@ def _evaluate_incidents(args: argparse.Namespace) -> int:
 
     from evaluation.incident_eval import HEADER, EvalConfig, evaluate, table_row
 
+    if args.split:
+        return _evaluate_split(args)
+    args.history_days = 3 if args.history_days is None else args.history_days
     args.duration = args.duration or 3600
     args.seed = 1 if args.seed is None else args.seed
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,6 +90,60 @@ def _evaluate_incidents(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_split(args: argparse.Namespace) -> int:
+    """``--split tuning|held-out``: every SUMO scenario of the split, scored per scenario and
+    added up per kind (:mod:`evaluation.incident_split`)."""
+    import tempfile
+    from dataclasses import replace
+
+    from evaluation.incident_eval import HEADER, EvalConfig, evaluate, table_row
+    from evaluation.incident_split import (
+        PENETRATION,
+        TRIPS_PER_HOUR,
+        combined,
+        scenarios,
+    )
+    from roadnet.cities import demo_network_path
+
+    if args.engine != "sumo":
+        print("itms evaluate incidents: --split needs --engine sumo", file=sys.stderr)
+        return 2
+    history = 4 if args.history_days is None else args.history_days
+    wp = incident_params(args, current_settings())
+    base = EvalConfig(runs=1, duration_s=args.duration or 3600, penetration=PENETRATION,
+                      history_days=history, incident_kind="full_closure", engine="sumo",
+                      sumo_trips_per_hour=TRIPS_PER_HOUR, detector=wp.detector,
+                      tracker=wp.tracker, availability_lag_s=wp.availability_lag_s,
+                      windows_min=wp.windows_min, detector_lag_s=wp.detector_lag_s,
+                      stop_s=wp.stop_s, recent_exit_s=wp.recent_exit_s)  # fmt: skip
+    by_kind: dict[str, list[list]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.work_dir or tmp)
+        paths = {"grid": str(_grid_or("grid", args.grid, Path(tmp))),
+                 "haiphong": str(demo_network_path())}
+        networks = {k: network_from(v) for k, v in paths.items()}
+        for sc in scenarios(args.split):
+            cfg = replace(base, seed=sc.seed, incidents_per_run=sc.incidents,
+                          work_dir=str(work / sc.name),
+                          history_dir=str(work / f"{sc.network}-history"))  # fmt: skip
+            rows, meta = evaluate(networks[sc.network], cfg, network_path=paths[sc.network],
+                                  progress=None)  # fmt: skip
+            print(f"\n{sc.name}: {meta['hours']:.1f} h on {meta['segments']} segments,"
+                  f" {history} history days, {meta['wall_s']:.0f} s", flush=True)  # fmt: skip
+            print(HEADER)
+            for r in rows:
+                if r.method.startswith("fused"):
+                    print(table_row(r), flush=True)
+            by_kind.setdefault(sc.kind, []).append(rows)
+    for kind, runs in by_kind.items():
+        print(f"\n{args.split}, {kind} ({len(runs)} scenarios, {history} history days),"
+              " every method:\n")
+        print(HEADER)
+        for k in range(len(runs[0])):
+            print(table_row(combined(rows[k] for rows in runs)))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms evaluate`` to the parser."""
     s = sub.add_parser(
@@ -107,7 +165,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--runs", type=int, default=4, help="incidents: simulated runs")
     s.add_argument("--incidents", type=int, default=4, help="incidents: per run")
     s.add_argument("--penetration", type=float, default=0.05, help="incidents: probe share")
-    s.add_argument("--history-days", type=int, default=3, help="incidents: profile days")
+    s.add_argument("--history-days", type=int,
+                   help="incidents: profile days (3; with --split 4; 0: a cold start)")
+    s.add_argument(
+        "--split", choices=["tuning", "held-out"],
+        help="incidents with --engine sumo: every scenario of the SUMO split (grid and Hai"
+        " Phong, an incident-free hour and one with 4 closures per seed), added up",
+    )  # fmt: skip
     s.add_argument(
         "--incident-kind",
         choices=["lane_blockage", "full_closure", "stalled_vehicle", "crawl"],
