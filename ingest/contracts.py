@@ -22,6 +22,7 @@ _MIN_PLAUSIBLE_EPOCH_MS = 1_000_000_000_000
 #: Epoch milliseconds up to this (year 5138) take the fast path of :func:`_parse_ts`.
 _MAX_FAST_EPOCH_MS = 100_000_000_000_000
 _MAX_ID_LEN = 64
+_MAX_TRIP_LEN = 128
 
 
 def _parse_ts(value: Any) -> int:
@@ -111,6 +112,12 @@ class GpsFix(_Message):
     )
     vehicle_type: VehicleType = VehicleType.OTHER
     source: str | None = Field(default=None, max_length=_MAX_ID_LEN, description="Feed/provider.")
+    route_id: str | None = Field(
+        default=None, max_length=_MAX_TRIP_LEN, description="Transit route (GTFS route_id)."
+    )
+    trip_id: str | None = Field(
+        default=None, max_length=_MAX_TRIP_LEN, description="Transit trip (GTFS trip_id)."
+    )
 
     @model_validator(mode="after")
     def _not_null_island(self) -> GpsFix:

@@ -16,3 +16,8 @@ class InvalidMessage(ITMSError, ValueError):
         super().__init__(reason)
         self.reason = reason
         self.code = code
+
+
+class FeedDecodeError(ITMSError, ValueError):
+    """A feed file or response that cannot be read at all (a truncated or corrupt
+    GTFS-Realtime message, a broken gzip stream); the message says where it breaks."""
