@@ -23,7 +23,9 @@ INT_FIELDS = {"interval_s", "volume", "lane", "v"}
 KEY_FIELD = {"gps": "vehicle_id", "detectors": "detector_id"}
 
 
-def _convert(name: str, text: str) -> Any:
+def convert_value(name: str, text: str) -> Any:
+    """A CSV cell of contract column ``name`` as the contract wants it (number or text; text
+    that does not parse is kept, for the workers to reject with a reason)."""
     try:
         if name in FLOAT_FIELDS:
             return float(text)
@@ -36,7 +38,8 @@ def _convert(name: str, text: str) -> Any:
     return text
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def open_text(path: Path) -> io.TextIOBase:
+    """A recorded file opened as UTF-8 text (gzip-decompressed when it ends in .gz)."""
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
     return path.open(encoding="utf-8", newline="")
@@ -50,11 +53,11 @@ def read_records(path: str | Path) -> Iterator[dict[str, Any] | str]:
     """
     path = Path(path)
     stem = path.name.removesuffix(".gz").lower()
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         if stem.endswith(".csv"):
             for row in csv.DictReader(fh):
                 yield {
-                    k.strip(): _convert(k.strip(), v.strip())
+                    k.strip(): convert_value(k.strip(), v.strip())
                     for k, v in row.items()
                     if k and v not in (None, "")
                 }

@@ -13,6 +13,7 @@ from itms.cli import (
     demo,
     detectors,
     evaluate,
+    feed,
     incident_params,
     mapmatch,
     network,
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     for group in (stack, db, topics, evaluate, network, worker, incident_params, detectors, api):
         group.register(sub)
     register_account_commands(sub)
-    for group in (simulate, replay, mapmatch, deadletter, demo):
+    for group in (simulate, replay, feed, mapmatch, deadletter, demo):
         group.register(sub)
     return p
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -26,10 +27,15 @@ def _argument(parse: Callable[[str], timedelta | datetime]) -> Callable[[str], o
 def cmd_replay(args: argparse.Namespace) -> int:
     from ingest.batching import PartitionBatcher
     from ingest.kafka.clients import make_producer
-    from ingest.records import read_records
     from ingest.replay import replay
     from ingest.time_shift import TimeShift
+    from itms.cli.feed import open_from_args
 
+    try:  # what can be checked before connecting: columns, a truncated GTFS-Realtime file
+        feed = open_from_args(args, args.kind)
+    except (ValueError, OSError) as exc:
+        print(f"itms replay: {exc}", file=sys.stderr)
+        return 2
     settings = current_settings()
     producer = make_producer(settings.kafka)
     topic = settings.topic(args.kind)
@@ -41,7 +47,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         )  # fmt: skip
     try:
         replay(
-            read_records(args.file),
+            feed.records,
             lambda key, value: producer.send(topic, value=value, key=key),
             kind=args.kind,
             speedup=None if args.fast else args.speedup,
@@ -51,12 +57,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
     finally:
         producer.flush()
         producer.close()
+    print(feed.summary(), file=sys.stderr)
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms replay`` to the parser."""
-    s = sub.add_parser("replay", help="publish a recorded CSV/JSON-lines feed to Kafka")
+    s = sub.add_parser(
+        "replay",
+        help="publish a recorded feed to Kafka: CSV or JSON lines in the contract's columns,"
+        " a CSV in its own (--map), a GTFS-Realtime VehiclePositions file (.pb, .pb.gz)",
+    )  # fmt: skip
     # argparse reads only plain numbers (-5, -.5) after an option as values; any word starting
     # "-<digit>" is one here too, so "--shift-by -2h30m" needs no "=" (replay has no such option)
     s._negative_number_matcher = re.compile(r"-\.?\d")
@@ -82,4 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="publish batches of up to N records per partition (JSON arrays) instead of one"
         " message per record",
     )  # fmt: skip
+    from itms.cli.feed import add_file_options
+
+    add_file_options(s)
     s.set_defaults(func=cmd_replay)
