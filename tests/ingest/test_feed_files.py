@@ -66,7 +66,7 @@ def test_bad_maps_and_files_are_named_before_anything_is_read(tmp_path) -> None:
         ColumnMap.parse("lat=A", tz="Hai Phong")
     f = tmp_path / "tracker.csv"
     f.write_text(TRACKER_CSV)
-    with pytest.raises(ValueError, match="no column 'Lat'.*VehID, Latitude"):
+    with pytest.raises(ValueError, match=r"no column 'Lat'.*VehID, Latitude"):
         open_feed(f, columns=ColumnMap.parse("lat=Lat"))
     pb = tmp_path / "feed.pb"
     pb.write_bytes(encoded(vehicle_feed(3, t0_s=T0)))
