@@ -14,6 +14,7 @@ from itms.cli import (
     detectors,
     evaluate,
     feed,
+    gateway,
     incident_params,
     mapmatch,
     network,
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     for group in (stack, db, topics, evaluate, network, worker, incident_params, detectors, api):
         group.register(sub)
     register_account_commands(sub)
-    for group in (simulate, replay, feed, mapmatch, deadletter, demo):
+    for group in (simulate, replay, feed, gateway, mapmatch, deadletter, demo):
         group.register(sub)
     return p
 
