@@ -28,7 +28,9 @@ stop says nothing about the road. Several such vehicles together do: ``held_vehi
 vehicles (not buses) near each other along the road, standing right now, one of them for
 ``held_s`` or more and the others for ``held_follow_s`` or more (they joined the queue
 later), are a queue that does not empty with the signal cycle — a closed road holds its
-vehicles standing, without the crawling the tests above look for. Vehicles that just left a
+vehicles standing, without the crawling the tests above look for — unless a vehicle left
+the head's segment at its usual pace within ``recent_exit`` (traffic gets through: the
+standing ones are parked, or wait at a signal that lets others go). Vehicles that just left a
 segment (recent traversals) are queued by the same lost-time test over the whole segment
 (standing time given by the traversal). Where a vehicle blocks the lane, the vehicles behind
 it slow down, so an alarm needs at least ``min_vehicles`` distinct queued vehicles still on
@@ -196,6 +198,9 @@ class ProbeOverdue:
         exited: dict[int, set[int]] = {}
         for s, v in zip(x.ex_segment[eok].tolist(), x.ex_vehicle[eok].tolist(), strict=True):
             exited.setdefault(s, set()).add(v)
+        # segments traffic left at its usual pace just now: standing vehicles there are parked
+        # or wait for a signal that lets the others through, not held behind a blockage
+        flowing = set(x.ex_segment[~eok & ~x.ex_is_bus].tolist())
         alarms: dict[int, OverdueQueue] = {}
         members: dict[int, set[int]] = {}
         for h, own in by_seg.items():
@@ -223,7 +228,8 @@ class ProbeOverdue:
                     break
             present = {int(x.vehicle[i]) for i in near if ok[i]}
             standing_queue = ({int(x.vehicle[i]) for i in near if follow[i]}
-                              if any(held[i] for i in near) else set())  # fmt: skip
+                              if h not in flowing and any(held[i] for i in near)
+                              else set())  # fmt: skip
             vehicles = present | left
             if (len(present) < p.min_vehicles and len(vehicles) < p.min_vehicles + p.exited_extra
                     and len(standing_queue) < p.held_vehicles):  # fmt: skip

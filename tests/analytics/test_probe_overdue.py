@@ -252,3 +252,12 @@ def test_vehicles_held_standing_behind_a_closure_are_a_queue() -> None:
                  (2, 270.0, 270.0, 100.0, 150.0))  # fmt: skip
     assert ProbeOverdue(c).detect(young, REF) == []  # one joined less than two minutes ago
     assert ProbeOverdue(c, OverdueParams(held_follow_s=180.0)).detect(growing, REF) == []
+    # traffic gets through: a vehicle just left the segment at its usual pace (40 s for
+    # 400 m): the standing ones are parked, or wait at a signal that lets the others go
+    through = snap(*[(2, 380.0, 380.0, 360.0, 400.0), (2, 330.0, 330.0, 240.0, 275.0),
+                     (2, 270.0, 270.0, 190.0, 220.0)], exited=[(2, 9, 40.0, 0.0)])  # fmt: skip
+    assert ProbeOverdue(c).detect(through, REF) == []
+    held_too = snap(*[(2, 380.0, 380.0, 360.0, 400.0), (2, 330.0, 330.0, 240.0, 275.0),
+                      (2, 270.0, 270.0, 190.0, 220.0)], exited=[(2, 9, 300.0, 200.0)])  # fmt: skip
+    (q,) = ProbeOverdue(c).detect(held_too, REF)  # the one that left was held as well
+    assert q.segment == 2
