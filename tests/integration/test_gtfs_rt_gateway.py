@@ -168,3 +168,26 @@ def _serve_again(port: int, snaps: list[bytes]) -> FeedServer:
         except OSError:  # the old socket is still closing
             time.sleep(0.1)
     raise AssertionError(f"port {port} stayed taken")
+
+
+def test_a_snapshot_of_hundreds_of_vehicles_replays_into_the_gps_topic(
+    itms_settings: Settings, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """``itms replay gps snapshot.pb.gz``: every vehicle entity published, the others
+    accounted for."""
+    import itms.cli.replay as replay_cli
+    from itms.cli import main
+    from tests.ingest.gtfs_feeds import add_odd_entities, encoded, vehicle_feed
+    from tests.integration.test_probe_pipeline import _read_topic
+
+    feed = vehicle_feed(350, t0_s=int(time.time()) - 120)
+    add_odd_entities(feed)
+    pb = tmp_path / "snapshot.pb.gz"
+    pb.write_bytes(encoded(feed, gzipped=True))
+    monkeypatch.setattr(replay_cli, "current_settings", lambda: itms_settings)
+    assert main(["replay", "gps", str(pb), "--fast"]) == 0
+    assert "353 entities: 350 positions converted" in capsys.readouterr().err
+    got = _read_topic(itms_settings, "gps", 350)
+    assert len(got) == 350
+    assert {json.loads(r.value)["vehicle_type"] for r in got} == {"bus"}
+    assert {r.key.decode() for r in got} == {f"bus-{k}" for k in range(350)}
