@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from itms.cli._common import add_incident_params, current_settings, incident_params, network_from
+
+if TYPE_CHECKING:
+    from evaluation.incident_eval import EvalConfig
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -53,10 +57,22 @@ def _grid_or(network: str | None, size: int, tmp: Path) -> str | None:
     return str(write_grid(tmp / "grid.geojson", rows=size, cols=size))
 
 
+def _eval_config(args: argparse.Namespace, **what: Any) -> EvalConfig:
+    """An incident evaluation of ``what`` (runs, seeds, …) judged with the worker's
+    parameters (defaults, ``--params``, ``--set``)."""
+    from evaluation.incident_eval import EvalConfig
+
+    wp = incident_params(args, current_settings())
+    return EvalConfig(detector=wp.detector, tracker=wp.tracker,
+                      availability_lag_s=wp.availability_lag_s, windows_min=wp.windows_min,
+                      detector_lag_s=wp.detector_lag_s, stop_s=wp.stop_s,
+                      recent_exit_s=wp.recent_exit_s, **what)  # fmt: skip
+
+
 def _evaluate_incidents(args: argparse.Namespace) -> int:
     import tempfile
 
-    from evaluation.incident_eval import HEADER, EvalConfig, evaluate, table_row
+    from evaluation.incident_eval import HEADER, evaluate, table_row
 
     if args.split:
         return _evaluate_split(args)
@@ -66,17 +82,12 @@ def _evaluate_incidents(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = _grid_or(args.network or "grid", args.grid, Path(tmp))
         network = network_from(path)
-        wp = incident_params(args, current_settings())
-        cfg = EvalConfig(runs=args.runs, duration_s=args.duration,
-                         incidents_per_run=args.incidents, penetration=args.penetration,
-                         history_days=args.history_days, seed=args.seed,
-                         incident_kind=args.incident_kind,
-                         sumo_trips_per_hour=args.trips_per_hour,
-                         work_dir=args.work_dir, detector=wp.detector, tracker=wp.tracker,
-                         engine=args.engine,
-                         availability_lag_s=wp.availability_lag_s, windows_min=wp.windows_min,
-                         detector_lag_s=wp.detector_lag_s,
-                         stop_s=wp.stop_s, recent_exit_s=wp.recent_exit_s)  # fmt: skip
+        cfg = _eval_config(args, runs=args.runs, duration_s=args.duration,
+                           incidents_per_run=args.incidents, penetration=args.penetration,
+                           history_days=args.history_days, seed=args.seed,
+                           incident_kind=args.incident_kind,
+                           sumo_trips_per_hour=args.trips_per_hour, work_dir=args.work_dir,
+                           engine=args.engine)  # fmt: skip
         print(f"network {network.source}: {len(network)} directed segments", flush=True)
         for text in args.set or ():
             print(f"parameter {text}", flush=True)
@@ -96,7 +107,7 @@ def _evaluate_split(args: argparse.Namespace) -> int:
     import tempfile
     from dataclasses import replace
 
-    from evaluation.incident_eval import HEADER, EvalConfig, evaluate, table_row
+    from evaluation.incident_eval import HEADER, evaluate, table_row
     from evaluation.incident_split import (
         PENETRATION,
         TRIPS_PER_HOUR,
@@ -109,13 +120,10 @@ def _evaluate_split(args: argparse.Namespace) -> int:
         print("itms evaluate incidents: --split needs --engine sumo", file=sys.stderr)
         return 2
     history = 4 if args.history_days is None else args.history_days
-    wp = incident_params(args, current_settings())
-    base = EvalConfig(runs=1, duration_s=args.duration or 3600, penetration=PENETRATION,
-                      history_days=history, incident_kind="full_closure", engine="sumo",
-                      sumo_trips_per_hour=TRIPS_PER_HOUR, detector=wp.detector,
-                      tracker=wp.tracker, availability_lag_s=wp.availability_lag_s,
-                      windows_min=wp.windows_min, detector_lag_s=wp.detector_lag_s,
-                      stop_s=wp.stop_s, recent_exit_s=wp.recent_exit_s)  # fmt: skip
+    base = _eval_config(args, runs=1, duration_s=args.duration or 3600,
+                        penetration=PENETRATION, history_days=history,
+                        incident_kind="full_closure", engine="sumo",
+                        sumo_trips_per_hour=TRIPS_PER_HOUR)  # fmt: skip
     by_kind: dict[str, list[list]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work_dir or tmp)
