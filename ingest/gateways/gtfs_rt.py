@@ -52,19 +52,21 @@ class GatewayStats:
 
 class GtfsRtGateway:
     """Polls ``url`` and hands each new position to ``send(key, value)``; ``flush`` after
-    each poll. ``fetch``, ``clock`` and ``wait`` are injectable for tests."""
+    each poll; ``on_poll(ok)`` after each poll of :meth:`run` (health reporting). ``fetch``
+    and ``clock`` are injectable for tests."""
 
     def __init__(
         self, url: str, send: Callable[[bytes, bytes], object], flush: Callable[[], object], *,
         interval_s: float = 15.0, max_backoff_s: float = 300.0, timeout_s: float = 10.0,
         vehicle_type: str = "bus", source: str = "gtfs-rt", forget_after_s: float = 3600.0,
         fetch: Callable[[str, float], bytes] = fetch_url, clock: Callable[[], float] = time.time,
+        on_poll: Callable[[bool], object] | None = None,
     ) -> None:  # fmt: skip
         self.url, self.send, self.flush = url, send, flush
         self.interval_s, self.max_backoff_s, self.timeout_s = interval_s, max_backoff_s, timeout_s
         self.vehicle_type, self.source = vehicle_type, source
         self.forget_after_ms = forget_after_s * 1000.0
-        self.fetch, self.clock = fetch, clock
+        self.fetch, self.clock, self.on_poll = fetch, clock, on_poll
         self.stats = GatewayStats()
         self._last_ts: dict[str, int] = {}  # vehicle → timestamp of its last published position
 
@@ -126,9 +128,12 @@ class GtfsRtGateway:
         while not stop.is_set():
             started = self.clock()
             try:
-                self.poll()
+                ok = self.poll()
             except Exception:  # a bug or a broker problem must not end the gateway silently
                 log.exception("%s: poll failed", self.url)
                 self.stats.polls_failed["error"] += 1
                 self.stats.failures_in_a_row += 1
+                ok = False
+            if self.on_poll is not None:
+                self.on_poll(ok)
             stop.wait(max(self.next_wait_s() - (self.clock() - started), 0.0))

@@ -59,24 +59,21 @@ def run_gtfs_rt_gateway(
     stats). The probe is alive while polls happen and ready while the feed answers."""
     producer = make_producer(settings.kafka)
     topic = settings.topic("gps")
-    gw = GtfsRtGateway(
-        url, lambda key, value: producer.send(topic, key=key, value=value), producer.flush,
-        interval_s=interval_s, vehicle_type=vehicle_type,
-    )  # fmt: skip
-    if probe is not None:
-        probe.stall_after_s = max(probe.stall_after_s, 4 * gw.max_backoff_s)
-        probe.registry.register(GatewayCollector(gw, probe.stage))
-        poll = gw.poll
 
-        def observed() -> bool:
-            ok = poll()
+    def observed(ok: bool) -> None:
+        if probe is not None:
             probe.last_loop = time.monotonic()
             probe.db_ok = ok  # ready: the feed answers
             if ok:
                 probe.last_progress = time.time()
-            return ok
 
-        gw.poll = observed  # type: ignore[method-assign]
+    gw = GtfsRtGateway(
+        url, lambda key, value: producer.send(topic, key=key, value=value), producer.flush,
+        interval_s=interval_s, vehicle_type=vehicle_type, on_poll=observed,
+    )  # fmt: skip
+    if probe is not None:
+        probe.stall_after_s = max(probe.stall_after_s, 4 * gw.max_backoff_s)
+        probe.registry.register(GatewayCollector(gw, probe.stage))
     try:
         gw.run(stop)
     finally:

@@ -80,11 +80,13 @@ def test_the_run_loop_survives_any_error_and_stops_when_told() -> None:
         if len(sent) == 2:
             stop.set()
 
+    polls: list[bool] = []
     gw = GtfsRtGateway("http://feed.test/vp.pb", send, lambda: None, interval_s=0.01,
-                       max_backoff_s=0.02, fetch=Feed(good))  # fmt: skip
+                       max_backoff_s=0.02, fetch=Feed(good), on_poll=polls.append)  # fmt: skip
     t = threading.Thread(target=gw.run, args=(stop,))
     t.start()
     t.join(timeout=10)
     assert not t.is_alive()
     assert sorted(sent) == [b"bus-0", b"bus-1"]  # nothing lost: the failed poll was sent again
     assert gw.stats.polls_failed["error"] == 1
+    assert polls[:2] == [False, True]  # each poll reported: the failed one, then the good one

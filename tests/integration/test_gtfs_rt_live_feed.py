@@ -13,7 +13,9 @@ from typing import Any
 import psycopg
 import pytest
 from google.transit import gtfs_realtime_pb2 as rt
+from prometheus_client import generate_latest
 
+from analytics.workers.observability import WorkerProbe
 from itms.settings import Settings
 from itms.wiring.gateways import run_gtfs_rt_gateway
 from itms.wiring.workers import build_probe_worker
@@ -120,8 +122,9 @@ def test_a_live_feed_reaches_the_store_through_outages_and_garbage(
     url = f"http://127.0.0.1:{server.port}/vehicle-positions.pb"
     stop = threading.Event()
     result: dict[str, Any] = {}
+    probe = WorkerProbe("gtfs-rt-gateway")
     gw_thread = threading.Thread(target=lambda: result.update(gw=run_gtfs_rt_gateway(
-        itms_settings, url, stop, interval_s=0.05)))  # fmt: skip
+        itms_settings, url, stop, interval_s=0.05, probe=probe)))  # fmt: skip
     gw_thread.start()
     try:
         deadline = time.monotonic() + 60
@@ -143,6 +146,14 @@ def test_a_live_feed_reaches_the_store_through_outages_and_garbage(
     assert s.repeated > 0
     assert s.polls_failed["http"] >= 2 and s.polls_failed["broken"] >= 2
     assert s.polls_failed["unreachable"] >= 1
+    # its metrics: polls by outcome, positions by fate; ready while the feed answers
+    text = generate_latest(probe.registry).decode()
+    st = 'stage="gtfs-rt-gateway"'
+    assert f'itms_gateway_polls_total{{outcome="ok",{st}}} {s.polls_ok}.0' in text
+    assert f'itms_gateway_positions_total{{{st},what="published"}} {distinct}.0' in text
+    assert f'itms_gateway_polls_total{{outcome="broken",{st}}}' in text
+    assert probe.alive() and probe.last_progress > 0
+    assert probe.ready() == (s.failures_in_a_row == 0)  # the last poll's outcome
 
     worker = build_probe_worker(itms_settings, network, group="g-gtfs", checkpoint_every_s=0)
     try:
