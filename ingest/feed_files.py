@@ -63,9 +63,7 @@ def open_feed(
         if cmap.columns:
             raise ValueError(f"{path}: --map applies to CSV files, not GTFS-Realtime")
         decoded = decode_vehicle_positions(path.read_bytes(), vehicle_type=vehicle_type or "bus")
-        ff = FeedFile(path, iter(()), decoded)
-        ff.records = _counted(decoded.records, ff.counts)
-        return ff
+        return FeedFile(path, iter(decoded.records), decoded)
     if cmap.columns:
         if not path.name.lower().removesuffix(".gz").endswith(".csv"):
             raise ValueError(f"{path}: --map applies to CSV files")
@@ -81,9 +79,8 @@ def open_feed(
     if vehicle_type:
         records = ({**r, "vehicle_type": r.get("vehicle_type", vehicle_type)}
                    if isinstance(r, dict) else r for r in records)  # fmt: skip
-    ff = FeedFile(path, iter(()))
-    ff.records = _counted(records, ff.counts)
-    return ff
+    counts = {"records": 0, "unparsed": 0}
+    return FeedFile(path, _counted(records, counts), counts=counts)
 
 
 def _counted(records: Iterable[dict[str, Any] | str], counts: dict[str, int]
