@@ -15,11 +15,23 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from api import metrics as api_metrics
 from api.config import ApiConfig
 from api.corridors import Corridors
+from api.forecast_view import ForecastView
 from api.hardening import HardeningMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.network_view import NetworkView
 from api.ratelimit import RateLimitMiddleware
-from api.routes import admin, auth, health, incidents, network, ngsi, operator, segments, stream
+from api.routes import (
+    admin,
+    auth,
+    forecasts,
+    health,
+    incidents,
+    network,
+    ngsi,
+    operator,
+    segments,
+    stream,
+)
 from api.routes.dashboard import install as install_dashboard
 
 DESCRIPTION = """Live road traffic state of Hai Phong: segment speeds and congestion, incidents,
@@ -42,6 +54,7 @@ def create_app(config: ApiConfig) -> FastAPI:
             pool, min_vehicles=config.privacy_min_vehicles, state_s=config.state_cache_s
         )
         app.state.corridors = Corridors(config.corridors)
+        app.state.forecasts = ForecastView(pool, state_s=config.state_cache_s)
         try:
             yield
         finally:
@@ -70,8 +83,8 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.state.metrics = ApiMetrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: counts all
     _error_handlers(app)
-    for module in (health, segments, incidents, network, stream, ngsi, auth, operator, admin,
-                   api_metrics):  # fmt: skip
+    for module in (health, forecasts, segments, incidents, network, stream, ngsi, auth, operator,
+                   admin, api_metrics):  # fmt: skip
         app.include_router(module.router)
     install_dashboard(app)  # /v1/dashboard/… and the web app at / (mounted last)
     return app

@@ -78,6 +78,25 @@ def _num(v: float | None, nd: int = 2) -> str:
     return "null" if v is None else repr(round(float(v), nd))
 
 
+Forecasts = tuple[str, dict[str, dict[str, Any]]]
+"""(forecast snapshot version, stored forecast rows of one horizon by segment id)."""
+
+
+def _forecast_json(r: dict[str, Any] | None, t: Any) -> str:
+    """``,"forecast":{…}`` of a feature (null without one): the forecast's horizon, target
+    time, median speed and band (km/h), travel time (s), congestion level and basis."""
+    if r is None:
+        return ',"forecast":null'
+    level = r["congestion_level"]
+    cong = "null" if level is None else f'"{LEVEL_NAMES[level]}"'
+    return (f',"forecast":{{"horizon_min":{r["horizon_min"]},"issued_at":{t(r["issued_at"])},'
+            f'"target_at":{t(r["target_at"])},"speed_kmh":{_num(r["speed_kmh"])},'
+            f'"p10_kmh":{_num(r["p10_kmh"])},"p90_kmh":{_num(r["p90_kmh"])},'
+            f'"travel_time_s":{_num(r["travel_time_s"], 1)},'
+            f'"congestion_level":{"null" if level is None else level},"congestion":{cong},'
+            f'"basis":"{r["basis"]}"}}')
+
+
 class NetworkView:
     """Current network state for the public API (thread-safe)."""
 
@@ -179,13 +198,15 @@ class NetworkView:
         road_classes: list[str] | None,
         after: str | None,
         limit: int,
+        forecast: Forecasts | None = None,
     ) -> tuple[Page, datetime | None] | None:
         """The page when it is rendered already for the current snapshot, else ``None``
         (never touches the database: safe on the event loop)."""
         state = self._state
         if state is None:
             return None
-        key = (state.version, bbox, tuple(road_classes or ()), after, limit)
+        key = (state.version, bbox, tuple(road_classes or ()), after, limit,
+               forecast[0] if forecast else None)  # fmt: skip
         with self._lock:
             hit = self._pages.get(key)
         return None if hit is None else (hit, state.last_modified)
@@ -293,23 +314,27 @@ class NetworkView:
         road_classes: list[str] | None,
         after: str | None,
         limit: int,
+        forecast: Forecasts | None = None,
     ) -> tuple[Page, datetime | None]:
-        """A GeoJSON FeatureCollection page (segments in id order after ``after``)."""
+        """A GeoJSON FeatureCollection page (segments in id order after ``after``); with
+        ``forecast`` (snapshot version, rows by segment id of one horizon) each feature also
+        carries its forecast (``forecast``: null where there is none)."""
         static, state = self._fresh()
-        key = (state.version, bbox, tuple(road_classes or ()), after, limit)
+        key = (state.version, bbox, tuple(road_classes or ()), after, limit,
+               forecast[0] if forecast else None)  # fmt: skip
         with self._lock:
             hit = self._pages.get(key)
             if hit is not None:
                 self._pages.move_to_end(key)
                 return hit, state.last_modified
-        page = self._render(static, state, bbox, road_classes, after, limit)
+        page = self._render(static, state, bbox, road_classes, after, limit, forecast)
         with self._lock:
             self._pages[key] = page
             while len(self._pages) > 64:
                 self._pages.popitem(last=False)
         return page, state.last_modified
 
-    def _render(self, static, state, bbox, road_classes, after, limit) -> Page:
+    def _render(self, static, state, bbox, road_classes, after, limit, forecast=None) -> Page:
         mask = np.ones(len(static.ids), dtype=bool)
         if bbox is not None:
             b = static.bounds
@@ -345,7 +370,9 @@ class NetworkView:
                 f'"congestion_level":{level},"congestion":{cong},'
                 f'"jam_factor":{_num(d["jam_factor"])},"confidence":{_num(d["confidence"], 3)},'
                 f'"source":"{d["source"]}","n_vehicles":{d["n_vehicles"]},'
-                f'"minute":{t(d["minute"])},"updated_at":{t(d["updated_at"])}}}}}'
+                f'"minute":{t(d["minute"])},"updated_at":{t(d["updated_at"])}'
+                + (_forecast_json(forecast[1].get(static.ids[i]), t) if forecast else "")
+                + "}}"
             )
         nxt = encode_cursor(static.ids[chosen[-1]]) if more and len(chosen) else None
         head = (
@@ -354,7 +381,8 @@ class NetworkView:
             f'"next_cursor":{json.dumps(nxt)},"features":['
         )
         body = (head + ",".join(parts) + "]}").encode()
-        etag = etag_of(state.version, bbox, road_classes, after, limit)
+        etag = etag_of(state.version, bbox, road_classes, after, limit,
+                       forecast[0] if forecast else None)  # fmt: skip
         page = Page(body, etag, len(chosen), nxt)
         if len(body) > 1024:
             _ = page.gzipped  # compress here (a worker thread), not on the event loop

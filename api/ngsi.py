@@ -2,6 +2,12 @@
 
 * Each segment's current state → ``TrafficFlowObserved`` (``averageVehicleSpeed`` km/h,
   ``congested``, ``dateObserved`` interval, ``location`` LineString, ``refRoadSegment``).
+  Its forecasts (normalized form, on request) are further instances of
+  ``averageVehicleSpeed``, told apart by NGSI-LD's ``datasetId``
+  (``urn:ngsi-ld:Dataset:itms:forecast:PT15M`` …) with ``observedAt`` = the target time and
+  sub-properties ``speedP10``/``speedP90`` (the band, km/h), ``issuedAt`` and ``basis``: the
+  Smart Data Models have no forecast type for traffic flow, while a multi-instance attribute
+  is NGSI-LD's own place for several values of one attribute.
 * Each active incident → ``Alert`` (``category: traffic``, ``subCategory`` from the incident
   kind, ``severity`` informational … critical, ``validFrom``/``validTo``, ``location`` Point).
 
@@ -52,9 +58,28 @@ def _normalize(entity: dict[str, Any], key_values: bool) -> dict[str, Any]:
     return out
 
 
+def forecast_instance(r: dict[str, Any]) -> dict[str, Any]:
+    """One stored forecast row as an ``averageVehicleSpeed`` instance (normalized form)."""
+    sub = {"speedP10": r.get("p10_kmh"), "speedP90": r.get("p90_kmh"),
+           "basis": r.get("basis")}  # fmt: skip
+    out: dict[str, Any] = {
+        "type": "Property", "value": round(float(r["speed_kmh"]), 2),
+        "datasetId": f"urn:ngsi-ld:Dataset:itms:forecast:PT{int(r['horizon_min'])}M",
+        "observedAt": _iso(r["target_at"]),
+        "issuedAt": {"type": "Property", "value": {"@type": "DateTime",
+                                                    "@value": _iso(r["issued_at"])}},
+    }  # fmt: skip
+    for k, v in sub.items():
+        if v is not None:
+            out[k] = {"type": "Property", "value": round(v, 2) if isinstance(v, float) else v}
+    return out
+
+
 def traffic_flow(status: dict[str, Any], geometry: dict[str, Any], *,
-                 key_values: bool = False) -> dict[str, Any]:  # fmt: skip
-    """``TrafficFlowObserved`` of one segment status (as from :class:`NetworkView`)."""
+                 key_values: bool = False,
+                 forecasts: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+    """``TrafficFlowObserved`` of one segment status (as from :class:`NetworkView`); with
+    ``forecasts`` (stored rows) in the normalized form also its forecast instances."""
     sid = status["segment_id"]
     minute = status["minute"]
     entity = {
@@ -77,7 +102,12 @@ def traffic_flow(status: dict[str, Any], geometry: dict[str, Any], *,
         "confidence": status["confidence"],
         "dataProvider": f"ITMS {CITY} ({status['source']})",
     }  # fmt: skip
-    return _normalize(entity, key_values)
+    out = _normalize(entity, key_values)
+    if forecasts and not key_values:
+        now = out.get("averageVehicleSpeed")
+        out["averageVehicleSpeed"] = ([now] if now else []) + [
+            forecast_instance(r) for r in sorted(forecasts, key=lambda r: r["horizon_min"])]
+    return out
 
 
 def alert(row: dict[str, Any], *, key_values: bool = False) -> dict[str, Any]:

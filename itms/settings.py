@@ -84,6 +84,15 @@ class Settings(BaseSettings):
         " (see `itms incident-params`).",
     )
 
+    forecast_model: Path | None = Field(
+        default=None,
+        description="Forecast model file (`itms forecast train`); unset ="
+        " <state_dir>/models/forecast.json. Missing or of another network: baselines, flagged.",
+    )
+    forecast_interval_min: int = Field(
+        default=1, ge=1, description="The forecast worker forecasts every this many minutes."
+    )
+
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -113,6 +122,11 @@ class Settings(BaseSettings):
         if self.env == "production" and self.secret_key == DEFAULT_DEV_SECRET:
             raise ValueError("ITMS_SECRET_KEY must be set to a non-default value in production")
         return self
+
+    @property
+    def forecast_model_path(self) -> Path:
+        """The forecast model file the worker loads and `itms forecast train` writes."""
+        return self.forecast_model or self.state_dir / "models" / "forecast.json"
 
     @property
     def uses_local_kafka(self) -> bool:

@@ -28,6 +28,8 @@ def entities(
     options: Literal["normalized", "keyValues"] = "normalized",
     cursor: str | None = Query(None, max_length=400),
     limit: int = Query(1000, ge=1, le=20_000),
+    forecasts: bool = Query(False, description="TrafficFlowObserved, normalized: add the"
+                            " forecasts as averageVehicleSpeed instances (datasetId)."),
 ) -> Response:
     """Current traffic state or active incidents as NGSI-LD entities (``application/ld+json``);
     the next page's cursor is in the ``Link`` header (``rel="next"``)."""
@@ -36,7 +38,13 @@ def entities(
     if type == "TrafficFlowObserved":
         after = decode_cursor(cursor, 1)[0] if cursor else None
         ids, more = network.ids_after(after, limit)
-        items = [traffic_flow(s, network.geometry(s["segment_id"]), key_values=kv)
+        fc: dict[str, list] = {}
+        if forecasts and not kv:
+            for rows in request.app.state.forecasts.of(ids).values():
+                for sid, r in rows.items():
+                    fc.setdefault(sid, []).append(r)
+        items = [traffic_flow(s, network.geometry(s["segment_id"]), key_values=kv,
+                              forecasts=fc.get(s["segment_id"]))
                  for s in network.statuses(ids) if s is not None]  # fmt: skip
         if more and ids:
             headers["Link"] = f'<{_next(request, encode_cursor(ids[-1]))}>; rel="next"'

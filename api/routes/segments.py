@@ -32,6 +32,7 @@ ROAD_CLASSES = {
     "service", "motorway_link", "trunk_link", "primary_link", "secondary_link",
     "tertiary_link", "living_street",
 }  # fmt: skip
+FORECAST_HORIZONS = (15, 30, 60)
 BBOX_HELP = "min_lon,min_lat,max_lon,max_lat in WGS 84 degrees, e.g. 106.67,20.84,106.70,20.87"
 
 
@@ -47,19 +48,31 @@ async def network_status(
     road_class: str | None = Query(None, description="Comma-separated, e.g. trunk,primary."),
     cursor: str | None = Query(None, max_length=400, description="next_cursor of the last page."),
     limit: int = Query(10_000, ge=1, le=50_000, description="Segments per page."),
+    horizon: int | None = Query(
+        None, description="15, 30 or 60: also each segment's forecast this many minutes ahead"
+        " (`forecast`)."),
 ) -> Response:
     """Every segment with its current status as a GeoJSON FeatureCollection (WGS 84).
 
     Segments come in id order; the reply carries ``next_cursor`` while more remain. Speeds of
-    segments below the privacy threshold are withheld (``source: no_data``). Supports
-    ``If-None-Match`` / ``If-Modified-Since`` and gzip.
+    segments below the privacy threshold are withheld (``source: no_data``). With
+    ``horizon`` every feature also carries ``forecast``: the newest forecast for that many
+    minutes ahead (median speed, 10th–90th percentile band, travel time, congestion level,
+    basis; null before the forecast worker has run). Supports ``If-None-Match`` /
+    ``If-Modified-Since`` and gzip.
     """
     box = parse_bbox(bbox)
     classes = parse_list(road_class, ROAD_CLASSES, name="road_class")
     after = decode_cursor(cursor, 1)[0] if cursor else None
     if network.is_stale():
         await run_in_threadpool(network.refresh)
-    params = {"bbox": box, "road_classes": classes, "after": after, "limit": limit}
+    params: dict = {"bbox": box, "road_classes": classes, "after": after, "limit": limit}
+    if horizon is not None:
+        if horizon not in FORECAST_HORIZONS:
+            raise HTTPException(422, f"horizon must be one of {FORECAST_HORIZONS} (minutes),"
+                                f" not {horizon}")
+        snap = await run_in_threadpool(request.app.state.forecasts.snapshot)
+        params["forecast"] = (snap.version, snap.rows.get(horizon, {}))
     hit = network.cached_page(**params)
     # rendering (tens of ms for 10,000 segments, once per state change) runs in a thread
     page, updated = hit or await run_in_threadpool(lambda: network.page(**params))

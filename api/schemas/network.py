@@ -46,7 +46,22 @@ class CorridorPublic(BaseModel):
     updated_at: datetime | None
 
 
+class CorridorDeparture(BaseModel):
+    """Forecast travel time of a trip leaving at ``depart`` (``?depart=``)."""
+
+    depart: datetime
+    arrive: datetime
+    forecast_issued_at: datetime | None = Field(description="Issue time of the forecasts used.")
+    travel_time_s: float = Field(description="Segment by segment at the time it is reached.")
+    travel_time_p10_s: float = Field(description="Sum of the segments' 10th percentiles.")
+    travel_time_p90_s: float = Field(description="Sum of the segments' 90th percentiles.")
+    forecast_coverage: float = Field(description="Share of the length with a forecast, 0–1.")
+    model_coverage: float = Field(description="Share of the length forecast by the model.")
+
+
 class CorridorDetail(CorridorPublic):
     """A corridor with its segments' current status, in driving order."""
 
     segments: list[SegmentStatus]
+    departure: CorridorDeparture | None = Field(
+        None, description="Only with ?depart=: the trip's forecast travel time.")

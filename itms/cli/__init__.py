@@ -14,6 +14,7 @@ from itms.cli import (
     detectors,
     evaluate,
     feed,
+    forecast,
     gateway,
     incident_params,
     mapmatch,
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     for group in (stack, db, topics, evaluate, network, worker, incident_params, detectors, api):
         group.register(sub)
     register_account_commands(sub)
-    for group in (simulate, replay, feed, gateway, mapmatch, deadletter, demo):
+    for group in (simulate, replay, feed, gateway, mapmatch, deadletter, forecast, demo):
         group.register(sub)
     return p
 

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.what == "incidents":
         return _evaluate_incidents(args)
+    if args.what == "forecast":
+        from itms.cli.evaluate_forecast import evaluate_forecast
+
+        return evaluate_forecast(args, _grid_or)
     import tempfile
 
     from evaluation.congestion_eval import (
@@ -156,10 +160,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms evaluate`` to the parser."""
     s = sub.add_parser(
         "evaluate",
-        help="score map matching and segment speeds (congestion) or incident detection"
-        " (incidents) against simulator truth",
+        help="score map matching and segment speeds (congestion), incident detection"
+        " (incidents) or speed forecasts (forecast) against simulator truth",
     )
-    s.add_argument("what", choices=["congestion", "incidents"])
+    s.add_argument("what", choices=["congestion", "incidents", "forecast"])
     s.add_argument(
         "--network",
         help="GeoJSON or OSM file, or 'grid': a synthetic grid city of about 1,000 segments"
@@ -178,7 +182,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--split", choices=["tuning", "held-out"],
         help="incidents with --engine sumo: every scenario of the SUMO split (grid and Hai"
-        " Phong, an incident-free hour and one with 4 closures per seed), added up",
+        " Phong, an incident-free hour and one with 4 closures per seed), added up; forecast:"
+        " tuning days (seeds 1-3, leave one day out) or also the held-out days (seeds 4-5)",
     )  # fmt: skip
     s.add_argument(
         "--incident-kind",

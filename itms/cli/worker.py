@@ -1,4 +1,4 @@
-"""``itms worker``: the analytics workers, the state builder and the incident worker."""
+"""``itms worker``: the analytics workers, the state builder, the incident and forecast workers."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _run_worker(
     from itms.wiring.workers import build_detector_worker, build_probe_worker
     from store.network_writer import sync_network
 
-    if args.kind in ("probe", "state", "incidents"):
+    if args.kind in ("probe", "state", "incidents", "forecast"):
         network = network_from(args.network)
         with psycopg.connect(settings.dsn) as conn:
             sync_network(conn, network)
@@ -72,6 +72,14 @@ def _run_worker(
         probe = WorkerProbe("state-builder")
         expose(probe)
         run_state_builder(settings, network, stop, probe=probe)
+        return 0
+    if args.kind == "forecast":
+        from itms.wiring.forecasts import run_forecast_worker
+
+        log.info("forecast worker running (one leader per database)")
+        probe = WorkerProbe("forecast")
+        expose(probe)
+        run_forecast_worker(settings, network, stop, probe=probe)
         return 0
     if args.kind == "probe":
         worker = build_probe_worker(settings, network, group=args.group or "itms-probe")
@@ -91,10 +99,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``itms worker`` to the parser."""
     s = sub.add_parser(
         "worker",
-        help="run an analytics worker (probe, detectors), the state builder (state) or the"
-        " incident worker (incidents)",
+        help="run an analytics worker (probe, detectors), the state builder (state), the"
+        " incident worker (incidents) or the forecast worker (forecast)",
     )
-    s.add_argument("kind", choices=["probe", "detectors", "state", "incidents"])
+    s.add_argument("kind", choices=["probe", "detectors", "state", "incidents", "forecast"])
     s.add_argument("--network", help=NETWORK_HELP)
     s.add_argument("--group", help="consumer group (default itms-probe / itms-detectors)")
     s.add_argument("--duration", type=float, help="stop after this many seconds")
