@@ -41,8 +41,15 @@ class ForecastView:
         self._snap: ForecastSnapshot | None = None
 
     def snapshot(self) -> ForecastSnapshot:
-        """The forecasts, reloaded when older than allowed and changed since."""
-        with self._lock:
+        """The forecasts, reloaded when older than allowed and changed since. Only the first
+        load makes callers wait; later one thread reloads while the others keep the previous
+        snapshot."""
+        snap = self._snap
+        if snap is not None and time.monotonic() - snap.loaded < self.state_s:
+            return snap
+        if not self._lock.acquire(blocking=snap is None):
+            return snap  # type: ignore[return-value]  # another thread is reloading
+        try:
             snap = self._snap
             now = time.monotonic()
             if snap is not None and now - snap.loaded < self.state_s:
@@ -58,6 +65,8 @@ class ForecastView:
                     rows.setdefault(r["horizon_min"], {})[r["segment_id"]] = r
             self._snap = ForecastSnapshot(version, newest, rows, now)
             return self._snap
+        finally:
+            self._lock.release()
 
     def of(self, segment_ids: list[str]) -> dict[int, dict[str, dict[str, Any]]]:
         """The forecasts of ``segment_ids`` by horizon (missing segments left out)."""

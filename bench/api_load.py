@@ -2,7 +2,7 @@
 
     itms stack up        # (or point ITMS_DATABASE_URL at a database server)
     python bench/api_load.py [--segments 10000] [--rate 200] [--duration 30]
-                             [--scenarios segment,network,network-etag]
+                             [--scenarios segment,network,network-etag,forecast]
 
 Creates (and drops) a scratch database ``itms_api_bench`` next to the configured one with
 ``--segments`` synthetic segments, each with a current state; starts ``itms api`` on
@@ -12,7 +12,8 @@ connections (default 20) together offering ``--rate`` requests/s at a steady pac
 table row per scenario, then the server's own work per request (direct ASGI calls). Loopback
 only; bounded in time.
 Targets (issue 7): p95 ≤ 25 ms for a segment's status, ≤ 100 ms for the full-network GeoJSON
-of 10,000 segments, at 200 requests/s.
+of 10,000 segments, at 200 requests/s; (issue 21) p95 ≤ 20 ms for a segment's forecast
+(every segment has one at +15, +30 and +60 minutes).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -33,10 +35,10 @@ import psycopg
 from itms.settings import Settings
 from store.database_admin import analyze, create_database, drop_database
 from store.migrate import migrate
-from store.synthetic_load import insert_named_segments_with_state
+from store.synthetic_load import insert_current_forecasts, insert_named_segments_with_state
 
 HERE = Path(__file__).resolve().parent
-TARGET_P95_MS = {"segment": 25.0, "network": 100.0}
+TARGET_P95_MS = {"segment": 25.0, "network": 100.0, "forecast": 20.0}
 
 
 BENCH_DB = "itms_api_bench"  # the scratch database, next to the configured one
@@ -51,6 +53,7 @@ def _setup(dsn: str, segments: int) -> None:
     migrate(dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
         insert_named_segments_with_state(conn, segments)
+        insert_current_forecasts(conn, datetime.now(UTC).replace(second=0, microsecond=0))
         analyze(conn)
 
 
@@ -135,7 +138,7 @@ def main() -> None:
     p.add_argument("--users", type=int, default=20,
                    help="simulated clients (keep-alive connections), each at rate/users req/s")
     p.add_argument("--duration", type=int, default=30, help="seconds per scenario")
-    p.add_argument("--scenarios", default="segment,network,network-etag")
+    p.add_argument("--scenarios", default="segment,network,network-etag,forecast")
     p.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = p.parse_args()
     base = Settings().dsn
@@ -158,7 +161,8 @@ def main() -> None:
                 results.append((scenario, _run_locust(
                     url, scenario, args.rate, args.users, args.duration, args.segments,
                     Path(tmp))))  # fmt: skip
-        cost = _asgi_cost_ms(dsn, ["/v1/segments/seg-00042", "/v1/segments"])
+        cost = _asgi_cost_ms(dsn, ["/v1/segments/seg-00042", "/v1/segments",
+                                   "/v1/segments/seg-00042/forecast"])
     finally:
         server.terminate()
         server.wait(20)

@@ -44,6 +44,9 @@ class ApiUser(FastHttpUser):
             reply = self.client.get("/v1/segments", headers=headers,
                                     name="GET /v1/segments (If-None-Match)")  # fmt: skip
             self.etag = reply.headers.get("etag", etag)
+        elif SCENARIO == "forecast":
+            sid = f"seg-{random.randrange(SEGMENTS):05d}"
+            self.client.get(f"/v1/segments/{sid}/forecast", name="GET /v1/segments/{id}/forecast")
         elif SCENARIO == "history":
             sid = f"seg-{random.randrange(SEGMENTS):05d}"
             self.client.get(f"/v1/segments/{sid}/history", name="GET /v1/segments/{id}/history")

@@ -52,3 +52,17 @@ def insert_named_segments_with_state(conn: psycopg.Connection, n: int) -> None:
         " 30, 50, 6, 1 + (random() * 6)::int, (random() * 4)::int, random() * 10, 0.8,"
         " 'probe' FROM road_segment"
     )
+
+
+def insert_current_forecasts(conn: psycopg.Connection, issued_at: datetime) -> None:
+    """A random model forecast at +15, +30 and +60 min for every stored segment, issued at
+    ``issued_at`` (``segment_forecast_current``; API load tests)."""
+    conn.execute(
+        "INSERT INTO segment_forecast_current (segment_id, issued_at, horizon_min, target_at,"
+        " speed_kmh, p10_kmh, p90_kmh, travel_time_s, congestion_level, persistence_kmh,"
+        " historical_kmh, basis, model) SELECT s.segment_id, %s, h, %s + make_interval(mins"
+        " => h), v, v * 0.7, v * 1.2, 300 / v * 3.6, 1, v, v, 'model', 'bench' FROM"
+        " road_segment s, unnest(ARRAY[15, 30, 60]) h, LATERAL (SELECT 10 + random() * 40"
+        " + h * 0 AS v) r ON CONFLICT DO NOTHING",
+        (issued_at, issued_at),
+    )

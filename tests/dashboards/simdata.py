@@ -1,9 +1,11 @@
 """Simulated traffic for the dashboard tests: the simulator's traffic model (morning peak on the
 Hai Phong demo network, a lane blockage on Lạch Tray) run for the last hour, its per-minute
-segment speeds stored as segment states and network KPIs through the store writers."""
+segment speeds stored as segment states and network KPIs through the store writers; and
+short-term forecasts of chosen segments, stored as the forecast worker stores them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -17,6 +19,8 @@ from store.network_writer import sync_network
 from store.state_writer import StoreWriter
 
 INCIDENT_SEGMENT = "lach-tray:1:f"
+FORECAST_HORIZONS = (15, 30, 60)
+LEVEL_RATIO = (0.9, 0.7, 0.5, 0.3, 0.1)  # speed / free flow in the middle of each level
 
 
 def seed_traffic(dsn: str, *, minutes: int = 60, now: datetime | None = None) -> RoadNetwork:
@@ -73,3 +77,41 @@ def current_levels(dsn: str) -> dict[str, int]:
     with psycopg.connect(dsn) as conn:
         rows = conn.execute("SELECT segment_id, congestion_level FROM segment_current").fetchall()
     return {r[0]: r[1] for r in rows}
+
+
+def seed_forecasts(
+    dsn: str, segment_ids: Iterable[str], *, issued_at: datetime | None = None,
+    basis: str = "model",
+) -> dict[str, int]:  # fmt: skip
+    """Store +15/+30/+60 min forecasts of ``segment_ids`` in ``segment_forecast_current``:
+    each segment two congestion levels on from its current one (so the map visibly changes),
+    the model's with a 10–90 % band, a baseline's without; ``issued_at`` default: this minute.
+    Returns the forecast level of each segment."""
+    issued = (issued_at or datetime.now(UTC)).replace(second=0, microsecond=0)
+    model = "forecast.json@test" if basis == "model" else "no model file"
+    levels: dict[str, int] = {}
+    rows = []
+    with psycopg.connect(dsn) as conn:
+        segments = conn.execute(
+            "SELECT s.segment_id, s.free_flow_kmh, s.length_m, c.speed_kmh, c.congestion_level"
+            " FROM road_segment s LEFT JOIN segment_current c USING (segment_id)"
+            " WHERE s.segment_id = ANY(%s)", (list(segment_ids),),
+        ).fetchall()  # fmt: skip
+        for sid, free_flow, length, now_kmh, now_level in segments:
+            level = levels[sid] = ((now_level or 0) + 2) % 5
+            speed = free_flow * LEVEL_RATIO[level]
+            p10, p90 = (0.75 * speed, min(free_flow, 1.25 * speed)) if basis == "model" else (
+                None, None)  # fmt: skip
+            for h in FORECAST_HORIZONS:
+                rows.append((sid, issued, h, issued + timedelta(minutes=h), speed, p10, p90,
+                             3.6 * length / speed, level, now_kmh, 0.8 * free_flow, basis,
+                             model))  # fmt: skip
+        conn.execute("DELETE FROM segment_forecast_current WHERE segment_id = ANY(%s)",
+                     (list(levels),))  # fmt: skip
+        conn.cursor().executemany(
+            "INSERT INTO segment_forecast_current (segment_id, issued_at, horizon_min, target_at,"
+            " speed_kmh, p10_kmh, p90_kmh, travel_time_s, congestion_level, persistence_kmh,"
+            " historical_kmh, basis, model) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " %s, %s)", rows,
+        )  # fmt: skip
+    return levels

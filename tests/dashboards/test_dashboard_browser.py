@@ -1,6 +1,7 @@
 """The operator dashboard in headless Chromium against the real API, database and simulated
 traffic: it loads cleanly and offline, colours segments by congestion level, shows a new
-incident live, lets an operator confirm it, and switches language. Screenshots go to
+incident live, lets an operator confirm it, shows the short-term forecasts (segment chart,
+corridor departures, the map at +30 min), and switches language. Screenshots go to
 ``test-artifacts/dashboard``."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -17,11 +18,21 @@ import pytest
 
 from itms.settings import Settings
 from tests.dashboards.conftest import serve
-from tests.dashboards.simdata import INCIDENT_SEGMENT, current_levels, seed_traffic
+from tests.dashboards.simdata import (
+    INCIDENT_SEGMENT,
+    current_levels,
+    seed_forecasts,
+    seed_traffic,
+)
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery"
 LEVEL_COLORS = ["#2e9e44", "#c6d32b", "#f39c12", "#e53935", "#7b0d0d"]
+NO_DATA_COLOR = "#6b7785"
+DRAWN = """() => window.itms.live.map.queryRenderedFeatures({layers: ['segments']})
+    .map(f => { const c = f.layer.paint['line-color'];
+      return [f.properties.segment_id, f.properties.congestion_level,
+              [c.r, c.g, c.b, c.a].map(v => Math.round(v * 255))]; })"""
 
 
 @pytest.fixture
@@ -123,8 +134,10 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
     foreign: list[str] = []
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.on("pageerror", lambda e: errors.append(str(e)))
+    failed: list[str] = []  # which requests the console's "Failed to load resource" were
     page.on("request", lambda r: r.url.startswith(("http:", "https:"))
             and not r.url.startswith(url) and foreign.append(r.url))  # fmt: skip
+    page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
     _write_kpi(settings.dsn, avg_speed_kmh=19.6, congested_km=171.25, vehicle_hours=float("nan"))
     try:
         page.goto(url + "/")
@@ -135,12 +148,7 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         )  # fmt: skip
 
         # segments drawn in the colour of their stored congestion level
-        drawn = page.evaluate(
-            """() => window.itms.live.map.queryRenderedFeatures({layers: ['segments']})
-                .map(f => { const c = f.layer.paint['line-color'];
-                  return [f.properties.segment_id, f.properties.congestion_level,
-                          [c.r, c.g, c.b, c.a].map(v => Math.round(v * 255))]; })"""
-        )
+        drawn = page.evaluate(DRAWN)
         levels = current_levels(settings.dsn)
         assert len({d[0] for d in drawn}) > 300
         for sid, level, rgba in drawn:
@@ -274,7 +282,15 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         assert manual[0]["lat"] == pytest.approx(lat, abs=2e-4)
         page.screenshot(path=str(artifacts / "04-reported.png"))
 
-        # segment view and the corridor's time–space diagram
+        # forecasts of the first corridor's segments and of the incident's (the worker's rows)
+        with httpx.Client(base_url=url) as client:
+            corridor = client.get("/v1/corridors").json()[0]["corridor_id"]
+            route = client.get(f"/v1/corridors/{corridor}").json()["segments"]
+        forecast_levels = seed_forecasts(
+            settings.dsn, [INCIDENT_SEGMENT, *(sg["segment_id"] for sg in route)]
+        )
+
+        # segment view and the corridor's time–space diagram, with the departure forecasts
         page.click(".tabs button[data-tab='corridor']")
         page.wait_for_function(
             """() => { const c = document.getElementById('timespace');
@@ -286,6 +302,10 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         # some ten minutes ago (the current bucket may still be empty)
         page.mouse.move(canvas["x"] + canvas["width"] - 45, canvas["y"] + canvas["height"] / 2)
         assert "km/h" in page.locator("#ts-readout").inner_text()
+        info = page.locator("#corridor-info").inner_text()
+        for when in ("bây giờ", "sau 15 phút", "sau 30 phút", "sau 60 phút"):
+            assert re.search(when + r"\s+[\d,]+ phút \([\d,]+–[\d,]+\)", info), (when, info)
+        assert "dự báo cho 100 % chiều dài, mô hình 100 %" in info
         page.screenshot(path=str(artifacts / "05-corridor.png"))
         page.evaluate(f"window.itms.live.onSegment({INCIDENT_SEGMENT!r})")
         page.locator("#segment-chart .uplot").wait_for(timeout=10_000)
@@ -296,6 +316,59 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
             " && f.every(x => x.properties.segment_id === sid); }", arg=INCIDENT_SEGMENT,
             timeout=10_000,
         )  # fmt: skip
+        # the chart goes on with the forecast (dashed, its band) up to +60 min
+        page.locator("#segment-forecast", has_text="+60 phút").wait_for(timeout=10_000)
+        legend = page.locator("#segment-chart .u-legend").inner_text()
+        assert "Dự báo" in legend and "Dự báo 10–90 %" in legend, legend
+        fc = page.locator("#segment-forecast").inner_text()
+        assert re.search(r"\+30 phút\s+[\d,]+ km/h \([\d,]+–[\d,]+\)", fc), fc
+        assert page.locator("#segment-forecast .fc-note.basis").count() == 0  # the model's
+        x_max = page.evaluate("window.itms.state.segmentChart.scales.x.max")
+        in_60 = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=59)
+        assert x_max >= in_60.timestamp()
+        page.screenshot(path=str(artifacts / "06-segment-forecast.png"))
+
+        # the map at +30 min: coloured by the forecast, the live stream keeps that mode
+        page.evaluate("window.itms.live.fit()")
+        with page.expect_request(lambda r: "horizon=30" in r.url):
+            page.click("#mode-30")
+        colour = """([sid, rgb]) => window.itms.live.map.queryRenderedFeatures(
+            {layers: ['segments']}).some(f => f.properties.segment_id === sid
+              && ['r', 'g', 'b'].every((k, i) => Math.round(f.layer.paint['line-color'][k] * 255)
+                 === rgb[i]))"""
+        fc_rgb = _rgb(LEVEL_COLORS[forecast_levels[INCIDENT_SEGMENT]])
+        page.wait_for_function(colour, arg=[INCIDENT_SEGMENT, fc_rgb], timeout=15_000)
+        drawn = page.evaluate(DRAWN)
+        assert len({d[0] for d in drawn} - set(forecast_levels)) > 100
+        for sid, _, rgba in drawn:
+            expect = LEVEL_COLORS[forecast_levels[sid]] if sid in forecast_levels else NO_DATA_COLOR
+            assert tuple(rgba[:3]) == _rgb(expect), (sid, rgba)
+        page.screenshot(path=str(artifacts / "07-map-plus-30.png"))
+        now_level = next(v for v in (4, 3) if v != forecast_levels[INCIDENT_SEGMENT])
+        _write_state(settings.dsn, INCIDENT_SEGMENT, level=now_level)
+        page.wait_for_function(
+            "(sid) => window.itms.live.byId.get(sid).properties.congestion_level === "
+            f"{now_level}", arg=INCIDENT_SEGMENT, timeout=15_000,
+        )  # fmt: skip
+        page.wait_for_timeout(300)  # redrawn on the next frame
+        page.wait_for_function(colour, arg=[INCIDENT_SEGMENT, fc_rgb], timeout=5_000)
+        page.click("#mode-now")
+        page.wait_for_function(
+            colour, arg=[INCIDENT_SEGMENT, _rgb(LEVEL_COLORS[now_level])], timeout=10_000
+        )
+
+        # a segment whose forecast is a baseline (no model file) from a stopped worker: the
+        # basis and the age are said (another segment: the browser caches a forecast for 15 s)
+        other = INCIDENT_SEGMENT[:-1] + "r"
+        seed_forecasts(settings.dsn, [other], basis="baseline:no_model",
+                       issued_at=datetime.now(UTC) - timedelta(minutes=12))  # fmt: skip
+        page.evaluate(f"window.itms.live.onSegment({other!r})")
+        page.locator("#segment-forecast .fc-note.stale").wait_for(timeout=10_000)
+        fc = page.locator("#segment-forecast").inner_text()
+        assert "dự báo: ước tính cơ sở (chưa có mô hình)" in fc, fc
+        assert "dự báo cũ: lập cách đây 1" in fc, fc  # 12 or 13 minutes
+        legend = page.locator("#segment-chart .u-legend").inner_text()
+        assert "Dự báo" in legend and "10–90" not in legend, legend
 
         # language: Vietnamese by default, English on request, remembered across a reload
         assert page.locator(".tabs button[data-tab='incidents']").inner_text() == "Sự cố"
@@ -303,7 +376,10 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         page.click("#lang-en")
         assert page.locator(".tabs button[data-tab='incidents']").inner_text() == "Incidents"
         assert page.locator("#kpi-speed label").inner_text().lower() == "average speed"
-        page.screenshot(path=str(artifacts / "06-english.png"))
+        assert page.locator("#mode-30").inner_text() == "+30 min"
+        page.locator("#segment-forecast", has_text="forecast: baseline (no model)").wait_for(
+            timeout=10_000)  # fmt: skip
+        page.screenshot(path=str(artifacts / "08-english.png"))
         page.reload()
         page.wait_for_selector("body[data-ready='1']", timeout=30_000)
         assert page.locator(".tabs button[data-tab='incidents']").inner_text() == "Incidents"
@@ -315,9 +391,9 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
         page.click("#wall")
         assert page.evaluate("document.body.classList.contains('wall')")
         assert page.locator("#kpi-speed b").evaluate("e => getComputedStyle(e).fontSize") == "32px"
-        page.screenshot(path=str(artifacts / "07-wall.png"))
+        page.screenshot(path=str(artifacts / "09-wall.png"))
 
-        assert errors == [], errors
+        assert errors == [], (errors, failed)
         assert foreign == [], foreign
     finally:
         page.close()

@@ -9,40 +9,102 @@ function tzDate(ts) {
   return uPlot.tzDate(new Date(ts * 1000), timeZone());
 }
 
+const FORECAST_COLOR = "#ffd54f";
+
+/**
+ * The chart's rows: the history points and, after the last point with a speed, the forecast's
+ * target times (`forecast`: GET /v1/segments/{id}/forecast, or null), merged in time order.
+ * Each row: {x: epoch s, p: history point or undefined, h: forecast horizon or undefined};
+ * `anchor`: the row the forecast line starts from (-1: none).
+ */
+function chartRows(points, forecast) {
+  const rows = points.map((p) => ({ x: Date.parse(p.time) / 1000, p }));
+  let anchor = -1;
+  for (let i = rows.length - 1; i >= 0; i--) {
+    if (rows[i].p.speed_kmh !== null && rows[i].p.speed_kmh !== undefined) {
+      anchor = i;
+      break;
+    }
+  }
+  if (anchor < 0 || !forecast || !forecast.horizons || !forecast.horizons.length) {
+    return { rows, anchor: -1 };
+  }
+  const from = rows[anchor];
+  const ahead = forecast.horizons
+    .map((h) => ({ x: Date.parse(h.target_at) / 1000, h }))
+    .filter((r) => r.x > from.x)
+    .sort((a, b) => a.x - b.x);
+  if (!ahead.length) return { rows, anchor: -1 };
+  const byX = new Map(rows.map((r) => [r.x, r]));
+  for (const r of ahead) {
+    if (byX.has(r.x)) byX.get(r.x).h = r.h;
+    else byX.set(r.x, r);
+  }
+  const merged = [...byX.values()].sort((a, b) => a.x - b.x);
+  return { rows: merged, anchor: merged.indexOf(from) };
+}
+
 /**
  * Speed (km/h) and free flow over time, volume as bars on a second axis.
  * `points`: the segment history points; `marker`: epoch seconds of a vertical line (incident
- * start) or null.
+ * start) or null; `forecast`: the segment's forecast (GET /v1/segments/{id}/forecast) or null:
+ * drawn on from the last speed as a dashed line through +15, +30 and +60 minutes, its
+ * 10–90 % band shaded (nothing extra without horizons).
  */
-export function speedChart(el, points, freeFlow, { marker = null, height = 190 } = {}) {
+export function speedChart(el, points, freeFlow,
+  { marker = null, height = 190, forecast = null } = {}) {
   el.innerHTML = "";
   if (!points.length) {
     el.innerHTML = `<div class="muted empty">${t("no_data")}</div>`;
     return null;
   }
-  const xs = points.map((p) => Date.parse(p.time) / 1000);
-  const speed = points.map((p) => p.speed_kmh);
-  const ff = points.map(() => freeFlow);
-  const vol = points.map((p) => p.n_samples);
+  const { rows, anchor } = chartRows(points, forecast);
+  const xs = rows.map((r) => r.x);
+  const speed = rows.map((r) => (r.p ? r.p.speed_kmh : null));
+  const ff = rows.map(() => freeFlow);
+  const vol = rows.map((r) => (r.p ? r.p.n_samples : null));
   const bars = uPlot.paths.bars({ size: [0.8, 8] });
+  const series = [
+    {},
+    { label: t("volume"), scale: "veh", paths: bars, fill: "#3d5a7466", stroke: "#3d5a74" },
+    { label: t("speed"), scale: "kmh", stroke: "#4fc3f7", width: 2, spanGaps: false },
+    { label: t("free_flow"), scale: "kmh", stroke: "#8bc34a", width: 1, dash: [6, 4] },
+  ];
+  const data = [xs, vol, speed, ff];
+  const bands = [];
+  let top = freeFlow;
+  if (anchor >= 0) {
+    const start = speed[anchor];
+    const at = (fn) => rows.map((r, i) => (i === anchor ? start : r.h ? fn(r.h) : null));
+    series.push({ label: t("forecast"), scale: "kmh", stroke: FORECAST_COLOR, width: 2,
+      dash: [5, 4], spanGaps: true, points: { show: true, size: 5, fill: FORECAST_COLOR } });
+    data.push(at((h) => h.speed_kmh));
+    const hi = at((h) => h.p90_kmh ?? null);
+    const lo = at((h) => h.p10_kmh ?? null);
+    if (rows.some((r) => r.h && r.h.p10_kmh != null && r.h.p90_kmh != null)) {
+      const edge = { scale: "kmh", stroke: `${FORECAST_COLOR}66`, width: 1, spanGaps: true,
+        points: { show: false } };
+      series.push({ ...edge, label: t("forecast_band") }, { ...edge, label: "p10" });
+      data.push(hi, lo);
+      bands.push({ series: [data.length - 2, data.length - 1], fill: `${FORECAST_COLOR}33` });
+      top = Math.max(top, ...hi.filter((v) => v !== null));
+    }
+  }
   const opts = {
     width: Math.max(240, el.clientWidth || 320),
     height,
     tzDate,
     legend: { show: true, live: false },
     cursor: { points: { show: false } },
-    scales: { x: { time: true }, kmh: { range: [0, Math.max(20, freeFlow * 1.2)] }, veh: {} },
+    scales: { x: { time: true }, kmh: { range: [0, Math.max(20, freeFlow * 1.2, top * 1.05)] },
+      veh: {} },
     axes: [
       { ...AXIS, values: (u, splits) => splits.map((v) => fmtTime(new Date(v * 1000))) },
       { ...AXIS, scale: "kmh", label: "km/h", size: 44 },
       { ...AXIS, scale: "veh", side: 1, grid: { show: false }, size: 36 },
     ],
-    series: [
-      {},
-      { label: t("volume"), scale: "veh", paths: bars, fill: "#3d5a7466", stroke: "#3d5a74" },
-      { label: t("speed"), scale: "kmh", stroke: "#4fc3f7", width: 2, spanGaps: false },
-      { label: t("free_flow"), scale: "kmh", stroke: "#8bc34a", width: 1, dash: [6, 4] },
-    ],
+    series,
+    bands,
     hooks: marker
       ? {
           draw: [
@@ -62,7 +124,13 @@ export function speedChart(el, points, freeFlow, { marker = null, height = 190 }
         }
       : {},
   };
-  return new uPlot(opts, [xs, vol, speed, ff], el);
+  const u = new uPlot(opts, data, el);
+  if (bands.length) {
+    // one legend entry for the band: its lower edge is not listed
+    const entries = u.root.querySelectorAll(".u-legend .u-series");
+    if (entries[series.length - 1]) entries[series.length - 1].style.display = "none";
+  }
+  return u;
 }
 
 /** Congestion colour of a speed relative to free flow (the README's level thresholds). */

@@ -131,13 +131,48 @@ async function showSegment(id) {
   const end = new Date();
   const start = new Date(end - hours * 3600 * 1000);
   const res = hours <= 3 ? "&resolution=1m" : "";
+  const path = `/v1/segments/${encodeURIComponent(id)}`;
   try {
-    const hist = await getJSON(`/v1/segments/${encodeURIComponent(id)}/history?start=`
-      + `${start.toISOString()}&end=${end.toISOString()}${res}`);
-    speedChart($("segment-chart"), hist.points, p.free_flow_kmh || 50);
+    const [hist, fc] = await Promise.all([
+      getJSON(`${path}/history?start=${start.toISOString()}&end=${end.toISOString()}${res}`),
+      getJSON(`${path}/forecast`).catch(() => null), // the history is drawn without it
+    ]);
+    if (state.segmentId !== id) return; // another segment was picked meanwhile
+    state.segmentChart = speedChart($("segment-chart"), hist.points, p.free_flow_kmh || 50,
+      { forecast: fc });
+    $("segment-forecast").innerHTML = forecastInfo(fc);
   } catch (e) {
     $("segment-chart").textContent = `${t("error")}: ${e.message}`;
+    $("segment-forecast").innerHTML = "";
   }
+}
+
+const STALE_S = 600; // as the API's `stale`: issued more than 10 minutes ago
+
+/** A segment's forecast at +15/+30/+60 min: speed, band, level; its basis unless the model,
+ * and a note when stale. Empty without forecasts. */
+function forecastInfo(fc) {
+  if (!fc || !fc.horizons || !fc.horizons.length) return "";
+  const rows = fc.horizons.map((h) => {
+    const band = h.p10_kmh !== null && h.p10_kmh !== undefined && h.p90_kmh !== null
+      && h.p90_kmh !== undefined ? ` <small>(${fmtNum(h.p10_kmh)}–${fmtNum(h.p90_kmh)})</small>` : "";
+    const lvl = h.congestion_level;
+    return `<span>${escape(t("ahead_min").replace("{m}", h.horizon_min))}</span><b>${
+      fmtNum(h.speed_kmh)} km/h${band} · ${
+      escape(lvl === null || lvl === undefined ? t("level_none") : t(`level_${lvl}`))}</b>`;
+  });
+  const bases = [...new Set(fc.horizons.map((h) => h.basis).filter((b) => b !== "model"))];
+  const notes = bases.map((b) => `<div class="fc-note basis">${escape(
+    t("forecast_basis").replace("{basis}", t(`basis_${b}`).replace(/^basis_/, "")))}</div>`);
+  if (fc.stale) {
+    const age = fc.issued_at ? (Date.now() - Date.parse(fc.issued_at)) / 1000 : null;
+    notes.push(`<div class="fc-note stale">${escape(
+      t("forecast_stale").replace("{age}", fmtAge(age)))}</div>`);
+  } else if (fc.issued_at) {
+    notes.push(`<div class="fc-note">${escape(
+      t("forecast_issued").replace("{time}", fmtTime(fc.issued_at)))}</div>`);
+  }
+  return `<h4>${t("forecast")}</h4><div class="facts">${rows.join("")}</div>${notes.join("")}`;
 }
 
 function escape(s) {
@@ -167,18 +202,27 @@ async function showCorridor() {
   const id = $("corridor-pick").value;
   if (!id) return;
   const hours = Number($("ts-hours").value);
+  const path = `/v1/corridors/${encodeURIComponent(id)}`;
+  // departures now and in 15, 30, 60 min (half a minute early: a browser clock slightly ahead
+  // of the server's stays within the API's next 60 minutes)
+  const base = Date.now() - 30e3;
+  const departures = Promise.all(DEPART_MIN.map((m) => getJSON(
+    `${path}?depart=${encodeURIComponent(new Date(base + m * 60e3).toISOString())}`)
+    .then((r) => r.departure).catch(() => null)));
   try {
-    const [c, ts] = await Promise.all([
-      getJSON(`/v1/corridors/${encodeURIComponent(id)}`),
+    const [c, ts, deps] = await Promise.all([
+      getJSON(path),
       getJSON(`/v1/dashboard/corridors/${encodeURIComponent(id)}/timespace?hours=${hours}`
         + `&step_min=${hours <= 1 ? 1 : hours <= 6 ? 5 : 10}`),
+      departures,
     ]);
+    if ($("corridor-pick").value !== id) return; // another corridor was picked meanwhile
     $("corridor-info").innerHTML = `<div class="facts">
       <span>${t("travel_time")}</span><b>${fmtNum(c.travel_time_s / 60, 1)} min</b>
       <span>${t("delay")}</span><b>${fmtNum(c.delay_s / 60, 1)} min</b>
       <span>${t("speed")}</span><b>${fmtNum(c.speed_kmh)} km/h</b>
       <span>${t("coverage")}</span><b>${fmtNum(c.coverage * 100)} %</b>
-      <span>km</span><b>${fmtNum(c.length_m / 1000, 1)}</b></div>`;
+      <span>km</span><b>${fmtNum(c.length_m / 1000, 1)}</b></div>${departureInfo(deps)}`;
     const where = new Map(ts.segments.map((sg) => [sg.segment_id, sg]));
     const marks = [...panel.items.values()]
       .filter((i) => where.has(i.segment_id) && i.status !== "dismissed")
@@ -189,6 +233,55 @@ async function showCorridor() {
     timeSpace($("timespace"), ts, marks);
   } catch (e) {
     $("corridor-info").textContent = `${t("error")}: ${e.message}`;
+  }
+}
+
+const DEPART_MIN = [0, 15, 30, 60];
+
+/** The corridor's forecast travel time leaving now, in 15, 30 and 60 minutes, with the
+ * 10–90 % band: "in 30 min: 14 min (12–17)". */
+function departureInfo(deps) {
+  const known = deps.filter(Boolean);
+  if (!known.length) return "";
+  const mins = (s) => fmtNum(s / 60, known[0].travel_time_s < 600 ? 1 : 0);
+  const rows = DEPART_MIN.map((m, i) => {
+    const d = deps[i];
+    const label = m ? t("leave_in").replace("{m}", m) : t("leave_now");
+    const value = d ? `${mins(d.travel_time_s)} ${t("minutes")} <small>(${
+      mins(d.travel_time_p10_s)}–${mins(d.travel_time_p90_s)})</small>` : "–";
+    return `<span>${escape(label)}</span><b>${value}</b>`;
+  });
+  const d = known[known.length - 1];
+  const notes = [];
+  if (!d.forecast_coverage) notes.push(`<div class="fc-note">${escape(t("forecast_none"))}</div>`);
+  else {
+    notes.push(`<div class="fc-note">${escape(t("forecast_coverage")
+      .replace("{f}", fmtNum(d.forecast_coverage * 100))
+      .replace("{m}", fmtNum(d.model_coverage * 100)))}</div>`);
+    const age = d.forecast_issued_at ? (Date.now() - Date.parse(d.forecast_issued_at)) / 1000
+      : null;
+    if (age !== null && age > STALE_S) {
+      notes.push(`<div class="fc-note stale">${escape(
+        t("forecast_stale").replace("{age}", fmtAge(age)))}</div>`);
+    }
+  }
+  return `<h4>${t("depart_forecast")}</h4><div class="facts depart">${rows.join("")}</div>`
+    + notes.join("");
+}
+
+// -- map: now or forecast ------------------------------------------------------------------
+async function mapMode(minutes) {
+  const mark = (m) => {
+    $("mode-now").classList.toggle("on", !m);
+    $("mode-30").classList.toggle("on", m === 30);
+  };
+  mark(minutes);
+  try {
+    await live.setHorizon(minutes);
+  } catch (e) {
+    toast(`${t("error")}: ${e.message}`, "alert");
+    mark(null);
+    await live.setHorizon(null);
   }
 }
 
@@ -257,6 +350,8 @@ function wire() {
     b.onclick = () => tab(b.dataset.tab);
   });
   $("seg-hours").onchange = () => state.segmentId && showSegment(state.segmentId);
+  $("mode-now").onclick = () => mapMode(null);
+  $("mode-30").onclick = () => mapMode(30);
   $("corridor-pick").onchange = showCorridor;
   $("timespace").onmousemove = (e) => {
     const r = e.target.getBoundingClientRect();
@@ -343,6 +438,8 @@ async function start() {
   refreshKpis();
   setInterval(refreshKpis, 10000);
   setInterval(() => !$("tab-corridor").hidden && showCorridor(), 60000);
+  // the forecast colouring follows the forecast worker's new issues
+  setInterval(() => live.horizon && live.loadForecast().catch(() => {}), 60000);
   document.body.dataset.ready = "1";
 }
 

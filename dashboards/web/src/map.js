@@ -1,5 +1,6 @@
 // The live map: a base layer from shipped data (wards, water), segments coloured by congestion
-// level, incident markers. No tiles, no glyphs: everything is drawn from GeoJSON.
+// level (now, or forecast some minutes ahead), incident markers. No tiles, no glyphs: everything
+// is drawn from GeoJSON.
 import maplibregl from "maplibre-gl";
 import { fmtNum, fmtTime, kindName, t } from "./i18n.js";
 
@@ -12,10 +13,11 @@ export function levelColor(level) {
   return level === null || level === undefined ? NO_DATA_COLOR : LEVEL_COLORS[level];
 }
 
-function colorExpression() {
+/** Line colour by a level property: `congestion_level` (now) or `forecast_level` (ahead). */
+function colorExpression(property = "congestion_level") {
   return [
     "match",
-    ["coalesce", ["get", "congestion_level"], -1],
+    ["coalesce", ["get", property], -1],
     0, LEVEL_COLORS[0],
     1, LEVEL_COLORS[1],
     2, LEVEL_COLORS[2],
@@ -43,6 +45,7 @@ export class LiveMap {
     this.incidents = { type: "FeatureCollection", features: [] };
     this.placing = false;
     this.pending = false;
+    this.horizon = null; // null: coloured by the current level; else minutes ahead (forecast)
     this.map = new maplibregl.Map({
       container,
       style: {
@@ -87,7 +90,7 @@ export class LiveMap {
       source: "segments",
       layout: { "line-cap": "round", "line-join": "round" },
       paint: {
-        "line-color": colorExpression(),
+        "line-color": colorExpression(this.horizon ? "forecast_level" : "congestion_level"),
         "line-width": ["interpolate", ["linear"], ["zoom"],
           10, ["*", 1.5, WIDTH_BY_CLASS], 14, ["*", 4, WIDTH_BY_CLASS],
           17, ["*", 9, WIDTH_BY_CLASS]],
@@ -136,7 +139,8 @@ export class LiveMap {
       const p = e.features[0].properties;
       m.getCanvas().style.cursor = "pointer";
       m.setFilter("segment-hover", ["==", ["get", "segment_id"], p.segment_id]);
-      this.popup.setLngLat(e.lngLat).setHTML(segmentTip(this.byId.get(p.segment_id))).addTo(m);
+      this.popup.setLngLat(e.lngLat)
+        .setHTML(segmentTip(this.byId.get(p.segment_id), this.horizon)).addTo(m);
     });
     m.on("mouseleave", "segments", () => {
       m.getCanvas().style.cursor = this.placing ? "crosshair" : "";
@@ -210,16 +214,7 @@ export class LiveMap {
 
   /** Load the whole network with its current status (paged GeoJSON). */
   async loadSegments() {
-    const features = [];
-    let cursor = null;
-    do {
-      const q = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
-      const reply = await fetch(`/v1/segments${q}`);
-      if (!reply.ok) throw new Error(`/v1/segments: ${reply.status}`);
-      const page = await reply.json();
-      features.push(...page.features);
-      cursor = page.next_cursor;
-    } while (cursor);
+    const features = await segmentPages();
     this.segments.features = features;
     this.byId = new Map(features.map((f) => [f.properties.segment_id, f]));
     await this.ready;
@@ -236,6 +231,35 @@ export class LiveMap {
       }
     }
     if (b) this.map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 30, duration: 0 });
+  }
+
+  /**
+   * Colour by the current level (`minutes` null) or by the forecast that many minutes ahead
+   * (loaded first from `/v1/segments?horizon=`; segments without one in the no-data grey).
+   */
+  async setHorizon(minutes) {
+    this.horizon = minutes || null;
+    if (this.horizon) await this.loadForecast();
+    await this.ready;
+    this.map.setPaintProperty("segments", "line-color",
+      colorExpression(this.horizon ? "forecast_level" : "congestion_level"));
+    this.popup.remove();
+  }
+
+  /** (Re)load the forecasts of the chosen horizon into the features (`forecast_level`,
+   * `forecast_kmh`) and redraw; the live stream's updates leave them alone. */
+  async loadForecast() {
+    const minutes = this.horizon;
+    if (!minutes) return;
+    const features = await segmentPages(`horizon=${minutes}`);
+    if (this.horizon !== minutes) return;
+    const ahead = new Map(features.map((f) => [f.properties.segment_id, f.properties.forecast]));
+    for (const f of this.segments.features) {
+      const fc = ahead.get(f.properties.segment_id);
+      f.properties.forecast_level = fc ? fc.congestion_level : null;
+      f.properties.forecast_kmh = fc ? fc.speed_kmh : null;
+    }
+    this._redraw();
   }
 
   /** Merge live statuses (from the segment stream) and redraw once per frame. */
@@ -286,6 +310,22 @@ export class LiveMap {
   }
 }
 
+/** Every feature of `/v1/segments` (following `next_cursor`); `query`: further parameters. */
+async function segmentPages(query = "") {
+  const features = [];
+  let cursor = null;
+  do {
+    const q = [query, cursor ? `cursor=${encodeURIComponent(cursor)}` : ""].filter(Boolean);
+    const path = `/v1/segments${q.length ? `?${q.join("&")}` : ""}`;
+    const reply = await fetch(path);
+    if (!reply.ok) throw new Error(`${path}: ${reply.status}`);
+    const page = await reply.json();
+    features.push(...page.features);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return features;
+}
+
 function distToSegment(p, a, b) {
   const dx = b.x - a.x;
   const dy = b.y - a.y;
@@ -298,15 +338,24 @@ function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function segmentTip(f) {
+function levelName(lvl) {
+  return lvl === null || lvl === undefined ? t("level_none") : t(`level_${lvl}`);
+}
+
+function segmentTip(f, horizon) {
   if (!f) return "";
   const p = f.properties;
   const lvl = p.congestion_level;
-  const level = lvl === null || lvl === undefined ? t("level_none") : t(`level_${lvl}`);
+  const ahead = horizon
+    ? `<div><span class="swatch" style="background:${levelColor(p.forecast_level)}"></span>${
+      t("forecast")} ${esc(t("ahead_min").replace("{m}", horizon))}: ${
+      p.forecast_kmh === null || p.forecast_kmh === undefined ? esc(t("no_forecast"))
+        : `${fmtNum(p.forecast_kmh)} km/h · ${esc(levelName(p.forecast_level))}`}</div>`
+    : "";
   return `<div class="tip"><b>${esc(p.name || p.segment_id)}</b>
-    <div><span class="swatch" style="background:${levelColor(lvl)}"></span>${esc(level)}</div>
+    <div><span class="swatch" style="background:${levelColor(lvl)}"></span>${esc(levelName(lvl))}</div>
     <div>${t("speed")}: ${fmtNum(p.speed_kmh)} km/h · ${t("free_flow")}: ${fmtNum(p.free_flow_kmh)} km/h</div>
-    <div class="muted">${esc(p.source)} · ${fmtTime(p.minute)}</div></div>`;
+    ${ahead}<div class="muted">${esc(p.source)} · ${fmtTime(p.minute)}</div></div>`;
 }
 
 function incidentTip(p) {
