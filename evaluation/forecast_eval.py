@@ -11,9 +11,9 @@ model, "now persists" and the historical average, all from the published speeds 
 the issue time) is compared with the true space-mean speed at the target minute wherever
 the target minute had traffic. Besides all such segment-minutes, the **changes**:
 congestion onsets (not congested at issue time, congested at the target: truth below
-``congested_ratio`` of free flow) and clearances (the reverse), and incident changes
+``congested_ratio`` of free flow) and clearances (the reverse), and incident starts and ends
 (segments within ``incident_reach_m`` upstream of an incident, or on it, where the incident
-starts or ends between the issue and the target time). Incidents are known to the
+starts, or ends, between the issue and the target time). Incidents are known to the
 forecaster ``detect_lag_min`` after they start (the measured time to detect) until they end.
 Speeds km/h.
 """
@@ -29,6 +29,7 @@ import numpy as np
 from analytics.forecast.features import HORIZONS_MIN
 from analytics.forecast.forecaster import Forecaster
 from analytics.forecast.history import DayProfiles, HistoryDay, inputs_at, issue_rows
+from analytics.forecast.incident_hold import HoldParams
 from analytics.forecast.model_file import ForecastModel, network_fingerprint
 from analytics.forecast.training import train_model
 from analytics.incidents.corridor import Corridor
@@ -37,7 +38,7 @@ from roadnet import model as m
 from roadnet.model import RoadNetwork
 
 METHODS = ("model", "persistence", "historical_average")
-SUBSETS = ("all", "onset", "clearance", "incident")
+SUBSETS = ("all", "onset", "clearance", "incident start", "incident end")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class ForecastEvalParams:
     incident_reach_m: float = 1000.0
     detect_lag_min: int = 6
     timezone: str = "Asia/Ho_Chi_Minh"
+    hold: HoldParams | None = field(default_factory=HoldParams)  # None: no incident hold
 
 
 @dataclass
@@ -125,12 +127,15 @@ def score_day(
             cong_now = np.isfinite(now_true) & (now_true < p.congested_ratio)
             free_now = np.isfinite(now_true) & (now_true >= p.congested_ratio)
             cong_at = truth / ff < p.congested_ratio
-            inc = np.zeros(len(ff), bool)
+            starts, ends = np.zeros(len(ff), bool), np.zeros(len(ff), bool)
             for segs, s, e in zones:
-                if row < s <= row + h or row < e <= row + h:
-                    inc[segs] = True
+                if row < s <= row + h:
+                    starts[segs] = True
+                if row < e <= row + h:
+                    ends[segs] = True
             subsets = {"all": ok, "onset": ok & free_now & cong_at,
-                       "clearance": ok & cong_now & ~cong_at, "incident": ok & inc}
+                       "clearance": ok & cong_now & ~cong_at, "incident start": ok & starts,
+                       "incident end": ok & ends}
             preds = {"model": f.speed_kmh, "persistence": f.persistence_kmh,
                      "historical_average": f.historical_kmh}
             for name, mask in subsets.items():
@@ -143,11 +148,12 @@ def score_day(
     return out
 
 
-def _forecaster(network: RoadNetwork, corridor: Corridor, model: ForecastModel
-                ) -> Forecaster:  # fmt: skip
+def _forecaster(network: RoadNetwork, corridor: Corridor, model: ForecastModel,
+                p: ForecastEvalParams) -> Forecaster:  # fmt: skip
     seg = network.segments
     return Forecaster(seg[m.FREE_FLOW].to_numpy(float), seg[m.LENGTH].to_numpy(float),
-                      corridor, fingerprint=model.fingerprint, model=model)  # fmt: skip
+                      corridor, fingerprint=model.fingerprint, model=model,
+                      hold=p.hold)  # fmt: skip
 
 
 def evaluate_split(
@@ -168,7 +174,7 @@ def evaluate_split(
         model = train_model(train, ff, corridor, fingerprint=fp, timezone=p.timezone,
                             horizons=HORIZONS_MIN)  # fmt: skip
         prof = DayProfiles(train, p.timezone).profile(-1)
-        tune.extend(score_day(_forecaster(network, corridor, model), day, prof, corridor, p))
+        tune.extend(score_day(_forecaster(network, corridor, model, p), day, prof, corridor, p))
         if progress:
             progress(f"tuning day {day.name} scored")
     held = Errors()
@@ -176,7 +182,7 @@ def evaluate_split(
         model = train_model(tuning_h, ff, corridor, fingerprint=fp, timezone=p.timezone)
         prof = DayProfiles(tuning_h, p.timezone).profile(-1)
         for day in held_out:
-            held.extend(score_day(_forecaster(network, corridor, model), day, prof, corridor,
+            held.extend(score_day(_forecaster(network, corridor, model, p), day, prof, corridor,
                                   p))  # fmt: skip
             if progress:
                 progress(f"held-out day {day.name} scored")

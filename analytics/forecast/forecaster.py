@@ -19,6 +19,7 @@ import numpy as np
 
 from analytics.forecast.baselines import historical_average, persistence
 from analytics.forecast.features import HORIZONS_MIN, ForecastInputs, feature_matrix, latest
+from analytics.forecast.incident_hold import HoldParams, hold_queues
 from analytics.forecast.model_file import ForecastModel, ModelError, ModelMismatch
 from analytics.incidents.corridor import Corridor
 
@@ -28,6 +29,7 @@ NO_MODEL = "baseline:no_model"
 OTHER_NETWORK = "baseline:model_other_network"
 NO_HISTORY = "baseline:no_history"
 BASES = (MODEL, NO_MODEL, OTHER_NETWORK, NO_HISTORY)
+DEFAULT_HOLD = HoldParams()
 
 
 @dataclass
@@ -50,13 +52,14 @@ class Forecaster:
     def __init__(
         self, free_flow: np.ndarray, length_m: np.ndarray, corridor: Corridor, *,
         fingerprint: str, model: ForecastModel | None = None, model_problem: str = NO_MODEL,
-        horizons: tuple[int, ...] = HORIZONS_MIN,
+        horizons: tuple[int, ...] = HORIZONS_MIN, hold: HoldParams | None = DEFAULT_HOLD,
     ) -> None:  # fmt: skip
         self.free_flow = np.asarray(free_flow, float)
         self.length = np.asarray(length_m, float)
         self.corridor = corridor
         self.fingerprint = fingerprint
         self.horizons = horizons
+        self.hold = hold  # None: blockages' queues are left to the model
         self.model = model
         self.model_problem = model_problem if model is None else MODEL
 
@@ -81,6 +84,9 @@ class Forecaster:
         """Every horizon's forecast of every segment from ``inp``."""
         ff = np.maximum(self.free_flow, 1.0)
         now, _ = latest(inp.recent)
+        recent5 = inp.recent[-5:]
+        n5 = np.isfinite(recent5).sum(axis=0)
+        now_5 = np.where(n5 > 0, np.nansum(recent5, axis=0) / np.maximum(n5, 1), now)
         no_history = ~np.isfinite(now) & ~np.isfinite(inp.profile_now)
         pers = persistence(inp)
         out = []
@@ -96,6 +102,12 @@ class Forecaster:
                 speed = np.where(use, q["p50"] * ff, fallback)
                 p10 = np.where(use, q["p10"] * ff, np.nan)
                 p90 = np.where(use, q["p90"] * ff, np.nan)
+                if self.hold is not None and np.isfinite(inp.incident_age_min).any():
+                    held = hold_queues(speed, now_5, self.free_flow, inp.incident_age_min,
+                                       self.corridor, h, self.hold)  # fmt: skip
+                    p10 = np.minimum(p10, held)
+                    p90 = np.where(held < speed, np.maximum(held, p10), p90)
+                    speed = held
                 basis[no_history] = NO_HISTORY
             elif self.model is not None:
                 basis[:] = NO_MODEL

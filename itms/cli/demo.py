@@ -30,14 +30,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         subprocess.Popen([*exe, "worker", "detectors", *metrics(2)], env=env),
         subprocess.Popen([*exe, "worker", "state", *net, *metrics(3)], env=env),
         subprocess.Popen([*exe, "worker", "incidents", *net], env=env),
+        # forecasts: baselines, flagged, until `itms forecast train` has two days to learn from
+        subprocess.Popen([*exe, "worker", "forecast", *net, *metrics(4)], env=env),
         subprocess.Popen([*exe, "api"], env=env),
     ]
     api = f"http://{settings.api_host}:{settings.api_port}"
     print(
         f"\nITMS demo running.\n  Dashboard:      {api}/\n  API docs:       {api}/docs\n"
         f"  Segment speeds: {api}/v1/segments/current\n"
-        f"  Worker metrics: http://127.0.0.1:{settings.api_port + 1101}..{settings.api_port + 1103}"
-        "/metrics (probe, detectors, state)\nPress Ctrl-C to stop.\n",
+        f"  Worker metrics: http://127.0.0.1:{settings.api_port + 1101}..{settings.api_port + 1104}"
+        "/metrics (probe, detectors, state, forecast)\nPress Ctrl-C to stop.\n",
         flush=True,
     )
     sim = [

@@ -208,5 +208,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="congestion: first simulate another day (seed + 1000) and learn the loops' speed"
         " factors on it, as the state builder learns them from past days",
     )  # fmt: skip
+    s.add_argument("--no-incident-hold", action="store_true",
+                   help="forecast: leave blockages' queues to the model (an ablation)")
     add_incident_params(s, "incidents: ")
     s.set_defaults(func=cmd_evaluate)

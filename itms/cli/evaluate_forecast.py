@@ -14,8 +14,9 @@ def evaluate_forecast(args: argparse.Namespace, grid_or) -> int:
     """Simulate (or reuse from ``--work-dir``) the days of the split and print the tables
     (:mod:`evaluation.forecast_eval`): tuning days always, held-out days with
     ``--split held-out``."""
+    from analytics.forecast.incident_hold import HoldParams
     from evaluation.forecast_days import DAY_SPLIT, SPECS, describe, load_days
-    from evaluation.forecast_eval import evaluate_split, table
+    from evaluation.forecast_eval import ForecastEvalParams, evaluate_split, table
     from roadnet.cities import demo_network_path
 
     split = args.split or "tuning"
@@ -35,7 +36,8 @@ def evaluate_forecast(args: argparse.Namespace, grid_or) -> int:
             held = load_days(network, path, work, name=label, engine=args.engine,
                              seeds=DAY_SPLIT["held-out"], spec=spec)  # fmt: skip
         print(f"network {label}: {len(network)} segments; days {describe(tuning + held)}")
-        tune, ho = evaluate_split(network, tuning, held)
+        params = ForecastEvalParams(hold=None if args.no_incident_hold else HoldParams())
+        tune, ho = evaluate_split(network, tuning, held, params)
         print(f"\n{label}, {args.engine}: tuning days (leave one day out), MAE km/h:\n")
         print(table(tune))
         if held:

@@ -50,6 +50,7 @@ def test_demo_stores_segment_state_and_the_api_serves_it(
     )  # fmt: skip
     served: list = []
     measured: list = []
+    forecast: dict = {}
     counts = (0, 0, 0)
     try:
         # until the API serves measured states and the store holds a few hundred traversals
@@ -65,7 +66,11 @@ def test_demo_stores_segment_state_and_the_api_serves_it(
                 served = reply.json()
                 measured = [s for s in served if s["source"] in ("probe", "fused", "detector")]
             counts = _counts(itms_settings.dsn)
-            if measured and counts[1] >= 100 and counts[2] >= 1:
+            if measured and not forecast.get("horizons"):
+                sid = measured[0]["segment_id"]
+                reply = httpx.get(f"http://127.0.0.1:{port}/v1/segments/{sid}/forecast", timeout=5)
+                forecast = reply.json() if reply.status_code == 200 else {}
+            if measured and counts[1] >= 100 and counts[2] >= 1 and forecast.get("horizons"):
                 break
         demo.send_signal(signal.SIGTERM)  # Ctrl-C: everything stops cleanly
         demo.wait(timeout=120)
@@ -87,3 +92,6 @@ def test_demo_stores_segment_state_and_the_api_serves_it(
     n_states, n_traversals, n_kpis = _counts(itms_settings.dsn)
     assert n_states >= len(measured) and n_kpis >= 1
     assert n_traversals >= 100, counts
+    # the forecast worker runs too: without a trained model, baselines flagged as such
+    assert [h["horizon_min"] for h in forecast.get("horizons", [])] == [15, 30, 60], forecast
+    assert {h["basis"] for h in forecast["horizons"]} == {"baseline:no_model"}

@@ -84,7 +84,7 @@ export function speedChart(el, points, freeFlow,
     if (rows.some((r) => r.h && r.h.p10_kmh != null && r.h.p90_kmh != null)) {
       const edge = { scale: "kmh", stroke: `${FORECAST_COLOR}66`, width: 1, spanGaps: true,
         points: { show: false } };
-      series.push({ ...edge, label: t("forecast_band") }, { ...edge, label: "p10" });
+      series.push({ ...edge, label: t("forecast_band") }, { ...edge, label: t("forecast_band") });
       data.push(hi, lo);
       bands.push({ series: [data.length - 2, data.length - 1], fill: `${FORECAST_COLOR}33` });
       top = Math.max(top, ...hi.filter((v) => v !== null));
@@ -126,9 +126,9 @@ export function speedChart(el, points, freeFlow,
   };
   const u = new uPlot(opts, data, el);
   if (bands.length) {
-    // one legend entry for the band: its lower edge is not listed
+    // one legend entry for the band: its lower edge (the last series) is not listed
     const entries = u.root.querySelectorAll(".u-legend .u-series");
-    if (entries[series.length - 1]) entries[series.length - 1].style.display = "none";
+    if (entries.length) entries[entries.length - 1].style.display = "none";
   }
   return u;
 }

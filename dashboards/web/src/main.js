@@ -154,8 +154,8 @@ const STALE_S = 600; // as the API's `stale`: issued more than 10 minutes ago
 function forecastInfo(fc) {
   if (!fc || !fc.horizons || !fc.horizons.length) return "";
   const rows = fc.horizons.map((h) => {
-    const band = h.p10_kmh !== null && h.p10_kmh !== undefined && h.p90_kmh !== null
-      && h.p90_kmh !== undefined ? ` <small>(${fmtNum(h.p10_kmh)}–${fmtNum(h.p90_kmh)})</small>` : "";
+    const band = h.p10_kmh != null && h.p90_kmh != null // a baseline has none
+      ? ` <small>(${fmtNum(h.p10_kmh)}–${fmtNum(h.p90_kmh)})</small>` : "";
     const lvl = h.congestion_level;
     return `<span>${escape(t("ahead_min").replace("{m}", h.horizon_min))}</span><b>${
       fmtNum(h.speed_kmh)} km/h${band} · ${

@@ -220,6 +220,7 @@ export class LiveMap {
     await this.ready;
     this.map.getSource("segments").setData(this.segments);
     this.fit();
+    if (this.horizon) this.loadForecast().catch(() => {}); // chosen before the network came
   }
 
   fit() {
@@ -353,7 +354,8 @@ function segmentTip(f, horizon) {
         : `${fmtNum(p.forecast_kmh)} km/h · ${esc(levelName(p.forecast_level))}`}</div>`
     : "";
   return `<div class="tip"><b>${esc(p.name || p.segment_id)}</b>
-    <div><span class="swatch" style="background:${levelColor(lvl)}"></span>${esc(levelName(lvl))}</div>
+    <div><span class="swatch" style="background:${levelColor(lvl)}"></span>${
+      esc(levelName(lvl))}</div>
     <div>${t("speed")}: ${fmtNum(p.speed_kmh)} km/h · ${t("free_flow")}: ${fmtNum(p.free_flow_kmh)} km/h</div>
     ${ahead}<div class="muted">${esc(p.source)} · ${fmtTime(p.minute)}</div></div>`;
 }
