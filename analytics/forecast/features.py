@@ -19,7 +19,7 @@ NOW_MAX_AGE_MIN = 10  # a state older than this is not "now" (the state builder'
 FEATURES = (
     "r_now", "age_min", "r_5", "r_15", "trend", "n_recent", "p_now", "p_at", "p_change",
     "dev_now", "up_r", "up_dev", "down_r", "down_dev", "down2_r", "free_flow_kmh",
-    "incident_here_min", "incident_down_m",
+    "incident_here_min", "incident_down_m", "target_minute_of_day",
 )  # fmt: skip
 
 
@@ -40,6 +40,7 @@ class ForecastInputs:
     profile_at: dict[int, np.ndarray]
     incident_age_min: np.ndarray
     incident_down_m: np.ndarray
+    local_minute: float = float("nan")
 
     @property
     def n(self) -> int:
@@ -95,5 +96,6 @@ def feature_matrix(
         _neighbour(r_near, up), _neighbour(dev, up), _neighbour(r_near, down),
         _neighbour(dev, down), _neighbour(r_near, down2), inp.free_flow,
         inp.incident_age_min, inp.incident_down_m,
+        np.full(inp.n, (inp.local_minute + horizon) % 1440.0),
     ]
     return np.column_stack(cols).astype(np.float32)

@@ -104,6 +104,7 @@ def inputs_at(
     return ForecastInputs(
         recent, free_flow, profile[row_slot(day, row, tz)],
         {h: profile[row_slot(day, row + h, tz)] for h in horizons}, age, down,
+        float((_slot0(day, tz) + row) % (24 * 60)),
     )
 
 

@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
@@ -147,12 +148,13 @@ class ForecastWorker:
                   if s in self.index]  # fmt: skip
         age, down = incident_features(self.corridor, active, len(self.ids))
         keep = {slot_of(minute + timedelta(minutes=h)) for h in (0, *self.p.horizons)}
+        local = minute.astimezone(ZoneInfo(self.p.timezone))
         self._profiles = {k: v for k, v in self._profiles.items() if k in keep}
         return ForecastInputs(
             self.recent(conn, minute).astype(float), self.forecaster.free_flow,
             self.profile(conn, minute),
             {h: self.profile(conn, minute + timedelta(minutes=h)) for h in self.p.horizons},
-            age, down)
+            age, down, local_minute=float(local.hour * 60 + local.minute))
 
     # -- the cycle ----------------------------------------------------------------------------
     def due(self, newest: datetime | None) -> bool:
