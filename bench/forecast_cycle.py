@@ -42,6 +42,7 @@ from analytics.workers.forecast_worker import ForecastParams, ForecastWorker
 from roadnet import load_network
 from roadnet import model as m
 from simulators.synthetic_grid import write_grid
+from store.synthetic_load import mark_minutes_built, unmark_minutes_built_after
 
 BENCH_DB = "itms_forecast_bench"
 T0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
@@ -65,6 +66,7 @@ def _rss_mb() -> float:
 def _store_states(dsn: str, network, minutes: int) -> None:
     import psycopg
 
+    from store.database_admin import analyze
     from store.rollups import refresh_dirty_rollups
     from store.state_writer import StoreWriter
 
@@ -84,11 +86,10 @@ def _store_states(dsn: str, network, minutes: int) -> None:
                      0.0, 0.8, "probe") for i in np.flatnonzero(keep)]  # fmt: skip
             with conn.transaction():
                 writer.write_states(conn, rows)
-        conn.execute("INSERT INTO network_kpi (minute, segments_with_data) SELECT m, 1 FROM"
-                     " unnest(%s::timestamptz[]) m", (times,))  # fmt: skip
+        mark_minutes_built(conn, times)
         while refresh_dirty_rollups(conn):
             pass
-        conn.execute("ANALYZE")
+        analyze(conn)
 
 
 def main() -> None:
@@ -150,15 +151,12 @@ def _db_cycles(network, worker: ForecastWorker, cycles: int) -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             for k in range(cycles):
                 # the newest built minute advances one minute per cycle
-                conn.execute("DELETE FROM network_kpi WHERE minute > %s",
-                             (T0 + timedelta(minutes=WINDOW_MIN + k),))  # fmt: skip
+                unmark_minutes_built_after(conn, T0 + timedelta(minutes=WINDOW_MIN + k))
                 t = time.perf_counter()
                 fc = worker.step(conn)
                 times.append(time.perf_counter() - t)
                 assert fc is not None
-                conn.execute("INSERT INTO network_kpi (minute, segments_with_data) VALUES"
-                             " (%s, 1) ON CONFLICT DO NOTHING",
-                             (T0 + timedelta(minutes=WINDOW_MIN + k + 1),))  # fmt: skip
+                mark_minutes_built(conn, [T0 + timedelta(minutes=WINDOW_MIN + k + 1)])
         print(f"whole worker cycle (read states and profiles, forecast, store {3 * len(network):,}"
               f" rows): median {statistics.median(times):.2f} s, first {times[0]:.2f} s,"
               f" max {max(times):.2f} s (target ≤ 10 s)")  # fmt: skip

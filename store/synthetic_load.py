@@ -66,3 +66,14 @@ def insert_current_forecasts(conn: psycopg.Connection, issued_at: datetime) -> N
         " + h * 0 AS v) r ON CONFLICT DO NOTHING",
         (issued_at, issued_at),
     )
+
+
+def mark_minutes_built(conn: psycopg.Connection, minutes: list[datetime]) -> None:
+    """Record ``minutes`` as built by the state builder (``network_kpi`` rows; benchmarks)."""
+    conn.execute("INSERT INTO network_kpi (minute, segments_with_data) SELECT m, 1 FROM"
+                 " unnest(%s::timestamptz[]) m ON CONFLICT DO NOTHING", (minutes,))  # fmt: skip
+
+
+def unmark_minutes_built_after(conn: psycopg.Connection, minute: datetime) -> None:
+    """Forget that the minutes after ``minute`` were built (benchmarks)."""
+    conn.execute("DELETE FROM network_kpi WHERE minute > %s", (minute,))
