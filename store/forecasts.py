@@ -135,18 +135,6 @@ def current_forecasts(
         return [dict(zip(cols, r, strict=True)) for r in cur]
 
 
-def forecast_history(
-    conn: psycopg.Connection, segment_id: str, since: datetime, until: datetime
-) -> list[dict]:
-    """Stored issues of one segment with ``issued_at`` in ``[since, until)``."""
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT {_COLS} FROM segment_forecast WHERE segment_id = %s AND"
-                    " issued_at >= %s AND issued_at < %s ORDER BY issued_at, horizon_min",
-                    (segment_id, since, until))  # fmt: skip
-        cols = [d.name for d in cur.description or []]
-        return [dict(zip(cols, r, strict=True)) for r in cur]
-
-
 def blocking_incidents_between(
     conn: psycopg.Connection, since: datetime, until: datetime, kinds: Sequence[str]
 ) -> list[tuple[str, datetime, datetime]]:

@@ -32,12 +32,3 @@ def historical_average(inp: ForecastInputs, horizon: int) -> np.ndarray:
     the segment has no profile."""
     at = inp.profile_at[horizon]
     return np.where(np.isfinite(at), at, persistence(inp))
-
-
-def baseline(name: str, inp: ForecastInputs, horizon: int) -> np.ndarray:
-    """The baseline ``name`` (one of :data:`BASELINES`) at ``horizon`` minutes."""
-    if name == PERSISTENCE:
-        return persistence(inp)
-    if name == HISTORICAL_AVERAGE:
-        return historical_average(inp, horizon)
-    raise ValueError(f"unknown baseline {name!r}: one of {', '.join(BASELINES)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -112,8 +112,3 @@ def issue_rows(day: HistoryDay, horizon: int, step: int) -> Iterator[int]:
     """Rows of ``day`` a forecast is issued at (every ``step`` minutes, a full window behind
     and the target inside the day)."""
     return iter(range(WINDOW_MIN - 1, day.observed.shape[0] - horizon, step))
-
-
-def minute_of(day: HistoryDay, row: int) -> datetime:
-    """UTC minute of ``row``."""
-    return day.first_minute + timedelta(minutes=row)
